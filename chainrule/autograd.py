@@ -1,0 +1,516 @@
+"""The op protocol (Function), the backward walk, grad(), the grad_table, grad and anomaly modes.
+
+One op is one Function subclass: `forward(self, *arrays)` computes on raw arrays,
+`backward(self, gy)` returns one gradient per input built from Tensor ops, so the same code runs
+as the fast numeric backward and, under create_graph=True, records a graph of its own for
+higher-order gradients.
+
+The walk (`_Walk`) is the textbook backprop algorithm: sort the graph's ops once (iteratively, so
+a 100 000-op chain is fine), visit each op once in reverse topological order, and fill a table of
+gradients keyed by tensor. Broadcasting is undone in one place, here, with `sum_to`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+import weakref
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+
+from chainrule.backend import is_floating, xp_of
+from chainrule.errors import ShapeError
+from chainrule.tensor import Tensor, as_operands
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class _Mode:
+    """The only global mutable state: grad mode and anomaly mode, switched by context managers."""
+
+    grad_enabled = True
+    anomaly = False
+
+
+def is_grad_enabled() -> bool:
+    return _Mode.grad_enabled
+
+
+class _ModeSwitch(contextlib.ContextDecorator):
+    """Base of the mode context managers; usable as `with m():`, `@m()` and bare `@m`."""
+
+    attr = ""
+
+    def __new__(cls, *args: Any) -> Any:
+        if len(args) == 1 and callable(args[0]) and not isinstance(args[0], bool):
+            return cls()(args[0])  # bare decorator: @no_grad
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(getattr(_Mode, self.attr))
+        setattr(_Mode, self.attr, self.mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        setattr(_Mode, self.attr, self._saved.pop())
+
+
+class set_grad_enabled(_ModeSwitch):
+    """Turn recording of the graph on or off inside a block: `with set_grad_enabled(False): ...`."""
+
+    attr = "grad_enabled"
+
+
+class no_grad(set_grad_enabled):
+    """Ops inside do not record a graph (evaluation, optimizer updates)."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Record the graph again inside a no_grad block."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+class detect_anomaly(_ModeSwitch):
+    """The first op whose forward or backward makes NaN/Inf raises FloatingPointError naming the op,
+    which output or input, and the file:line of user code that created the op."""
+
+    attr = "anomaly"
+
+
+def _user_frame() -> str:
+    """file:line of the innermost frame outside the chainrule package: where the op was made."""
+    for fr in reversed(traceback.extract_stack()[:-2]):
+        if not os.path.abspath(fr.filename).startswith(_PACKAGE_DIR):
+            return f"{fr.filename}:{fr.lineno} ({fr.line})"
+    return "<unknown>"
+
+
+def _finite(a: np.ndarray) -> bool:
+    return not is_floating(a.dtype) or bool(xp_of(a).isfinite(a).all())
+
+
+class Function:
+    """An op: subclass it, write `forward(*arrays) -> array(s)` and `backward(*gys) -> Tensor(s)`.
+
+    Apply an instance once: `Square()(x)`. In backward, `self.inputs` are the input Tensors,
+    `self.output` / `self.outputs` the output Tensors, and `self.needs_input_grad[i]` says whether
+    input i needs a gradient (return None for those that do not).
+    """
+
+    inputs: tuple[Tensor, ...] | None = None
+    needs_input_grad: tuple[bool, ...] = ()
+    _where = ""
+
+    def forward(self, *arrays: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.forward is not written")
+
+    def backward(self, *grad_outputs: Tensor) -> Any:
+        raise NotImplementedError(
+            f"{type(self).__name__}.backward is not written: this op is not differentiable"
+        )
+
+    def __call__(self, *inputs: Any) -> Any:
+        if self.inputs is not None:
+            raise RuntimeError(
+                f"{type(self).__name__}: a Function instance is applied once; "
+                f"create a new one for each call: {type(self).__name__}()(x)"
+            )
+        xs = as_operands(inputs)
+        ys = self.forward(*[x.data for x in xs])
+        multi = isinstance(ys, tuple)
+        if not multi:
+            ys = (ys,)
+        record = _Mode.grad_enabled and any(x.requires_grad for x in xs)
+        creator = self if record else None
+        outs = tuple(Tensor._make(y, creator) for y in ys)
+        if record:
+            self.inputs = xs
+            self.needs_input_grad = tuple(x.requires_grad for x in xs)
+            self._outputs = tuple(weakref.ref(y) for y in outs)
+            self._out_meta = tuple((y.shape, y.dtype) for y in outs)
+        if _Mode.anomaly:
+            self._check_forward(xs, outs)
+        return outs if multi else outs[0]
+
+    @property
+    def output(self) -> Tensor:
+        """The (first) output Tensor, for backward formulas written in terms of the result."""
+        return self._outputs[0]()
+
+    @property
+    def outputs(self) -> tuple[Tensor | None, ...]:
+        return tuple(r() for r in self._outputs)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _check_forward(self, xs: Sequence[Tensor], outs: Sequence[Tensor]) -> None:
+        self._where = _user_frame()
+        if all(_finite(x.data) for x in xs):
+            for k, y in enumerate(outs):
+                if not _finite(y.data):
+                    raise FloatingPointError(
+                        f"{self.name}: forward produced NaN/Inf in output {k} from finite inputs "
+                        f"(shapes {[x.shape for x in xs]}); the op was created at {self._where}"
+                    )
+
+    def _release(self) -> None:
+        """Free everything backward needed (inputs, saved arrays); the graph cannot be reused."""
+        meta = self.__dict__.get("_out_meta")
+        self.__dict__.clear()
+        self._out_meta = meta
+        self._freed = True
+
+
+def _freed_error(f: Function) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at {f.name}): its saved values were "
+        "freed after the first backward. Pass retain_graph=True to the first backward()/grad() "
+        "if you need to backpropagate through the same graph twice."
+    )
+
+
+def _toposort(roots: Sequence[Tensor],
+              targets: set[int] | None) -> tuple[list[Function], dict[int, bool]]:
+    """Ops behind `roots` in reverse topological order, and for each op whether it leads to one
+    of `targets` (ops that lead nowhere are dropped when targets are given)."""
+    post: list[Function] = []
+    seen: set[int] = set()
+    leads: dict[int, bool] = {}
+    stack: list[tuple[Function, bool]] = [(r.creator, False) for r in roots if r.creator]
+    while stack:
+        f, expanded = stack.pop()
+        if expanded:
+            if targets is not None:
+                leads[id(f)] = any(_leads(x, targets, leads) for x in f.inputs)
+            post.append(f)
+            continue
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        if f.inputs is None:
+            raise _freed_error(f)
+        stack.append((f, True))
+        for x in f.inputs:
+            c = x.creator
+            if c is not None and id(c) not in seen:
+                stack.append((c, False))
+    post.reverse()
+    if targets is not None:
+        post = [f for f in post if leads[id(f)]]
+    return post, leads
+
+
+def _leads(x: Tensor, targets: set[int] | None, leads: dict[int, bool]) -> bool:
+    if targets is None:
+        return True
+    return id(x) in targets or (x.creator is not None and leads.get(id(x.creator), False))
+
+
+class _Walk:
+    """One backward pass: the grad_table being filled, visiting each op once."""
+
+    def __init__(self, roots: Sequence[Tensor], targets: Sequence[Tensor] | None,
+                 accumulate: bool, table: GradTable | None) -> None:
+        self.target_ids = None if targets is None else {id(t) for t in targets}
+        self.order, leads = _toposort(roots, self.target_ids)
+        self.in_order = {id(f) for f in self.order}
+        self.uses: dict[int, int] = {}
+        self.masks: dict[int, tuple[bool, ...]] = {}  # needs_input_grad narrowed to the targets
+        for f in self.order:
+            mask = tuple(need and _leads(x, self.target_ids, leads)
+                         for x, need in zip(f.inputs, f.needs_input_grad))
+            if mask != f.needs_input_grad:
+                self.masks[id(f)] = mask
+            for x, need in zip(f.inputs, mask):
+                if need:
+                    self.uses[id(x)] = self.uses.get(id(x), 0) + 1
+        self.pending: dict[int, list] = {}  # id(tensor) -> [tensor, grad so far]
+        self.captured: dict[int, Tensor] = {}
+        self.accumulate = accumulate
+        self.table = table
+        self.handed: set[int] = set()
+
+    def run(self, roots: Sequence[Tensor], grads: Sequence[Tensor], retain_graph: bool,
+            create_graph: bool) -> None:
+        with set_grad_enabled(create_graph):
+            for r, g in zip(roots, grads):
+                self._add(r, g)
+            for r in roots:
+                if self.uses.get(id(r), 0) == 0 and id(r) in self.pending:
+                    self._finalize(r)
+            for f in self.order:
+                self._visit(f)
+                if not retain_graph:
+                    f._release()
+
+    def _visit(self, f: Function) -> None:
+        gys = []
+        found = False
+        for ref in f._outputs:
+            y = ref()
+            e = self.pending.pop(id(y), None) if y is not None else None
+            if e is None:
+                gys.append(None)
+            else:
+                gys.append(e[1])
+                found = True
+        if not found:
+            return
+        if len(gys) > 1 and any(g is None for g in gys):
+            ref_xp = xp_of(f.inputs[0].data)
+            gys = [Tensor._make(ref_xp.zeros(s, d), None) if g is None else g
+                   for g, (s, d) in zip(gys, f._out_meta)]
+        needs = f.needs_input_grad
+        mask = self.masks.get(id(f), needs)
+        f.needs_input_grad = mask
+        try:
+            gxs = f.backward(*gys)
+        finally:
+            f.needs_input_grad = needs
+        if not isinstance(gxs, tuple):
+            gxs = (gxs,)
+        if len(gxs) != len(f.inputs):
+            raise RuntimeError(
+                f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
+            )
+        anomaly = _Mode.anomaly and all(g is None or _finite(g.data) for g in gys)
+        for k, (x, gx, need) in enumerate(zip(f.inputs, gxs, mask)):
+            if not need:
+                continue
+            if gx is not None:
+                if gx.shape != x.shape:
+                    gx = _unbroadcast(f, k, gx, x.shape)
+                if gx.dtype != x.dtype:
+                    gx = gx.astype(x.dtype)
+                if anomaly and not _finite(gx.data):
+                    raise FloatingPointError(
+                        f"{f.name}: backward produced NaN/Inf in the gradient of input {k} "
+                        f"(shape {x.shape}) from finite upstream gradients; the op was created "
+                        f"at {f._where or '<run the forward pass inside detect_anomaly()>'}"
+                    )
+                self._add(x, gx)
+            self.uses[id(x)] -= 1
+            if self.uses[id(x)] == 0 and id(x) in self.pending:
+                self._finalize(x)
+
+    def _add(self, x: Tensor, g: Tensor) -> None:
+        e = self.pending.get(id(x))
+        if e is None:
+            self.pending[id(x)] = [x, g]
+        else:
+            e[1] = e[1] + g
+
+    def _finalize(self, x: Tensor) -> None:
+        """x's gradient is complete: run hooks, record it, hand it to x.grad or to the caller."""
+        e = self.pending[id(x)]
+        g = e[1]
+        if x._hooks:
+            for hook in list(x._hooks.values()):
+                r = hook(g)
+                if r is not None:
+                    g = r
+            e[1] = g
+        if self.table is not None:
+            self.table._add(x, g)
+        if self.target_ids is not None and id(x) in self.target_ids:
+            self.captured[id(x)] = g
+        if x.creator is None or id(x.creator) not in self.in_order:
+            del self.pending[id(x)]
+            if self.accumulate and x.creator is None and x.requires_grad:
+                self._store(x, g)
+        if x._retains_grad and x.creator is not None:
+            self._store(x, g)
+
+    def _store(self, x: Tensor, g: Tensor) -> None:
+        """Accumulate into x.grad; a stored array is never shared with another tensor's .grad."""
+        if not _Mode.grad_enabled:
+            if x.grad is not None:
+                g = Tensor._make(x.grad.data + g.data, None)
+            elif (g.data.base is not None or id(g.data) in self.handed
+                  or not getattr(g.data.flags, "writeable", True)):
+                g = Tensor._make(g.data.copy(), None)
+            self.handed.add(id(g.data))
+        elif x.grad is not None:
+            g = x.grad + g
+        x.grad = g
+
+
+def _unbroadcast(f: Function, k: int, gx: Tensor, shape: tuple[int, ...]) -> Tensor:
+    from chainrule.ops.reduce import sum_to
+
+    try:
+        return sum_to(gx, shape)
+    except ShapeError:
+        raise ShapeError(
+            f"{f.name}.backward returned a gradient of shape {gx.shape} for input {k} of shape "
+            f"{shape}; it must have the input's shape or broadcast to it"
+        ) from None
+
+
+def _ones_for(roots: Sequence[Tensor], grads: Sequence[Any] | None, who: str) -> list[Tensor]:
+    out = []
+    for i, r in enumerate(roots):
+        g = None if grads is None else grads[i]
+        if g is None:
+            if r.size != 1:
+                raise RuntimeError(
+                    f"{who}: grad can be implicitly created only for scalar outputs, but output "
+                    f"{i} has shape {r.shape}; pass a gradient of that shape (e.g. ones_like)"
+                )
+            g = Tensor._make(xp_of(r.data).ones_like(r.data), None)
+        else:
+            g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=r.dtype), None)
+            if g.shape != r.shape:
+                raise ShapeError(
+                    f"{who}: the gradient given for output {i} has shape {g.shape}, but the "
+                    f"output has shape {r.shape}; they must match"
+                )
+        out.append(g)
+    return out
+
+
+def _check_roots(roots: Sequence[Tensor], who: str) -> None:
+    for i, r in enumerate(roots):
+        if not isinstance(r, Tensor):
+            raise TypeError(f"{who}: output {i} is a {type(r).__name__}, not a Tensor")
+        if not r.requires_grad:
+            raise RuntimeError(
+                f"{who}: output {i} does not require grad and has no creator op: no input of the "
+                "computation has requires_grad=True (or it ran under no_grad())"
+            )
+
+
+def _as_list(ts: Any) -> list:
+    return list(ts) if isinstance(ts, (list, tuple)) else [ts]
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate d tensors / d leaf into each leaf's .grad (what Tensor.backward calls)."""
+    roots = _as_list(tensors)
+    _check_roots(roots, "backward")
+    grads = _ones_for(roots, None if grad_tensors is None else _as_list(grad_tensors), "backward")
+    retain = create_graph if retain_graph is None else retain_graph
+    _Walk(roots, None, True, None).run(roots, grads, retain, create_graph)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """d outputs / d inputs as a tuple, one per input, without touching any .grad.
+
+    grad_outputs weight non-scalar outputs (vector-Jacobian product); retain_graph defaults to
+    create_graph, as in PyTorch, so a gradient made with create_graph=True can be differentiated.
+    """
+    roots = _as_list(outputs)
+    xs = _as_list(inputs)
+    _check_roots(roots, "grad")
+    for i, x in enumerate(xs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise RuntimeError(f"grad: input {i} is not a Tensor that requires grad")
+    gos = _ones_for(roots, None if grad_outputs is None else _as_list(grad_outputs), "grad")
+    retain = create_graph if retain_graph is None else retain_graph
+    walk = _Walk(roots, xs, False, None)
+    walk.run(roots, gos, retain, create_graph)
+    result = []
+    for i, x in enumerate(xs):
+        g = walk.captured.get(id(x))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {x.shape}) is not used in the graph of the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        result.append(g)
+    return tuple(result)
+
+
+class GradRow(NamedTuple):
+    tensor: Tensor
+    op: str
+    grad: Tensor
+
+
+class GradTable:
+    """d output / d t for every tensor t in the graph, in the order backprop visited them."""
+
+    def __init__(self) -> None:
+        self._rows: list[GradRow] = []
+        self._index: dict[int, int] = {}
+
+    def _add(self, t: Tensor, g: Tensor) -> None:
+        self._index[id(t)] = len(self._rows)
+        self._rows.append(GradRow(t, _op_name(t), g))
+
+    def __getitem__(self, t: Tensor) -> Tensor:
+        i = self._index.get(id(t))
+        if i is None or self._rows[i].tensor is not t:
+            raise KeyError(
+                f"this tensor (shape {getattr(t, 'shape', '?')}) is not in the grad_table: it is "
+                "not on a path from the output to a tensor that requires grad"
+            )
+        return self._rows[i].grad
+
+    def __contains__(self, t: object) -> bool:
+        i = self._index.get(id(t))
+        return i is not None and self._rows[i].tensor is t
+
+    def __iter__(self) -> Iterator[GradRow]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __str__(self) -> str:
+        head = f"{'step':>4}  {'tensor':<22}  {'shape':<16}  {'|grad|':>12}  {'mean grad':>12}"
+        lines = [head, "-" * len(head)]
+        for i, (t, op, g) in enumerate(self._rows):
+            a = np.asarray(g.data, dtype=np.float64)
+            norm = float(np.sqrt((a * a).sum()))
+            mean = float(a.mean()) if a.size else 0.0
+            lines.append(f"{i:>4}  {op:<22.22}  {str(t.shape):<16}  {norm:>12.5g}  {mean:>12.5g}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _op_name(t: Tensor) -> str:
+    if t.creator is not None:
+        return t.creator.name
+    return f"leaf {t.name}" if t.name else "leaf"
+
+
+def grad_table(output: Tensor, grad: Any = None, retain_graph: bool = True) -> GradTable:
+    """Run backprop from `output` and return d output / d t for every tensor t that requires grad
+    in its graph (leaves and intermediates), in visiting order. No .grad is touched; the graph is
+    kept (retain_graph=True) so it can still be drawn or differentiated."""
+    _check_roots([output], "grad_table")
+    table = GradTable()
+    grads = _ones_for([output], None if grad is None else [grad], "grad_table")
+    _Walk([output], None, False, table).run([output], grads, retain_graph, False)
+    return table
+
+
+def register_hooks_removable(hooks: dict, fn: Callable) -> Any:
+    """Store fn in a tensor's hook dict and return a handle whose remove() takes it out."""
+
+    class RemovableHandle:
+        def __init__(self, key: int) -> None:
+            self.key = key
+
+        def remove(self) -> None:
+            hooks.pop(self.key, None)
+
+    key = max(hooks, default=-1) + 1
+    hooks[key] = fn
+    return RemovableHandle(key)

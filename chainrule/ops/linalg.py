@@ -1,0 +1,139 @@
+"""matmul (batched, with NumPy's 1-D rules) and einsum, whose backward is another einsum."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from chainrule.autograd import Function
+from chainrule.backend import xp_of
+from chainrule.errors import ShapeError
+from chainrule.ops.reduce import sum_to
+from chainrule.tensor import Tensor, as_operands
+
+
+def _check_matmul(a: Any, b: Any) -> None:
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(
+            f"matmul: operands must have at least 1 dimension, got {a.shape} and {b.shape}; "
+            "use * to multiply by a scalar"
+        )
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ShapeError(
+            f"matmul: cannot multiply {a.shape} by {b.shape}: inner dimensions {k_a} and {k_b} "
+            f"differ. The last axis of the first operand must equal the "
+            f"{'only' if b.ndim == 1 else 'second-to-last'} axis of the second; transpose one "
+            "operand or fix the layer sizes"
+        )
+
+
+class MatMul(Function):
+    def forward(self, a: Any, b: Any) -> Any:
+        _check_matmul(a, b)
+        try:
+            return a @ b
+        except ValueError:
+            raise ShapeError(
+                f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast"
+            ) from None
+
+    def backward(self, gy: Tensor) -> tuple:
+        a, b = self.inputs
+        na, nb = self.needs_input_grad
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        if a.ndim == 1:
+            gy = gy.unsqueeze(-2 if b.ndim > 1 else 0)
+        if b.ndim == 1:
+            gy = gy.unsqueeze(-1)
+        ga = gb = None
+        if na:
+            ga = gy @ b2.swapaxes(-1, -2)
+            if a.ndim == 1:
+                ga = sum_to(ga, a2.shape).reshape(a.shape)
+        if nb:
+            gb = a2.swapaxes(-1, -2) @ gy
+            if b.ndim == 1:
+                gb = sum_to(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    return MatMul()(a, b)
+
+
+def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
+    """Explicit subscripts: ellipses spelled out as letters, and the output given."""
+    s = subscripts.replace(" ", "")
+    lhs, out = s.split("->") if "->" in s else (s, None)
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ShapeError(f"einsum: '{subscripts}' names {len(terms)} operands, got {len(shapes)}")
+    free = [c for c in string.ascii_letters if c not in s]
+    n_ell = max([len(sh) - (len(t) - 3) for t, sh in zip(terms, shapes) if "..." in t] or [0])
+    ell = "".join(free[:n_ell])
+    terms = [t.replace("...", ell[n_ell - (len(sh) - (len(t) - 3)):]) if "..." in t else t
+             for t, sh in zip(terms, shapes)]
+    if out is None:
+        letters = "".join(terms)
+        once = (c for c in set(letters) if letters.count(c) == 1 and c not in ell)
+        out = ell + "".join(sorted(once))
+    else:
+        out = out.replace("...", ell)
+    for t, sh in zip(terms, shapes):
+        if len(t) != len(sh):
+            raise ShapeError(f"einsum: subscripts '{t}' do not fit an operand of shape {sh}")
+    return terms, out
+
+
+class Einsum(Function):
+    def __init__(self, terms: list[str], out: str) -> None:
+        self.terms, self.out = terms, out
+
+    def forward(self, *xs: Any) -> Any:
+        try:
+            return xp_of(*xs).einsum(",".join(self.terms) + "->" + self.out, *xs,
+                                     optimize=len(xs) > 2)
+        except ValueError as e:
+            raise ShapeError(
+                f"einsum: '{','.join(self.terms)}->{self.out}' does not fit shapes "
+                f"{[x.shape for x in xs]}: {e}"
+            ) from None
+
+    def backward(self, gy: Tensor) -> tuple:
+        return tuple(self._grad(i, gy) if need else None
+                     for i, need in enumerate(self.needs_input_grad))
+
+    def _grad(self, i: int, gy: Tensor) -> Tensor:
+        """d/d operand i: an einsum of gy with the other operands. A letter summed away only in
+        operand i comes back through ones; a repeated letter (a diagonal) through an identity."""
+        xp = xp_of(gy.data)
+        sizes = {c: n for t, x in zip(self.terms, self.inputs) for c, n in zip(t, x.shape)}
+        terms = [self.out] + [t for j, t in enumerate(self.terms) if j != i]
+        ops = [gy] + [x for j, x in enumerate(self.inputs) if j != i]
+        used = set("".join(self.terms) + self.out)
+        fresh = (c for c in string.ascii_letters if c not in used)
+        present = set("".join(terms))
+        target, seen = "", set()
+        for c in self.terms[i]:
+            if c in seen:
+                new = next(fresh)
+                terms.append(c + new)
+                ops.append(Tensor._make(xp.eye(sizes[c], dtype=gy.dtype), None))
+                target += new
+                continue
+            seen.add(c)
+            target += c
+            if c not in present:
+                terms.append(c)
+                ops.append(Tensor._make(xp.ones(sizes[c], dtype=gy.dtype), None))
+        return Einsum(terms, target)(*ops)
+
+
+def einsum(subscripts: str, *operands: Any) -> Tensor:
+    """Einstein summation as in NumPy (ellipses and implicit output included), differentiable."""
+    xs = as_operands(operands)
+    terms, out = _parse_einsum(subscripts, [x.shape for x in xs])
+    return Einsum(terms, out)(*xs)

@@ -1,0 +1,320 @@
+"""Reductions (sum mean max min prod var std logsumexp), softmax / log_softmax, cumsum, and the
+pair that undoes broadcasting: sum_to and broadcast_to, each the other's backward.
+
+Reductions take NumPy's `axis` (None, an int or a tuple) and `keepdims`.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd import Function
+from chainrule.backend import xp_of
+from chainrule.errors import ShapeError
+from chainrule.ops.elementwise import Scale, exp
+from chainrule.tensor import Tensor, as_operands
+
+
+def _axes(op: str, axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """axis as a sorted tuple of non-negative ints (None stays None: all axes)."""
+    if axis is None:
+        return None
+    ax = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in ax:
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(int(a) % builtins.max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: axis {axis} repeats an axis")
+    return tuple(sorted(out)) if ndim else None
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _expand(gy: Tensor, shape: tuple[int, ...], axes: Any, keepdims: bool) -> Tensor:
+    """Spread the gradient of a reduction back over the reduced axes."""
+    if not keepdims:
+        gy = gy.reshape(_kept_shape(shape, axes))
+    return broadcast_to(gy, shape)
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
+    return int(np.prod(shape)) if axes is None else int(np.prod([shape[a] for a in axes]))
+
+
+class _Reduction(Function):
+    def __init__(self, axes: Any, keepdims: bool) -> None:
+        self.axes, self.keepdims = axes, keepdims
+
+
+class Sum(_Reduction):
+    def forward(self, x: Any) -> Any:
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return _expand(gy, self.inputs[0].shape, self.axes, self.keepdims)
+
+
+class Mean(_Reduction):
+    def forward(self, x: Any) -> Any:
+        n = _count(x.shape, self.axes)
+        s = x.sum(axis=self.axes, keepdims=self.keepdims)
+        return s / x.dtype.type(n) if n else s * x.dtype.type(np.nan)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        shape = self.inputs[0].shape
+        n = _count(shape, self.axes)
+        return _expand(gy * (1.0 / builtins.max(n, 1)), shape, self.axes, self.keepdims)
+
+
+class Max(_Reduction):
+    """max over axes; the gradient is split evenly between tied maxima."""
+
+    def forward(self, x: Any) -> Any:
+        if x.size == 0:
+            raise ShapeError(
+                f"{self.name.lower()}: cannot reduce an empty tensor of shape {x.shape}")
+        return self._reduce(x)
+
+    def _reduce(self, x: Any) -> Any:
+        return x.max(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0].data
+        y = self.output.data.reshape(_kept_shape(x.shape, self.axes))
+        hit = x == y
+        w = hit / hit.sum(axis=self.axes, keepdims=True)
+        return Scale(w.astype(x.dtype))(_expand(gy, x.shape, self.axes, self.keepdims))
+
+
+class Min(Max):
+    def _reduce(self, x: Any) -> Any:
+        return x.min(axis=self.axes, keepdims=self.keepdims)
+
+
+class Prod(_Reduction):
+    def forward(self, x: Any) -> Any:
+        return x.prod(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        g = _expand(gy, x.shape, self.axes, self.keepdims)
+        if (x.data != 0).all():
+            return g * _expand(self.output, x.shape, self.axes, self.keepdims) / x
+        # with zeros, y / x is undefined: use the product of the other elements (first order)
+        return Scale(_prod_of_others(x.data, self.axes))(g)
+
+
+def _prod_of_others(x: Any, axes: tuple[int, ...] | None) -> Any:
+    """For each element, the product of the other elements of its reduction group."""
+    xp = xp_of(x)
+    axes = tuple(range(x.ndim)) if axes is None else axes
+    rest = [a for a in range(x.ndim) if a not in axes]
+    perm = rest + list(axes)
+    xm = x.transpose(perm).reshape([x.shape[a] for a in rest] + [-1])
+    ones = xp.ones(xm.shape[:-1] + (1,), dtype=x.dtype)
+    left = xp.concatenate([ones, xp.cumprod(xm, axis=-1)[..., :-1]], axis=-1)
+    right = xp.flip(xp.cumprod(xp.flip(xm, -1), axis=-1), -1)
+    right = xp.concatenate([right[..., 1:], ones], axis=-1)
+    others = (left * right).reshape([x.shape[a] for a in perm])
+    return others.transpose(np.argsort(perm))
+
+
+class LogSumExp(_Reduction):
+    """log(sum(exp(x))), fused for stability: the max is subtracted before exp."""
+
+    def forward(self, x: Any) -> Any:
+        xp = xp_of(x)
+        kept = _kept_shape(x.shape, self.axes)
+        m = x.max(axis=self.axes, keepdims=True) if x.size else xp.zeros(kept, x.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)  # all -inf (or inf) groups: do not subtract inf
+        y = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        if self.keepdims:
+            return y
+        return y.reshape(()) if self.axes is None else y.squeeze(axis=self.axes)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        kept = _kept_shape(x.shape, self.axes)
+        return gy.reshape(kept) * exp(x - self.output.reshape(kept))
+
+
+class Softmax(Function):
+    """exp(x) / sum(exp(x)) along one axis, fused for stability."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        xp = xp_of(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        e /= e.sum(axis=self.axis, keepdims=True)
+        return e
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output
+        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x) along one axis, fused for stability."""
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        xp = xp_of(x)
+        z = x - x.max(axis=self.axis, keepdims=True)
+        z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
+        return z
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy - exp(self.output) * gy.sum(axis=self.axis, keepdims=True)
+
+
+class Cumsum(Function):
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        return x.cumsum(axis=self.axis)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        from chainrule.ops.shape import flip
+
+        return flip(flip(gy, self.axis).cumsum(self.axis), self.axis)
+
+
+class SumTo(Function):
+    """Sum a broadcast array back down to `shape` (the backward of broadcasting)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Any) -> Any:
+        lead = x.ndim - len(self.shape)
+        if lead < 0 or any(s not in (1, xs) for s, xs in zip(self.shape, x.shape[lead:])):
+            raise ShapeError(f"sum_to: shape {x.shape} cannot be summed to {self.shape}")
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(self.shape) if s == 1 and x.shape[lead + i] != 1)
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        return y.reshape(self.shape) if lead else y
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Any) -> Any:
+        try:
+            return xp_of(x).broadcast_to(x, self.shape)
+        except ValueError:
+            raise ShapeError(
+                f"broadcast_to: cannot broadcast shape {x.shape} to {self.shape} (each dimension "
+                "must be equal or 1, counting from the right)"
+            ) from None
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return sum_to(gy, self.inputs[0].shape)
+
+
+# -- the public functions ------------------------------------------------------------------------
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    x = as_operands((x,))[0]
+    return Sum(_axes("sum", axis, x.ndim), keepdims)(x)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    x = as_operands((x,))[0]
+    return Mean(_axes("mean", axis, x.ndim), keepdims)(x)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    x = as_operands((x,))[0]
+    return Max(_axes("max", axis, x.ndim), keepdims)(x)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    x = as_operands((x,))[0]
+    return Min(_axes("min", axis, x.ndim), keepdims)(x)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    x = as_operands((x,))[0]
+    return Prod(_axes("prod", axis, x.ndim), keepdims)(x)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    x = as_operands((x,))[0]
+    return LogSumExp(_axes("logsumexp", axis, x.ndim), keepdims)(x)
+
+
+def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Variance with NumPy's convention (ddof=0); pass ddof=1 for PyTorch's unbiased default."""
+    x = as_operands((x,))[0]
+    axes = _axes("var", axis, x.ndim)
+    d = x - mean(x, axes, keepdims=True)
+    return sum(d * d, axes, keepdims) / (_count(x.shape, axes) - ddof)
+
+
+def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    return var(x, axis, ddof, keepdims).sqrt()
+
+
+def _one_axis(op: str, axis: int, x: Tensor) -> int | None:
+    return _axes(op, axis, x.ndim)[0] if x.ndim else None
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    x = as_operands((x,))[0]
+    return Softmax(_one_axis("softmax", axis, x))(x)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    x = as_operands((x,))[0]
+    return LogSoftmax(_one_axis("log_softmax", axis, x))(x)
+
+
+def cumsum(x: Any, axis: int | None = None) -> Tensor:
+    """Cumulative sum along axis; axis=None works on the flattened tensor, as in NumPy."""
+    x = as_operands((x,))[0]
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    return Cumsum(_one_axis("cumsum", axis, x))(x)
+
+
+def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return x if x.shape == tuple(shape) else SumTo(tuple(shape))(x)
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    x = as_operands((x,))[0]
+    shape = tuple(int(s) for s in shape)
+    return x if x.shape == shape else BroadcastTo(shape)(x)
+
+
+def _arg(name: str) -> Any:
+    def arg(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        x = as_operands((x,))[0]
+        if x.size == 0:
+            raise ShapeError(f"{name}: cannot take {name} of an empty tensor of shape {x.shape}")
+        return Tensor._make(getattr(x.data, name)(axis=axis, keepdims=keepdims), None)
+
+    arg.__name__ = name
+    arg.__doc__ = f"Indices of the {name[3:]}ima along axis (int64, not differentiable)."
+    return arg
+
+
+argmax = _arg("argmax")
+argmin = _arg("argmin")
