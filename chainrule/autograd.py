@@ -275,17 +275,20 @@ class _Walk:
         needs = f.needs_input_grad
         mask = self.masks.get(id(f), needs)
         f.needs_input_grad = mask
+        anomaly = _Mode.anomaly
+        _Mode.anomaly = False  # the ops inside backward are checked below, as this op's backward
         try:
             gxs = f.backward(*gys)
         finally:
             f.needs_input_grad = needs
+            _Mode.anomaly = anomaly
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
         if len(gxs) != len(f.inputs):
             raise RuntimeError(
                 f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
             )
-        anomaly = _Mode.anomaly and all(g is None or _finite(g.data) for g in gys)
+        anomaly = anomaly and all(g is None or _finite(g.data) for g in gys)
         for k, (x, gx, need) in enumerate(zip(f.inputs, gxs, mask)):
             if not need:
                 continue
