@@ -187,8 +187,6 @@ class Tensor:
             extra += f", grad_fn=<{self.creator.name}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
-        if self.dtype == DEFAULT_FLOAT and not extra:
-            extra = ", dtype=float32"
         return f"tensor({body}{extra})"
 
     # -- operators ---------------------------------------------------------------------------
