@@ -16,7 +16,7 @@ from chainrule.creation import (
 )
 from chainrule.ops import *  # noqa: F403  (the op functions: cr.exp, cr.matmul, cr.where, ...)
 from chainrule import func, numerical, nn
-#from chainrule.func import grad, hessian, jacobian, jvp, value_and_grad, vjp
+from chainrule.func import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from chainrule.numerical import gradcheck, gradgradcheck, numerical_grad
 
 import numpy as _np
