@@ -1,0 +1,92 @@
+"""Fused loss ops: softmax cross-entropy.
+
+SoftmaxCrossEntropy is fused for speed and numerical stability: log-softmax and the pick of the
+target class run in one pass over the logits (the max is subtracted before exp, so large logits
+never overflow), and backward reuses the softmax saved by forward instead of building the five
+nodes that log_softmax + getitem + mul + sum would. chainrule.nn.functional.cross_entropy builds
+its coefficients (target class, class weights, ignored positions, label smoothing) and calls it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd import Function, is_grad_enabled
+from chainrule.backend import xp_of
+from chainrule.ops.elementwise import Scale
+from chainrule.ops.reduce import softmax
+from chainrule.tensor import Tensor
+
+
+def class_index(target: Any) -> tuple:
+    """The advanced index that picks, for every position of a class-index target (N, *d), its
+    class along axis 1 of an (N, C, *d) array: (arange(N), target, arange(d1), ...), broadcast."""
+    xp = xp_of(target)
+    nd = target.ndim
+    grids = [xp.arange(n).reshape((1,) * k + (n,) + (1,) * (nd - k - 1))
+             for k, n in enumerate(target.shape)]
+    return (grids[0], target, *grids[1:])
+
+
+def _with_class_axis(a: Any) -> Any:
+    """(N, *d) -> (N, 1, *d), to broadcast against (N, C, *d)."""
+    return a.reshape(a.shape[:1] + (1,) + a.shape[1:])
+
+
+class SoftmaxCrossEntropy(Function):
+    """l = -sum_c a[:, c] * log_softmax(x, axis=1)[:, c] for logits x (N, C, *d) -> l (N, *d),
+    with a constant coefficient array `a` (N, C, *d).
+
+    a = one-hot(target) gives the plain cross-entropy -log p[target]; class weights, ignored
+    positions, label smoothing and probability targets are other choices of a. The one-hot case
+    is given sparsely, without building a: `index` (from class_index) and `coef` (N, *d), the
+    coefficient of each position's target class. d l / d x = (A p - a) * gl with p the softmax
+    and A = sum_c a (N, *d).
+    """
+
+    def __init__(self, coef: Any = None, index: tuple | None = None, dense: Any = None) -> None:
+        self.coef, self.index, self.dense = coef, index, dense
+        self.A = coef if dense is None else dense.sum(axis=1)
+
+    def forward(self, x: Any) -> Any:
+        xp = xp_of(x)
+        z = x - x.max(axis=1, keepdims=True)
+        e = xp.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        z -= xp.log(s)  # z is now log_softmax(x)
+        e /= s
+        self.p = e  # the softmax, kept for backward
+        if self.dense is None:
+            return -(self.coef * z[self.index])
+        return -(self.dense * z).sum(axis=1)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        A = _with_class_axis(self.A)
+        if is_grad_enabled():
+            # create_graph=True: build the gradient from differentiable ops (softmax recomputed)
+            # so that it can be differentiated again
+            p = softmax(self.inputs[0], axis=1)
+            a = Tensor._make(self._dense_coefficients(p.data), None)
+            return (Scale(A)(p) - a) * gy.unsqueeze(1)
+        # first order, nothing recorded: the same formula on the arrays forward saved
+        g = self.p * A
+        if self.dense is None:
+            g[self.index] -= self.coef
+        else:
+            g -= self.dense
+        g *= _with_class_axis(gy.data)
+        return Tensor._make(g, None)
+
+    def _dense_coefficients(self, like: Any) -> Any:
+        if self.dense is not None:
+            return self.dense
+        a = xp_of(like).zeros(like.shape, dtype=like.dtype)
+        a[self.index] = self.coef
+        return a
+
+
+def softmax_cross_entropy(x: Tensor, coef: Any = None, index: tuple | None = None,
+                          dense: Any = None) -> Tensor:
+    """Per-position cross-entropy of logits x (N, C, *d) against constant coefficients: sparse
+    (coef (N, *d) at the classes picked by index) or dense (a (N, C, *d)). See the class."""
+    return SoftmaxCrossEntropy(coef, index, dense)(x)
