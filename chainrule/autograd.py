@@ -127,20 +127,25 @@ class Function:
             )
         xs = as_operands(inputs)
         ys = self.forward(*[x.data for x in xs])
-        multi = isinstance(ys, tuple)
-        if not multi:
-            ys = (ys,)
-        record = _Mode.grad_enabled and any(x.requires_grad for x in xs)
-        creator = self if record else None
-        outs = tuple(Tensor._make(y, creator) for y in ys)
-        if record:
-            self.inputs = xs
-            self.needs_input_grad = tuple(x.requires_grad for x in xs)
+        multi = type(ys) is tuple
+        if not (_Mode.grad_enabled and any(x._requires_grad for x in xs)):
+            # not recorded (no_grad, constants, and every op run inside a plain backward)
+            outs = tuple(Tensor._make(y, None) for y in ys) if multi else Tensor._make(ys, None)
+            if _Mode.anomaly:
+                self._check_forward(xs, outs if multi else (outs,))
+            return outs
+        self.inputs = xs
+        self.needs_input_grad = tuple(x._requires_grad for x in xs)
+        if multi:
+            outs = tuple(Tensor._make(y, self) for y in ys)
             self._outputs = tuple(weakref.ref(y) for y in outs)
             self._out_meta = tuple((y.shape, y.dtype) for y in outs)
+        else:
+            outs = Tensor._make(ys, self)
+            self._outputs = (weakref.ref(outs),)
         if _Mode.anomaly:
-            self._check_forward(xs, outs)
-        return outs if multi else outs[0]
+            self._check_forward(xs, outs if multi else (outs,))
+        return outs
 
     @property
     def output(self) -> Tensor:
@@ -169,7 +174,8 @@ class Function:
         """Free everything backward needed (inputs, saved arrays); the graph cannot be reused."""
         meta = self.__dict__.get("_out_meta")
         self.__dict__.clear()
-        self._out_meta = meta
+        if meta is not None:
+            self._out_meta = meta
         self._freed = True
 
 
@@ -226,16 +232,19 @@ class _Walk:
         self.target_ids = None if targets is None else {id(t) for t in targets}
         self.order, leads = _toposort(roots, self.target_ids)
         self.in_order = {id(f) for f in self.order}
-        self.uses: dict[int, int] = {}
+        uses: dict[int, int] = {}
         self.masks: dict[int, tuple[bool, ...]] = {}  # needs_input_grad narrowed to the targets
         for f in self.order:
-            mask = tuple(need and _leads(x, self.target_ids, leads)
-                         for x, need in zip(f.inputs, f.needs_input_grad))
-            if mask != f.needs_input_grad:
-                self.masks[id(f)] = mask
+            mask = f.needs_input_grad
+            if self.target_ids is not None:
+                narrowed = tuple(need and _leads(x, self.target_ids, leads)
+                                 for x, need in zip(f.inputs, mask))
+                if narrowed != mask:
+                    self.masks[id(f)] = mask = narrowed
             for x, need in zip(f.inputs, mask):
                 if need:
-                    self.uses[id(x)] = self.uses.get(id(x), 0) + 1
+                    uses[id(x)] = uses.get(id(x), 0) + 1
+        self.uses = uses
         self.pending: dict[int, list] = {}  # id(tensor) -> [tensor, grad so far]
         self.captured: dict[int, Tensor] = {}
         self.accumulate = accumulate
@@ -244,7 +253,9 @@ class _Walk:
 
     def run(self, roots: Sequence[Tensor], grads: Sequence[Tensor], retain_graph: bool,
             create_graph: bool) -> None:
-        with set_grad_enabled(create_graph):
+        saved = _Mode.grad_enabled
+        _Mode.grad_enabled = create_graph
+        try:
             for r, g in zip(roots, grads):
                 self._add(r, g)
             for r in roots:
@@ -254,23 +265,26 @@ class _Walk:
                 self._visit(f)
                 if not retain_graph:
                     f._release()
+        finally:
+            _Mode.grad_enabled = saved
 
     def _visit(self, f: Function) -> None:
-        gys = []
-        found = False
-        for ref in f._outputs:
-            y = ref()
-            e = self.pending.pop(id(y), None) if y is not None else None
+        pending = self.pending
+        if len(f._outputs) == 1:
+            e = pending.pop(id(f._outputs[0]()), None)
             if e is None:
-                gys.append(None)
-            else:
-                gys.append(e[1])
-                found = True
-        if not found:
-            return
-        if len(gys) > 1 and any(g is None for g in gys):
-            ref_xp = xp_of(f.inputs[0].data)
-            gys = [Tensor._make(ref_xp.zeros(s, d), None) if g is None else g
+                return
+            gys = [e[1]]
+        else:
+            gys = []
+            for ref in f._outputs:
+                y = ref()
+                e = pending.pop(id(y), None) if y is not None else None
+                gys.append(None if e is None else e[1])
+            if all(g is None for g in gys):
+                return
+            xp = xp_of(f.inputs[0].data)
+            gys = [Tensor._make(xp.zeros(s, d), None) if g is None else g
                    for g, (s, d) in zip(gys, f._out_meta)]
         needs = f.needs_input_grad
         mask = self.masks.get(id(f), needs)
@@ -372,7 +386,7 @@ def _ones_for(roots: Sequence[Tensor], grads: Sequence[Any] | None, who: str) ->
                     f"{who}: grad can be implicitly created only for scalar outputs, but output "
                     f"{i} has shape {r.shape}; pass a gradient of that shape (e.g. ones_like)"
                 )
-            g = Tensor._make(xp_of(r.data).ones_like(r.data), None)
+            g = Tensor._make(xp_of(r.data).ones(r.shape, r.dtype), None)
         else:
             g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=r.dtype), None)
             if g.shape != r.shape:

@@ -44,7 +44,8 @@ class Tensor:
     def _make(cls, data: Any, creator: Any) -> Tensor:
         """Fast constructor for op outputs: `data` is already an array of the right dtype."""
         t = object.__new__(cls)
-        if not hasattr(data, "ndim") or isinstance(data, np.generic):
+        if type(data) is not np.ndarray and (not hasattr(data, "ndim")
+                                             or isinstance(data, np.generic)):
             data = np.asarray(data)
         t.data = data
         t.grad = None
@@ -317,13 +318,16 @@ def _constant(value: Any, like: Tensor | None) -> np.ndarray:
 
 def as_operands(inputs: tuple) -> tuple[Tensor, ...]:
     """Inputs of an op as Tensors; constants (scalars, lists, arrays) become non-grad tensors."""
+    for v in inputs:
+        if not isinstance(v, Tensor):
+            break
+    else:
+        return inputs
     like = None
     for v in inputs:
         if isinstance(v, Tensor):
             if like is None or (not is_floating(like.dtype) and is_floating(v.dtype)):
                 like = v
-    if like is not None and all(isinstance(v, Tensor) for v in inputs):
-        return inputs
     return tuple(v if isinstance(v, Tensor) else Tensor._make(_constant(v, like), None)
                  for v in inputs)
 
