@@ -156,7 +156,9 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
     analytic = analytic_jacobian(f, *xs)
     for i, (x, A, N) in enumerate(zip(xs, analytic, numeric)):
         err = np.abs(A - N)
-        bad = err > atol + rtol * np.abs(N)
+        # a NaN on either side never compares greater: count it as a mismatch explicitly
+        bad = (err > atol + rtol * np.abs(N)) | (np.isfinite(A) != np.isfinite(N))
+        bad |= np.isnan(A) | np.isnan(N)
         if bad.any():
             if not raise_exception:
                 return False

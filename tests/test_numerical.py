@@ -80,3 +80,16 @@ def test_gradcheck_only_checks_inputs_that_require_grad():
 def test_gradcheck_warns_on_float32():
     with pytest.warns(UserWarning, match="float64"):
         cr.gradcheck(lambda t: t * 2.0, np.ones(2, np.float32), eps=1e-2, atol=1e-2)
+
+
+class NanGrad(Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, gy):
+        return gy * float("nan")
+
+
+def test_gradcheck_rejects_nan_gradients():
+    with pytest.raises(cr.GradcheckError, match="nan"):
+        cr.gradcheck(lambda t: NanGrad()(t), np.array([1.0, 2.0]))

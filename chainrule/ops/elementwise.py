@@ -111,8 +111,13 @@ class Pow(Function):
     def backward(self, gy: Tensor) -> tuple:
         a, b = self.inputs
         n = self.needs_input_grad
-        ga = gy * b * a ** (b - 1) if n[0] else None
-        gb = gy * self.output * log(a) if n[1] else None
+        ga = gb = None
+        if n[0]:  # b * a**(b-1); where b = 0 it is 0, also at a = 0: take 0 * a**1, not 0 * inf
+            zero = b.data == 0
+            ga = gy * b * a ** (where(zero, 1.0, b - 1) if zero.any() else b - 1)
+        if n[1]:  # y * log(a); at a = 0 (b >= 0) its limit is 0, as in PyTorch: take log(1)
+            zero = (a.data == 0) & (b.data >= 0)
+            gb = gy * self.output * log(where(zero, 1.0, a) if zero.any() else a)
         return ga, gb
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import Function
+from chainrule.autograd import Function, is_grad_enabled
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
 from chainrule.ops.elementwise import Scale, exp
@@ -79,7 +79,7 @@ class Max(_Reduction):
     """max over axes; the gradient is split evenly between tied maxima."""
 
     def forward(self, x: Any) -> Any:
-        if x.size == 0:
+        if _count(x.shape, self.axes) == 0:  # an empty group has no max; (0, 3) over axis 1 is fine
             raise ShapeError(
                 f"{self.name.lower()}: cannot reduce an empty tensor of shape {x.shape}")
         return self._reduce(x)
@@ -109,8 +109,10 @@ class Prod(_Reduction):
         g = _expand(gy, x.shape, self.axes, self.keepdims)
         if (x.data != 0).all():
             return g * _expand(self.output, x.shape, self.axes, self.keepdims) / x
-        # with zeros, y / x is undefined: use the product of the other elements (first order)
-        return Scale(_prod_of_others(x.data, self.axes))(g)
+        # with zeros, y / x is undefined: use the product of the other elements
+        if not is_grad_enabled():  # first order only: O(n) prefix products, a constant is right
+            return Scale(_prod_of_others(x.data, self.axes))(g)
+        return g * _prod_of_others_graph(x, self.axes)  # create_graph: keep it differentiable
 
 
 def _prod_of_others(x: Any, axes: tuple[int, ...] | None) -> Any:
@@ -126,6 +128,20 @@ def _prod_of_others(x: Any, axes: tuple[int, ...] | None) -> Any:
     right = xp.concatenate([right[..., 1:], ones], axis=-1)
     others = (left * right).reshape([x.shape[a] for a in perm])
     return others.transpose(np.argsort(perm))
+
+
+def _prod_of_others_graph(x: Tensor, axes: tuple[int, ...] | None) -> Tensor:
+    """_prod_of_others from Tensor ops, so it can be differentiated: each group of n elements
+    becomes an n x n matrix whose row i is the group with element i replaced by 1 (O(n^2))."""
+    from chainrule.ops.elementwise import where
+
+    axes = tuple(range(x.ndim)) if axes is None else axes
+    rest = [a for a in range(x.ndim) if a not in axes]
+    perm = rest + list(axes)
+    xm = x.transpose(perm).reshape(tuple(x.shape[a] for a in rest) + (-1,))
+    eye = Tensor._make(xp_of(x.data).eye(xm.shape[-1], dtype=bool), None)
+    others = where(eye, 1.0, xm.unsqueeze(-2)).prod(axis=-1)
+    return others.reshape(tuple(x.shape[a] for a in perm)).transpose(tuple(np.argsort(perm)))
 
 
 class LogSumExp(_Reduction):
@@ -155,6 +171,8 @@ class Softmax(Function):
 
     def forward(self, x: Any) -> Any:
         xp = xp_of(x)
+        if x.size == 0:  # nothing to normalise (and an empty axis has no max)
+            return x.copy()
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
@@ -172,6 +190,8 @@ class LogSoftmax(Function):
 
     def forward(self, x: Any) -> Any:
         xp = xp_of(x)
+        if x.size == 0:  # nothing to normalise (and an empty axis has no max)
+            return x.copy()
         z = x - x.max(axis=self.axis, keepdims=True)
         z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
         return z
@@ -307,7 +327,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
 def _arg(name: str) -> Any:
     def arg(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
         x = as_operands((x,))[0]
-        if x.size == 0:
+        if x.size == 0 and (axis is None or x.shape[axis] == 0):
             raise ShapeError(f"{name}: cannot take {name} of an empty tensor of shape {x.shape}")
         return Tensor._make(getattr(x.data, name)(axis=axis, keepdims=keepdims), None)
 

@@ -61,7 +61,7 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
         if isinstance(it, Tensor):
             it = it.data
         elif isinstance(it, list):
-            it = np.asarray(it)
+            it = np.asarray(it) if it else np.asarray(it, dtype=np.intp)  # x[[]]: no rows
         if hasattr(it, "dtype") and hasattr(it, "ndim") and not isinstance(it, np.generic):
             if it.dtype == bool:
                 out.extend(it.nonzero())  # a mask is shorthand for the indices where it is True
