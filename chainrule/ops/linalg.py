@@ -9,6 +9,7 @@ from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
 from chainrule.ops.reduce import sum_to
+from chainrule.ops.shape import Transpose
 from chainrule.tensor import Tensor, as_operands
 
 
@@ -31,17 +32,18 @@ def _check_matmul(a: Any, b: Any) -> None:
 
 class MatMul(Function):
     def forward(self, a: Any, b: Any) -> Any:
-        _check_matmul(a, b)
         try:
             return a @ b
         except ValueError:
-            raise ShapeError(
-                f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast"
-            ) from None
+            pass
+        _check_matmul(a, b)  # the common mistakes get a precise message
+        raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast")
 
     def backward(self, gy: Tensor) -> tuple:
         a, b = self.inputs
         na, nb = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without the reshapes below
+            return (MatMul()(gy, _t2(b)) if na else None), (MatMul()(_t2(a), gy) if nb else None)
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         if a.ndim == 1:
@@ -58,6 +60,10 @@ class MatMul(Function):
             if b.ndim == 1:
                 gb = sum_to(gb, b2.shape).reshape(b.shape)
         return ga, gb
+
+
+def _t2(x: Tensor) -> Tensor:
+    return Transpose((1, 0))(x)
 
 
 def matmul(a: Any, b: Any) -> Tensor:

@@ -41,9 +41,23 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[i
 
 def _expand(gy: Tensor, shape: tuple[int, ...], axes: Any, keepdims: bool) -> Tensor:
     """Spread the gradient of a reduction back over the reduced axes."""
-    if not keepdims:
-        gy = gy.reshape(_kept_shape(shape, axes))
-    return broadcast_to(gy, shape)
+    return Expand(axes, keepdims, shape)(gy)
+
+
+class Expand(Function):
+    """Reshape to keep the reduced axes, then broadcast over them: the backward of a reduction,
+    fused into one op (it runs in every loss's backward); its own backward is that sum."""
+
+    def __init__(self, axes: Any, keepdims: bool, shape: tuple[int, ...]) -> None:
+        self.axes, self.keepdims, self.shape = axes, keepdims, shape
+
+    def forward(self, g: Any) -> Any:
+        if not self.keepdims:
+            g = g.reshape(_kept_shape(self.shape, self.axes))
+        return xp_of(g).broadcast_to(g, self.shape)
+
+    def backward(self, gg: Tensor) -> Tensor:
+        return Sum(self.axes, self.keepdims)(gg)
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
@@ -178,8 +192,28 @@ class Softmax(Function):
         return e
 
     def backward(self, gy: Tensor) -> Tensor:
-        y = self.output
+        return SoftmaxGrad(self.axis)(gy, self.output)
+
+
+class SoftmaxGrad(Function):
+    """y * (gy - sum(gy * y)): softmax's backward in one op (fused for speed), differentiable
+    in gy (where it is its own adjoint) and in y."""
+
+    def __init__(self, axis: int | None) -> None:
+        self.axis = axis
+
+    def forward(self, gy: Any, y: Any) -> Any:
         return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, g: Tensor) -> tuple:
+        gy, y = self.inputs
+        n = self.needs_input_grad
+        ggy = SoftmaxGrad(self.axis)(g, y) if n[0] else None
+        gyy = None
+        if n[1]:
+            s = (gy * y).sum(axis=self.axis, keepdims=True)
+            gyy = g * (gy - s) - gy * (g * y).sum(axis=self.axis, keepdims=True)
+        return ggy, gyy
 
 
 class LogSoftmax(Function):
@@ -197,7 +231,26 @@ class LogSoftmax(Function):
         return z
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy - exp(self.output) * gy.sum(axis=self.axis, keepdims=True)
+        return LogSoftmaxGrad(self.axis)(gy, self.output)
+
+
+class LogSoftmaxGrad(Function):
+    """gy - exp(y) * sum(gy): log_softmax's backward in one op (fused for speed),
+    differentiable in gy and y."""
+
+    def __init__(self, axis: int | None) -> None:
+        self.axis = axis
+
+    def forward(self, gy: Any, y: Any) -> Any:
+        return gy - xp_of(y).exp(y) * gy.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, g: Tensor) -> tuple:
+        gy, y = self.inputs
+        n = self.needs_input_grad
+        p = exp(y)
+        ggy = g - (g * p).sum(axis=self.axis, keepdims=True) if n[0] else None
+        gyy = -(g * p * gy.sum(axis=self.axis, keepdims=True)) if n[1] else None
+        return ggy, gyy
 
 
 class Cumsum(Function):

@@ -49,7 +49,10 @@ class Transpose(Function):
         return x.transpose(self.axes)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return Transpose(tuple(np.argsort(self.axes)))(gy)
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return Transpose(tuple(inverse))(gy)
 
 
 def _normalize_index(index: Any) -> tuple[Any, bool]:
