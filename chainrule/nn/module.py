@@ -125,7 +125,8 @@ class Module:
                 continue
             seen.add(id(m))
             yield name, m
-            kids = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items() if c]
+            kids = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()
+                    if c is not None]
             stack.extend(reversed(kids))
 
     def modules(self) -> Iterator[Module]:
