@@ -2,26 +2,31 @@
 
 What is measured, per op and per library, in one process on the same data:
 
-    step():  every leaf's .grad = None;  y = op(leaves);  y.sum().backward()
+    op step:        every leaf's .grad = None;  op(leaves).sum().backward()
+    baseline step:  x.grad = None;              x.sum().backward()       (x = the first leaf)
 
-timed as a loop of N calls with time.perf_counter (garbage collection off during the loop, as
-timeit does), repeated R times; the figure is the median over the repeats, in microseconds per
-step. The leaves are 8x8 float32 tensors (requires_grad=True), so the arithmetic is negligible and
-the time is the per-op Python / dispatch / graph-bookkeeping cost. Binary ops (add mul div matmul
-concatenate) take two leaves, both requiring grad.
+The leaves are 8x8 float32 tensors with requires_grad=True, so the arithmetic is negligible and
+the time is per-op Python / dispatch / graph-bookkeeping cost. Binary ops (add mul div matmul
+concatenate) take two leaves, both requiring grad. The baseline is the fixed cost every op step
+also pays: one reduction, starting backward, handing one leaf its gradient.
 
-The same step with `op` = identity (`x.sum().backward()` on one leaf) is the *baseline*: the fixed
-cost of one reduction, starting backward and accumulating one leaf gradient. Columns:
+Timing: the four steps (chainrule op, chainrule baseline, torch op, torch baseline) take turns in
+blocks of BLOCK calls timed with time.perf_counter, garbage collection off as in timeit; R repeats
+of N calls each (default 7 x 1000; --quick: 3 x 50). Short alternating blocks make the figures
+robust on a shared, noisy machine: a slow spell spoils a few blocks of every step alike, and the
+median over all blocks drops them. Columns, in microseconds per step:
 
-    total  median time of the op's step                     (us / step)
-    net    total - baseline: what adding this one op costs  (us / step)
-    ratio  chainrule / torch, of net and of total; the geometric mean over ops closes the table
+    tot    median over blocks of the op step
+    net    median over blocks of (op step - the baseline block timed beside it): the cost of the
+           op itself, forward and backward; small for torch (a few us), so its ratio is noisier
+    ratio  chainrule / torch of net and of tot; geometric means over the ops close the table,
+           after a baseline row (median of all baseline blocks of the run)
 
-chainrule and torch are timed alternately within each repeat, so slow drift on a shared machine
-hits both. torch runs with torch.set_num_threads(1) unless --threads says otherwise; 8x8 tensors
-never benefit from more. Without torch installed only chainrule's figures are printed.
+torch runs with torch.set_num_threads(1) unless --threads says otherwise (8x8 tensors never gain
+from more), and the header says which. Without torch (or with --no-torch) only chainrule's
+figures are printed.
 
-    python benchmarks/op_overhead.py            # full run (about half a minute)
+    python benchmarks/op_overhead.py            # full run, about half a minute
     python benchmarks/op_overhead.py --quick    # smoke run, a few seconds
 """
 
@@ -50,6 +55,7 @@ except ImportError:  # run from a checkout without installing: python benchmarks
     import chainrule as cr
 
 SHAPE = (8, 8)
+BLOCK = 25  # steps timed in one go before the next step takes its turn
 
 
 @dataclass(frozen=True)
@@ -107,9 +113,6 @@ def _identity(x: Any) -> Any:
     return x
 
 
-BASELINE = OpSpec("(baseline: sum+backward)", _identity, _identity)
-
-
 def make_step(fn: Callable[..., Any], leaves: list[Any]) -> Callable[[], None]:
     """One benchmark step: clear the leaves' grads, run fn, backward from the sum of its output."""
     if len(leaves) == 1:
@@ -126,29 +129,44 @@ def make_step(fn: Callable[..., Any], leaves: list[Any]) -> Callable[[], None]:
     return step
 
 
-def time_step(step: Callable[[], None], iters: int) -> float:
-    """Seconds per call of step over a loop of iters calls, garbage collection off."""
+def time_loop(step: Callable[[], None], n: int) -> float:
+    """Seconds taken by n calls of step."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return time.perf_counter() - t0
+
+
+def one_repeat(steps: dict[str, Callable[[], None]], iters: int) -> dict[str, list[float]]:
+    """Call each step iters times, the steps taking turns in blocks of BLOCK calls; for each step,
+    the microseconds per call of every block. Short turns let a slow spell of the shared machine
+    (another process, a stolen time slice) spoil a few blocks of every step, not one whole step."""
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    done = 0
+    while done < iters:
+        n = min(BLOCK, iters - done)
+        for name, step in steps.items():
+            samples[name].append(time_loop(step, n) / n * 1e6)
+        done += n
+    return samples
+
+
+def measure(steps: dict[str, Callable[[], None]], iters: int,
+            repeats: int) -> dict[str, list[float]]:
+    """Per-block samples (us per call) of each named step over all repeats, garbage collection
+    off as in timeit."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            step()
-        return (time.perf_counter() - t0) / iters
+        one_repeat(steps, max(iters // 10, 5))  # warm-up: caches, first-call allocations
+        samples: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(repeats):
+            for name, us in one_repeat(steps, iters).items():
+                samples[name].extend(us)
     finally:
         if enabled:
             gc.enable()
-
-
-def measure(steps: dict[str, Callable[[], None]], iters: int, repeats: int) -> dict[str, float]:
-    """Median microseconds per step for each library, the libraries interleaved per repeat."""
-    for step in steps.values():  # warm-up: caches, lazy imports, first-call allocations
-        time_step(step, max(iters // 10, 5))
-    samples: dict[str, list[float]] = {lib: [] for lib in steps}
-    for _ in range(repeats):
-        for lib, step in steps.items():
-            samples[lib].append(time_step(step, iters))
-    return {lib: statistics.median(s) * 1e6 for lib, s in samples.items()}
+    return samples
 
 
 def make_leaves(torch: ModuleType | None, arity: int) -> dict[str, list[Any]]:
@@ -163,22 +181,39 @@ def make_leaves(torch: ModuleType | None, arity: int) -> dict[str, list[Any]]:
     return leaves
 
 
+@dataclass
+class Result:
+    """One op's figures for one library, in us per step (medians over all timed blocks)."""
+
+    total: float
+    net: float
+    base: list[float]  # the baseline samples taken alongside, for the baseline row
+
+
 def bench_op(spec: OpSpec, torch: ModuleType | None, iters: int,
-             repeats: int) -> dict[str, float]:
-    """Median us/step of one op for each available library."""
+             repeats: int) -> dict[str, Result]:
+    """Time the op's step and the baseline step alternately, for each available library."""
     leaves = make_leaves(torch, spec.arity)
-    steps = {"chainrule": make_step(spec.cr_fn, leaves["chainrule"])}
-    if torch is not None:
-        steps["torch"] = make_step(spec.torch_fn, leaves["torch"])
-    return measure(steps, iters, repeats)
+    fns = {"chainrule": spec.cr_fn, "torch": spec.torch_fn}
+    steps = {}
+    for lib, ls in leaves.items():
+        steps[f"{lib} base"] = make_step(_identity, ls[:1])
+        steps[lib] = make_step(fns[lib], ls)
+    s = measure(steps, iters, repeats)
+    out = {}
+    for lib in leaves:
+        op, base = s[lib], s[f"{lib} base"]
+        nets = [o - b for o, b in zip(op, base, strict=True)]
+        out[lib] = Result(statistics.median(op), statistics.median(nets), base)
+    return out
 
 
 def _ratio(a: float, b: float) -> float | None:
     return a / b if a > 0 and b > 0 else None
 
 
-def _fmt(v: float | None, spec: str = "8.2f") -> str:
-    return f"{v:{spec}}" if v is not None else f"{'n/a':>{int(spec.split('.')[0])}}"
+def _fmt(v: float | None) -> str:
+    return f"{v:9.2f}" if v is not None else f"{'n/a':>9}"
 
 
 def geomean(values: list[float | None]) -> float | None:
@@ -194,41 +229,50 @@ def header(torch: ModuleType | None, iters: int, repeats: int) -> str:
                else "torch missing (not installed or --no-torch): chainrule figures only")
     cores = f"{platform.machine()}, {os.cpu_count()} logical cores; {threads}"
     what = (f"inputs {SHAPE[0]}x{SHAPE[1]} float32; step = grad=None, op, .sum().backward(); "
-            f"median of {repeats} repeats x {iters} steps; us per step")
+            f"{repeats} repeats x {iters} steps in blocks of {BLOCK}; us/step, median of blocks")
     where = f"chainrule imported from {Path(cr.__file__).parent}"
     return f"{versions}\n{cores}\n{what}\n{where}"
 
 
-def table_row(name: str, r: dict[str, float], base: dict[str, float]) -> tuple[str, list]:
+def table_row(name: str, r: dict[str, Result]) -> tuple[str, list[float | None]]:
     """One printed row and its (net ratio, total ratio) for the geometric means."""
-    cr_tot, cr_net = r["chainrule"], r["chainrule"] - base["chainrule"]
-    row = f"{name:<26}{cr_tot:9.2f}{cr_net:9.2f}"
+    c = r["chainrule"]
+    row = f"{name:<26}{c.total:9.2f}{c.net:9.2f}"
     if "torch" not in r:
         return row, [None, None]
-    t_tot, t_net = r["torch"], r["torch"] - base["torch"]
-    net_ratio, tot_ratio = _ratio(cr_net, t_net), _ratio(cr_tot, t_tot)
-    row += f"{t_tot:9.2f}{t_net:9.2f}  {_fmt(net_ratio, '9.2f')}  {_fmt(tot_ratio, '9.2f')}"
-    return row, [net_ratio, tot_ratio]
+    t = r["torch"]
+    ratios = [_ratio(c.net, t.net), _ratio(c.total, t.total)]
+    return row + f"{t.total:9.2f}{t.net:9.2f}  {_fmt(ratios[0])}  {_fmt(ratios[1])}", ratios
+
+
+def footer(results: list[dict[str, Result]], ratios: list[list[float | None]], width: int) -> str:
+    """The baseline row (median of every baseline sample of the run) and the geometric means."""
+    base = {lib: statistics.median([b for r in results for b in r[lib].base])
+            for lib in results[0]}
+    row = f"{'(baseline: sum+backward)':<26}{base['chainrule']:9.2f}{'':9}"
+    if "torch" in base:
+        b_ratio = _ratio(base["chainrule"], base["torch"])
+        row += f"{base['torch']:9.2f}{'':9}  {'':9}  {_fmt(b_ratio)}"
+        g_net, g_tot = geomean([r[0] for r in ratios]), geomean([r[1] for r in ratios])
+        row += f"\n{'-' * width}\n{'geometric mean over ops (cr / pt)':<62}"
+        row += f"{_fmt(g_net)}  {_fmt(g_tot)}"
+    return row
 
 
 def run(torch: ModuleType | None, iters: int, repeats: int) -> None:
-    """Benchmark the baseline and every op, printing each row as soon as it is measured."""
+    """Benchmark every op, printing each row as soon as it is measured."""
     print(header(torch, iters, repeats))
     cols = f"{'op':<26}{'cr tot':>9}{'cr net':>9}"
     if torch is not None:
         cols += f"{'pt tot':>9}{'pt net':>9}  {'net ratio':>9}  {'tot ratio':>9}"
     print(cols + "\n" + "-" * len(cols))
-    base = bench_op(BASELINE, torch, iters, repeats)
-    print(table_row(BASELINE.name, base, {k: 0.0 for k in base})[0], flush=True)
-    ratios = []
+    results, ratios = [], []
     for spec in op_specs(torch):
-        row, rs = table_row(spec.name, bench_op(spec, torch, iters, repeats), base)
+        results.append(bench_op(spec, torch, iters, repeats))
+        row, rs = table_row(spec.name, results[-1])
         ratios.append(rs)
         print(row, flush=True)
-    if torch is not None:
-        g_net, g_tot = geomean([r[0] for r in ratios]), geomean([r[1] for r in ratios])
-        print("-" * len(cols))
-        print(f"{'geometric mean (cr / pt)':<62}{_fmt(g_net, '9.2f')}  {_fmt(g_tot, '9.2f')}")
+    print(footer(results, ratios, len(cols)))
 
 
 def import_torch(threads: int) -> ModuleType | None:
@@ -243,12 +287,12 @@ def import_torch(threads: int) -> ModuleType | None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: few iterations and repeats")
-    p.add_argument("--iters", type=int, default=None, help="steps per repeat (default 2000)")
-    p.add_argument("--repeats", type=int, default=None, help="repeats, median taken (default 7)")
+    p.add_argument("--iters", type=int, default=None, help="steps per repeat (default 1000)")
+    p.add_argument("--repeats", type=int, default=None, help="repeats of --iters steps (default 7)")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     p.add_argument("--no-torch", action="store_true", help="time chainrule only")
     args = p.parse_args(argv)
-    iters = args.iters or (50 if args.quick else 2000)
+    iters = args.iters or (50 if args.quick else 1000)
     repeats = args.repeats or (3 if args.quick else 7)
     torch = None if args.no_torch else import_torch(args.threads)
     run(torch, iters, repeats)
