@@ -59,7 +59,9 @@ def padded(x: Any, win: Window, fill: float) -> Any:
     if not (pt or pb or pl or pr):
         return xt
     c, n, h, w = xt.shape
-    buf = xp_of(x).full((c, n, h + pt + pb, w + pl + pr), fill, dtype=x.dtype)
+    shape = (c, n, h + pt + pb, w + pl + pr)
+    xp = xp_of(x)
+    buf = xp.zeros(shape, dtype=x.dtype) if fill == 0 else xp.full(shape, fill, dtype=x.dtype)
     buf[:, :, pt:pt + h, pl:pl + w] = xt
     return buf
 
@@ -74,7 +76,7 @@ def im2col_array(x: Any, win: Window, out_hw: tuple[int, int] | None = None,
     sc, sn, sy, sx = src.strides
     view = xp.lib.stride_tricks.as_strided(
         src, (src.shape[0], kh, kw, src.shape[1], oh, ow),
-        (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx), writeable=False)
+        (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))  # read-only use: copied at once
     return xp.ascontiguousarray(view)
 
 

@@ -1,0 +1,192 @@
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose2d (PyTorch's arguments, layouts, defaults).
+
+The work is done by the fused ops in chainrule.ops.conv (Im2Col / Col2Im and one matmul).
+Weights start as PyTorch's: kaiming_uniform_ with a = sqrt(5), i.e. U(-1/sqrt(fan_in),
+1/sqrt(fan_in)), and the bias in the same range, with fan_in = weight.shape[1] * prod(kernel).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule.backend import DEFAULT_FLOAT, as_dtype
+from chainrule.nn import init
+from chainrule.nn.module import Module, Parameter
+from chainrule.ops.conv import (
+    check_fits,
+    check_input,
+    conv1d,
+    conv2d,
+    conv_transpose2d,
+    make_window,
+)
+from chainrule.tensor import Tensor
+
+
+def _ntuple(value: Any, n: int, name: str, who: str) -> tuple[int, ...]:
+    v = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(v) != n or not all(isinstance(e, int) and not isinstance(e, bool) for e in v):
+        raise ValueError(f"{who}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    return v
+
+
+class _ConvNd(Module):
+    """What Conv1d, Conv2d and ConvTranspose2d share: arguments, parameters, init and repr."""
+
+    dims = "HW"
+    transposed = False
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any,
+                 padding: Any, dilation: Any, groups: int, bias: bool, padding_mode: str,
+                 dtype: Any, output_padding: Any = 0) -> None:
+        super().__init__()
+        n = len(self.dims)
+        who = f"{type(self).__name__}({in_channels}, {out_channels})"
+        self.kernel_size = _ntuple(kernel_size, n, "kernel_size", who)
+        self.stride = _ntuple(stride, n, "stride", who)
+        self.dilation = _ntuple(dilation, n, "dilation", who)
+        self.output_padding = _ntuple(output_padding, n, "output_padding", who)
+        self.padding = padding if isinstance(padding, str) else _ntuple(padding, n, "padding",
+                                                                         who)
+        _check_args(who, in_channels, out_channels, groups, self.padding, self.stride,
+                    padding_mode)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.padding_mode = padding_mode
+        shape = ((in_channels, out_channels // groups) if self.transposed else
+                 (out_channels, in_channels // groups)) + self.kernel_size
+        dt = DEFAULT_FLOAT if dtype is None else as_dtype(dtype)
+        self.weight = Parameter(np.empty(shape, dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty((out_channels,), dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * int(np.prod(self.kernel_size))
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    @property
+    def label(self) -> str:
+        """The short name used in error messages: Conv2d(1, 8, kernel_size=(3, 3))."""
+        return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
+                f"kernel_size={self.kernel_size})")
+
+    def _check(self, x: Any) -> None:
+        """Wrong shapes raise errors that name this layer (before any work is done)."""
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        batched = check_input(x, self.label, self.in_channels, self.dims)
+        if self.transposed:
+            return
+        shape = x.shape if batched else (1,) + x.shape
+        lead = ((1,) if len(self.dims) == 1 else ())
+        pad = (self.padding if isinstance(self.padding, str) else
+               ((0,) if len(self.dims) == 1 else ()) + self.padding)
+        win = make_window(lead + self.kernel_size, lead + self.stride, pad,
+                          lead + self.dilation, self.label)
+        check_fits(self.label, shape[:2] + (1,) * (4 - len(shape)) + shape[2:], win,
+                   len(self.dims))
+
+    def extra_repr(self) -> str:
+        n = len(self.dims)
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * n:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+def _check_args(who: str, c_in: int, c_out: int, groups: int, padding: Any,
+                stride: tuple[int, ...], padding_mode: str) -> None:
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"{who}: in_channels and out_channels must both be divisible by "
+                         f"groups={groups}")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{who}: padding must be an int, a tuple, 'same' or 'valid', "
+                             f"got {padding!r}")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError(f"{who}: padding='same' is not supported for strided "
+                             f"convolutions (stride={stride})")
+    if padding_mode != "zeros":
+        raise NotImplementedError(f"{who}: padding_mode={padding_mode!r} is not supported; "
+                                  "only 'zeros' (pad the input yourself with Tensor.pad)")
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation) over x (N, C_in, L) or (C_in, L) -> (N, C_out, OL),
+    OL = (L + 2 padding - dilation (kernel_size - 1) - 1) // stride + 1.
+    weight (C_out, C_in / groups, kernel_size), bias (C_out,)."""
+
+    dims = "L"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        pad = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return conv1d(x, self.weight, self.bias, self.stride[0], pad, self.dilation[0],
+                      self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation) over x (N, C_in, H, W) or (C_in, H, W) ->
+    (N, C_out, OH, OW), OH = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1.
+    weight (C_out, C_in / groups, kh, kw), bias (C_out,); padding may be 'same' or 'valid'."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                      self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input), x
+    (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, OH, OW) with OH = (H - 1) stride - 2 padding +
+    dilation (kh - 1) + output_padding + 1. weight (C_in, C_out / groups, kh, kw)."""
+
+    transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
+                 dilation: Any = 1, padding_mode: str = "zeros", dtype: Any = None) -> None:
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got "
+                             f"{padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype, output_padding)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if not 0 <= op < max(s, d):
+                raise ValueError(f"{self.label}: output_padding {self.output_padding} must be "
+                                 f"smaller than stride {self.stride} or dilation {self.dilation}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                self.output_padding, self.groups, self.dilation)
