@@ -10,7 +10,15 @@ from chainrule.ops.elementwise import (  # noqa: F401
 from chainrule.ops.reduce import log_softmax, softmax  # noqa: F401
 
 # -- linear, dropout, embedding, normalization (owner: layers-core) -----------------------------
+from chainrule.nn.layers.linear import dropout, embedding, flatten, linear  # noqa: F401
+from chainrule.nn.layers.norm import batch_norm, layer_norm  # noqa: F401
 
 # -- convolution and pooling (owner: conv) ------------------------------------------------------
+from chainrule.ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401
+from chainrule.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 
 # -- losses (owner: losses) -------------------------------------------------------------------
+from chainrule.nn.losses import (  # noqa: F401
+    binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss, cross_entropy,
+    hinge_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
+)
