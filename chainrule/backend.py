@@ -6,6 +6,9 @@ given array is computed. The default floating dtype and the default random gener
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -78,3 +81,29 @@ def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the generator behind cr.randn / cr.rand (and layers' default initialisation)."""
     _RNG.generator = np.random.default_rng(seed)
     return _RNG.generator
+
+
+def _tune_allocator() -> bool:
+    """Keep freed memory in the process instead of returning it to the OS at every free.
+
+    glibc serves large blocks (from 128 KiB, raised dynamically) with fresh mmap pages and trims
+    the heap eagerly, so every training step's activations and gradients start on new pages and
+    pay a page fault per 4 KiB: measured here, 5x slower elementwise ops inside a training loop
+    than in isolation, and a CNN step 1.5-2x slower. PyTorch avoids this with its own caching
+    allocator. Blocks up to 64 MiB now come from the heap, and up to 256 MiB of free heap is
+    kept. Linux/glibc only; opt out with CHAINRULE_TUNE_MALLOC=0 (also skipped when the user
+    set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ themselves).
+    """
+    env = os.environ
+    if (env.get("CHAINRULE_TUNE_MALLOC", "1") == "0" or not sys.platform.startswith("linux")
+            or "MALLOC_MMAP_THRESHOLD_" in env or "MALLOC_TRIM_THRESHOLD_" in env):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (musl, ...): leave the allocator alone
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 64 << 20)) and bool(mallopt(m_trim_threshold, 256 << 20))
+
+
+ALLOCATOR_TUNED = _tune_allocator()

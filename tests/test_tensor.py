@@ -124,3 +124,13 @@ def test_iteration_len_and_bool():
     assert bool(cr.tensor(1.0))
     with pytest.raises(ValueError, match="ambiguous"):
         bool(x)
+
+
+def test_allocator_tuning_can_be_switched_off():
+    import subprocess
+    import sys
+
+    code = "import chainrule.backend as b; print(b.ALLOCATOR_TUNED)"
+    env = {"CHAINRULE_TUNE_MALLOC": "0", "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr

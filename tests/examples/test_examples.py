@@ -19,3 +19,7 @@ def test_mnist_mlp_reaches_95_5_percent(mnist_dir, capsys):
     acc = load("mnist_mlp").main(["--data-dir", str(mnist_dir)])
     assert acc >= 0.955
     assert "final test accuracy" in capsys.readouterr().out
+
+
+def test_mnist_cnn_reaches_97_percent(mnist_dir):
+    assert load("mnist_cnn").main(["--data-dir", str(mnist_dir)]) >= 0.97
