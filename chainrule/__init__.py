@@ -15,7 +15,8 @@ from chainrule.creation import (
     arange, eye, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
 )
 from chainrule.ops import *  # noqa: F403  (the op functions: cr.exp, cr.matmul, cr.where, ...)
-from chainrule import data, func, nn, numerical, optim, viz
+from chainrule import data, func, io, nn, numerical, optim, viz
+from chainrule.io import CheckpointError, load, save
 from chainrule.func import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from chainrule.numerical import gradcheck, gradgradcheck, numerical_grad
 

@@ -1,0 +1,169 @@
+"""The `chainrule` command (also `python -m chainrule`): train, evaluate, predict, info.
+
+Exit status: 0 on success, 2 for a usage error (a bad option or value), 1 when the work itself
+fails (a missing or damaged file, a shape mismatch). Errors are one message; --debug shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Sequence
+
+from chainrule.cli.options import OPTIONS, UsageError
+
+DESCRIPTION = """Train and inspect small neural networks with chainrule.
+
+  chainrule train                         an MLP on the built-in spiral, in seconds
+  chainrule train --dataset mnist --model cnn --epochs 3
+  chainrule evaluate runs/NAME            loss and accuracy of a run's best checkpoint
+  chainrule predict CHECKPOINT data.csv   predictions for new rows
+  chainrule info CHECKPOINT               architecture, parameters, history"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the message and where to read more, not the usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> Parser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="Show the full traceback when something fails.")
+    parser = Parser(prog="chainrule", description=DESCRIPTION,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    from chainrule import __version__
+
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    _train_parser(sub, common)
+    ev = sub.add_parser("evaluate", parents=[common], help="Loss and accuracy of a checkpoint.",
+                        description="Evaluate a run's best checkpoint (or a checkpoint file) "
+                        "on the validation split of its data set, or of another one.")
+    ev.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                    help="A run folder (its best checkpoint is used) or a checkpoint file.")
+    for name in ("dataset", "data_dir", "label_column", "samples"):
+        _add_option(ev, name)
+    ev.add_argument("--split", choices=["val", "train", "all"], default="val",
+                    help="Which examples to evaluate on: the validation split (default), the "
+                    "training split, or all.")
+    pr = sub.add_parser("predict", parents=[common], help="Predict the rows of a CSV file.",
+                        description="Print (or write) the model's prediction for each row of "
+                        "a CSV file of raw features, as CSV.")
+    pr.add_argument("checkpoint", metavar="CHECKPOINT", help="A checkpoint file or run folder.")
+    pr.add_argument("input", metavar="INPUT.csv", help="Rows of features, one example a row "
+                    "(a header row is allowed).")
+    pr.add_argument("--output", "-o", metavar="FILE", help="Write the predictions to FILE "
+                    "instead of printing them.")
+    info = sub.add_parser("info", parents=[common], help="Describe a checkpoint.",
+                          description="Architecture, parameter count and training history of "
+                          "a checkpoint.")
+    info.add_argument("checkpoint", metavar="CHECKPOINT", help="A checkpoint file or run folder.")
+    try:  # `chainrule viz ...` lives with the pictures (chainrule/viz/cli.py)
+        from chainrule.viz.cli import add_viz_subparser
+    except ImportError:
+        return parser
+    add_viz_subparser(sub, parents=[common])
+    return parser
+
+
+def _add_option(p: argparse.ArgumentParser, name: str) -> None:
+    opt = next(o for o in OPTIONS if o.name == name)
+    flag = "--" + name.replace("_", "-")
+    if opt.is_flag:
+        p.add_argument(flag, dest=name, action="store_true", default=argparse.SUPPRESS,
+                       help=opt.help)
+    else:
+        shown = opt.help
+        if opt.default is not None and "default" not in shown:
+            shown = f"{shown[:-1]} (default {opt.default})."
+        p.add_argument(flag, dest=name, type=_typed(opt.parse), metavar=opt.metavar,
+                       default=argparse.SUPPRESS, help=shown)
+
+
+def _typed(parse: Any) -> Any:
+    def convert(s: str) -> Any:
+        try:
+            return parse(s)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return convert
+
+
+def _train_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    tr = sub.add_parser("train", parents=[common], help="Train a model (try it bare first).",
+                        description="Train a network and write a run folder: config.json, "
+                        "metrics.csv, events.jsonl, last/best checkpoints and plots. With no "
+                        "options: an MLP on the built-in spiral, in well under a minute.")
+    for opt in OPTIONS:
+        _add_option(tr, opt.name)
+    tr.add_argument("--resume", metavar="PATH", default=None,
+                    help="Continue a run (its folder or a checkpoint) exactly where it "
+                    "stopped; only --epochs, --quiet and --tensorboard may change.")
+    tr.add_argument("--config", metavar="FILE", default=None,
+                    help="Read options from a TOML or JSON file (keys as the long options); "
+                    "flags on the command line override it.")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    given = {k: v for k, v in vars(args).items()
+             if k not in ("command", "debug", "resume", "config", "checkpoint", "input",
+                          "output", "split")}
+    if args.command == "train":
+        from chainrule.cli.train_cmd import run_train
+
+        return run_train(given, args.config, args.resume)
+    if args.command == "viz":
+        from chainrule.viz.cli import run_viz
+
+        return run_viz(args)
+    from chainrule.cli import commands
+
+    if args.command == "evaluate":
+        return commands.run_evaluate(args.checkpoint, given, args.split, sys.stdout)
+    if args.command == "predict":
+        return commands.run_predict(args.checkpoint, args.input, args.output, sys.stdout)
+    return commands.run_info(args.checkpoint, sys.stdout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the console script exits with it)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error already printed
+        return e.code if isinstance(e.code, int) else 2
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    debug = getattr(args, "debug", False)
+    prog = f"chainrule {args.command}"
+    try:
+        return _dispatch(args)
+    except UsageError as e:
+        if debug:
+            raise
+        print(f"{prog}: error: {e} (see {prog} --help)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Python advises
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (ValueError, OSError, RuntimeError, KeyError, TypeError) as e:
+        if debug:
+            raise
+        detail = str(e) if not isinstance(e, KeyError) else f"missing entry {e}"
+        print(f"{prog}: error: {detail}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: still one line, and how to see more
+        if debug:
+            raise
+        print(f"{prog}: internal error: {type(e).__name__}: {e} (run again with --debug for "
+              "the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,282 @@
+"""The options of `chainrule train`: one table gives each its parser, default and help sentence.
+
+The same parsers check values from the command line and from a --config file (TOML or JSON), so
+a bad value gets the same message wherever it was written. Precedence: defaults < config file <
+flags on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+SYNTHETIC = ["spiral", "circles", "moons", "xor", "gaussian", "sine"]
+IDX_SETS = ["mnist", "fashion-mnist"]
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "softplus"]
+MODELS = ["mlp", "cnn", "resnet"]
+SCHEDULES = ["constant", "step", "cosine", "exponential", "warmup", "onecycle", "plateau"]
+LOSSES = ["cross_entropy", "mse", "l1", "huber"]
+# a learning rate that trains the default spiral well, per optimizer (used when --lr is absent)
+DEFAULT_LR = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "nag": 0.05, "adagrad": 0.05,
+              "rmsprop": 0.003, "adadelta": 1.0, "adam": 0.005, "amsgrad": 0.005, "adamw": 0.005,
+              "adamax": 0.02, "nadam": 0.005}
+
+
+class UsageError(ValueError):
+    """A bad option value or combination: exit status 2."""
+
+
+# -- value parsers: each takes a string (command line) or a value (config file) ----------------
+def _number(v: Any, what: str) -> float:
+    if isinstance(v, bool):
+        raise ValueError(f"expected {what}, got {v!r}")
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {what}, got {v!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"expected {what}, got {v!r}")
+    return x
+
+
+def positive_float(v: Any) -> float:
+    x = _number(v, "a number > 0")
+    if x <= 0:
+        raise ValueError(f"expected a number > 0, got {v!r}")
+    return x
+
+
+def nonneg_float(v: Any) -> float:
+    x = _number(v, "a number >= 0")
+    if x < 0:
+        raise ValueError(f"expected a number >= 0, got {v!r}")
+    return x
+
+
+def fraction(v: Any) -> float:
+    x = _number(v, "a number in [0, 1)")
+    if not 0 <= x < 1:
+        raise ValueError(f"expected a number in [0, 1), got {v!r}")
+    return x
+
+
+def _integer(v: Any, low: int, what: str) -> int:
+    if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+        raise ValueError(f"expected {what}, got {v!r}")
+    try:
+        n = int(v) if not isinstance(v, str) else int(v.strip())
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {what}, got {v!r}") from None
+    if n < low:
+        raise ValueError(f"expected {what}, got {v!r}")
+    return n
+
+
+def positive_int(v: Any) -> int:
+    return _integer(v, 1, "a whole number >= 1")
+
+
+def nonneg_int(v: Any) -> int:
+    return _integer(v, 0, "a whole number >= 0")
+
+
+def batch_size(v: Any) -> int | str:
+    if isinstance(v, str) and v.strip().lower() == "full":
+        return "full"
+    return _integer(v, 1, "'full' or a whole number >= 1")
+
+
+def widths(v: Any) -> list[int]:
+    items = v if isinstance(v, list) else [s for s in str(v).split(",") if s.strip()]
+    if not items:
+        raise ValueError(f"expected comma-separated layer widths such as 64,64, got {v!r}")
+    try:
+        return [positive_int(s) for s in items]
+    except ValueError:
+        raise ValueError(f"expected comma-separated whole numbers >= 1 such as 64,64, "
+                         f"got {v!r}") from None
+
+
+def choice(options: list[str]) -> Callable[[Any], str]:
+    def parse(v: Any) -> str:
+        s = str(v).strip().lower().replace("-", "_") if isinstance(v, str) else v
+        table = {o.replace("-", "_"): o for o in options}
+        if s not in table:
+            raise ValueError(f"expected one of {', '.join(options)}; got {v!r}")
+        return table[s]
+    return parse
+
+
+def optimizer_name(v: Any) -> str:
+    from chainrule.optim import available
+
+    return choice(available())(v)
+
+
+def dataset_name(v: Any) -> str:
+    s = str(v).strip()
+    if s.lower().replace("_", "-") in SYNTHETIC + IDX_SETS:
+        return s.lower().replace("_", "-")
+    if s.lower().endswith(".csv"):
+        return s
+    raise ValueError(f"expected one of {', '.join(SYNTHETIC + IDX_SETS)}, or a path to a .csv "
+                     f"file; got {v!r}")
+
+
+def text(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError(f"expected a non-empty string, got {v!r}")
+    return v.strip()
+
+
+def run_name(v: Any) -> str:
+    s = text(v)
+    if "/" in s or "\\" in s or s in (".", ".."):
+        raise ValueError(f"expected a folder name without slashes, got {v!r}")
+    return s
+
+
+def flag(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return v.lower() in ("true", "yes", "1")
+    raise ValueError(f"expected true or false, got {v!r}")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    metavar: str | None = None
+    is_flag: bool = False
+
+
+OPTIONS = [
+    Option("dataset", dataset_name, "spiral",
+           "The data: spiral, circles, moons, xor, gaussian (2-D classes), sine (1-D "
+           "regression), mnist, fashion-mnist, or a CSV file with a label column.", "NAME"),
+    Option("data_dir", text, None, "Folder holding the MNIST / Fashion-MNIST files (default "
+           "~/.cache/chainrule/<dataset>, where missing files are downloaded).", "DIR"),
+    Option("samples", positive_int, None, "How many points to generate for a synthetic data "
+           "set (default: 1500 for spiral, 1000 for the other 2-D sets, 500 for sine); for "
+           "mnist and fashion-mnist, the first N training images; for CSV, the first N rows.",
+           "N"),
+    Option("label_column", text, None, "For a CSV data set: the label column's name or 0-based "
+           "index (default: a column named label/target/class/y, else the last).", "COL"),
+    Option("val_split", fraction, 0.2, "Fraction of the examples held out for validation "
+           "(data sets without their own test split).", "F"),
+    Option("model", choice(MODELS), "mlp", "Architecture: mlp, cnn (images only), or resnet "
+           "(an MLP or CNN of residual blocks with batch-norm).", "KIND"),
+    Option("hidden", widths, None, "Comma-separated hidden widths: units per layer for mlp "
+           "and resnet on vectors (default 64,64), channels per conv block for images "
+           "(default 16,32).", "W,W"),
+    Option("activation", choice(ACTIVATIONS), "relu",
+           f"Hidden-layer non-linearity: {', '.join(ACTIVATIONS)}.", "NAME"),
+    Option("dropout", fraction, 0.0, "Dropout probability after each hidden layer of an MLP, "
+           "0 for none.", "P"),
+    Option("optimizer", optimizer_name, "adam", "Optimizer, by its textbook name: sgd, "
+           "momentum, nesterov, adagrad, rmsprop, adadelta, adam, amsgrad, adamw, adamax, "
+           "nadam.", "NAME"),
+    Option("lr", positive_float, None, "Learning rate (default: one that suits the optimizer, "
+           "0.005 for adam).", "LR"),
+    Option("momentum", fraction, None, "Momentum coefficient for sgd, momentum, nesterov and "
+           "rmsprop (default: the optimizer's own).", "M"),
+    Option("weight_decay", nonneg_float, None, "L2 penalty coefficient added to the gradient, "
+           "decoupled for adamw (default: the optimizer's own, 0, or 0.01 for adamw).", "WD"),
+    Option("schedule", choice(SCHEDULES), "constant", "Learning-rate schedule: "
+           f"{', '.join(SCHEDULES)}.", "NAME"),
+    Option("batch_size", batch_size, 32, "Examples per step: 1 = stochastic gradient "
+           "descent, 'full' = batch gradient descent, N = mini-batch.", "N|full"),
+    Option("epochs", positive_int, 60, "Passes over the training set.", "N"),
+    Option("seed", nonneg_int, 0, "Seed of the weight initialisation, dropout and shuffling; "
+           "the data and its split stay fixed, so seeds compare fairly.", "N"),
+    Option("loss", choice(LOSSES), None, "Loss: cross_entropy (default for classes), mse "
+           "(default for regression), l1 or huber.", "NAME"),
+    Option("out", text, "runs", "Folder in which the run folder is created.", "DIR"),
+    Option("name", run_name, None, "Name of the run folder (default: the date and time).",
+           "NAME"),
+    Option("quiet", flag, False, "Print no progress, only the final summary.", is_flag=True),
+    Option("tensorboard", flag, False, "Also write TensorBoard event files (needs "
+           "tensorboardX or torch with tensorboard installed).", is_flag=True),
+]
+BY_NAME = {o.name: o for o in OPTIONS}
+# what a resumed run may change: how long it goes on, and how it talks
+RESUME_MAY_CHANGE = {"epochs", "quiet", "tensorboard"}
+
+
+def parse_value(name: str, value: Any, source: str) -> Any:
+    """value checked and converted by option `name`'s parser; UsageError names the source."""
+    try:
+        return BY_NAME[name].parse(value)
+    except ValueError as e:
+        raise UsageError(f"{source}: {e}") from None
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """The options in a TOML or JSON file (keys as on the command line, with - or _);
+    UsageError for an unreadable file, a syntax error or an unknown key."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--config: no such file: {path}")
+    raw = p.read_bytes()
+    try:
+        if p.suffix.lower() == ".json":
+            data = json.loads(raw.decode("utf-8"))
+        else:
+            data = _toml_loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"--config {path}: cannot parse it as "
+                         f"{'JSON' if p.suffix.lower() == '.json' else 'TOML'}: {e}") from None
+    if isinstance(data, dict) and isinstance(data.get("train"), dict) and len(data) == 1:
+        data = data["train"]  # a [train] table is allowed
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path}: expected a table of options at the top level")
+    out = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in BY_NAME:
+            raise UsageError(f"--config {path}: unknown option {key!r}; known options: "
+                             f"{', '.join(o.name.replace('_', '-') for o in OPTIONS)}")
+        out[name] = parse_value(name, value, f"--config {path}: {key}")
+    return out
+
+
+def _toml_loads(s: str) -> Any:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise UsageError("TOML config files need Python 3.11 or `pip install tomli`; "
+                             "a JSON config file works everywhere") from None
+    return tomllib.loads(s)
+
+
+def resolve(given: dict[str, Any], config_file: dict[str, Any]) -> dict[str, Any]:
+    """Every option's value: defaults, overridden by the config file, overridden by flags."""
+    cfg = {o.name: o.default for o in OPTIONS}
+    cfg.update(config_file)
+    cfg.update(given)
+    if cfg["lr"] is None:
+        cfg["lr"] = DEFAULT_LR.get(cfg["optimizer"], 0.01)
+    # paths made absolute, so evaluate / resume work from any folder later
+    if cfg["data_dir"] is not None:
+        cfg["data_dir"] = str(Path(cfg["data_dir"]).expanduser().resolve())
+    if cfg["dataset"].lower().endswith(".csv"):
+        cfg["dataset"] = str(Path(cfg["dataset"]).expanduser().resolve())
+    if cfg["momentum"] is not None and cfg["optimizer"] not in (
+            "sgd", "momentum", "nesterov", "nag", "rmsprop"):
+        raise UsageError(f"--momentum applies to sgd, momentum, nesterov and rmsprop, not to "
+                         f"{cfg['optimizer']}")
+    if cfg["optimizer"] in ("nesterov", "nag") and cfg["momentum"] == 0:
+        raise UsageError("--momentum 0 with nesterov: Nesterov momentum needs momentum > 0")
+    if cfg["dropout"] and cfg["model"] != "mlp":
+        raise UsageError("--dropout applies to --model mlp only")
+    return cfg

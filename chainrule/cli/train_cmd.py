@@ -1,0 +1,196 @@
+"""`chainrule train`: resolve the options, make or reopen the run folder, train, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from chainrule.cli import runs
+from chainrule.cli.data import Data, load_data
+from chainrule.cli.models import architecture
+from chainrule.cli.options import RESUME_MAY_CHANGE, UsageError, read_config, resolve
+from chainrule.cli.progress import Progress
+from chainrule.cli.trainer import EPOCH_SCHEDULES, Trainer
+
+
+def warn_to(stream: TextIO) -> Any:
+    return lambda msg: print(f"warning: {msg}", file=stream, flush=True)
+
+
+def _resumed_config(state: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    cfg = dict(state["config"])
+    changed = sorted(k for k in given if k not in RESUME_MAY_CHANGE and given[k] != cfg.get(k))
+    if changed:
+        flags = ", ".join("--" + k.replace("_", "-") for k in changed)
+        raise UsageError(f"{flags} cannot change when resuming (the run continues exactly as "
+                         "it started); start a new run instead. A resumed run may change "
+                         "only --epochs, --quiet and --tensorboard")
+    if "epochs" in given and given["epochs"] != cfg["epochs"] \
+            and cfg["schedule"] in EPOCH_SCHEDULES:
+        raise UsageError(f"--epochs cannot change when resuming a run with --schedule "
+                         f"{cfg['schedule']}: that schedule is laid out over the run's "
+                         f"{cfg['epochs']} epochs (--schedule constant or plateau runs can "
+                         "be extended)")
+    cfg.update({k: v for k, v in given.items() if k in RESUME_MAY_CHANGE})
+    if state["epoch"] >= cfg["epochs"]:
+        raise UsageError(f"the run already trained {state['epoch']} of its {cfg['epochs']} "
+                         "epochs; pass --epochs with a larger number to train longer")
+    return cfg
+
+
+def _setup(given: dict[str, Any], config_file: str | None, resume: str | None,
+           warn: Any) -> tuple[dict[str, Any], Data, Path | None, dict[str, Any] | None]:
+    """The resolved options, the data, and (resuming) the run folder and checkpoint state."""
+    if resume is not None:
+        if config_file is not None:
+            raise UsageError("--config and --resume do not go together: a resumed run keeps "
+                             "its own configuration")
+        ckpt, state = runs.find_checkpoint(resume, (runs.LAST, runs.PREVIOUS), warn)
+        cfg = _resumed_config(state, given)
+        return cfg, load_data(cfg), ckpt.parent, state
+    cfg = resolve(given, read_config(config_file) if config_file else {})
+    data = load_data(cfg)
+    cfg["loss"] = cfg["loss"] or ("cross_entropy" if data.task == "classification" else "mse")
+    return cfg, data, None, None
+
+
+def run_train(given: dict[str, Any], config_file: str | None = None, resume: str | None = None,
+              stream: TextIO | None = None) -> int:
+    """Train as `chainrule train` does; `given` holds the options typed on the command line
+    (already parsed). Returns the exit status."""
+    out = stream or sys.stdout
+    warn = warn_to(sys.stderr)
+    cfg, data, folder, state = _setup(given, config_file, resume, warn)
+    # everything that can refuse the options runs before a run folder is made
+    trainer = Trainer(cfg, architecture(cfg, data.input_shape, data.n_outputs), data)
+    _finish_config(cfg, trainer)
+    writer = _summary_writer() if cfg["tensorboard"] else None
+    run = runs.Run(folder, warn) if folder else runs.Run.create(cfg["out"], cfg["name"], warn)
+    tb = writer(str(run.folder / "tensorboard")) if writer else None
+    progress = Progress(cfg["epochs"], len(trainer.loader), cfg["quiet"], out)
+    for note in data.notes:
+        progress.message(f"note: {note}")
+    _begin(trainer, run, state, progress)
+    try:
+        _loop(trainer, run, progress, tb)
+    except KeyboardInterrupt:
+        run.event("interrupted", epoch=trainer.epoch)
+        print(f"\ninterrupted after epoch {trainer.epoch}; continue with:\n"
+              f"  chainrule train --resume {run.folder}", file=out)
+        return 130
+    finally:
+        if tb is not None:
+            tb.close()
+    return _report(trainer, run, out)
+
+
+def _begin(trainer: Trainer, run: runs.Run, state: dict[str, Any] | None,
+           progress: Progress) -> None:
+    """Write the run's first files, or restore the checkpoint and bring the files in line
+    with it (metrics.csv is rewritten from the checkpoint's history)."""
+    cfg = trainer.cfg
+    run.write_config(cfg)  # resuming: --epochs may have grown
+    if state is not None:
+        trainer.restore(state)
+        run.clean_temporaries()
+        run.write_metrics(trainer.history, trainer.columns())
+        run.event("resume", epoch=trainer.epoch, config=cfg)
+        progress.message(f"resuming {run.folder} after epoch {trainer.epoch}")
+        return
+    run.write_metrics([], trainer.columns())
+    run.event("start", config=cfg, architecture=trainer.arch,
+              parameters=trainer.model.num_parameters())
+    progress.message(_headline(cfg, trainer.data, trainer, run))
+
+
+def _finish_config(cfg: dict[str, Any], trainer: Trainer) -> None:
+    """Record the values the optimizer actually uses for options left to its defaults."""
+    group = trainer.opt.param_groups[0]
+    for key in ("momentum", "weight_decay"):
+        if cfg[key] is None and key in group:
+            cfg[key] = group[key]
+
+
+def _headline(cfg: dict[str, Any], data: Data, trainer: Trainer, run: runs.Run) -> str:
+    bs = trainer.loader.batch_size
+    return (f"training a {cfg['model']} ({trainer.model.num_parameters()} parameters) on "
+            f"{data.name}: {len(data.y_train)} examples, {len(data.y_val)} held out; "
+            f"{cfg['optimizer']} lr {cfg['lr']:g}, batch {bs}, {cfg['epochs']} epochs -> "
+            f"{run.folder}")
+
+
+def _loop(trainer: Trainer, run: runs.Run, progress: Progress, tb: Any) -> None:
+    columns = trainer.columns()
+    shown = [c for c in columns if c not in ("epoch", "time")]
+    while trainer.epoch < trainer.cfg["epochs"]:
+        progress.start(trainer.epoch + 1)
+        row = trainer.train_epoch(progress.step)
+        best = trainer.is_best(row)
+        run.append_metrics(row, columns)
+        run.event("epoch", **{k: v for k, v in row.items() if k != "time"},
+                  seconds=row["time"])
+        run.save(trainer.state(), best)
+        run.event("checkpoint", epoch=trainer.epoch, path=runs.LAST, best=best)
+        if tb is not None:
+            for k in shown:
+                if row.get(k) is not None:
+                    tb.add_scalar(k, row[k], trainer.epoch)
+        progress.end(row, shown)
+
+
+def _report(trainer: Trainer, run: runs.Run, out: TextIO) -> int:
+    d, classify = trainer.data, trainer.classify
+    train_loss, train_acc = trainer.evaluate(d.X_train, d.y_train)
+    val = trainer.evaluate(d.X_val, d.y_val) if len(d.y_val) else (None, None)
+    plots = _plots(trainer, run)
+    run.event("end", epoch=trainer.epoch, train_loss=train_loss, train_accuracy=train_acc,
+              val_loss=val[0], val_accuracy=val[1], best_epoch=trainer.best["epoch"])
+    if classify:
+        line = f"train accuracy {train_acc:.2%}"
+        line += f", validation accuracy {val[1]:.2%}" if val[1] is not None else ""
+    else:
+        line = f"train loss {train_loss:.4f}"
+        line += f", validation loss {val[0]:.4f}" if val[0] is not None else ""
+    best = runs.BEST
+    print(f"done: {line} (best epoch {trainer.best['epoch']})", file=out)
+    print(f"run folder: {run.folder}  (config.json, metrics.csv, events.jsonl, "
+          f"{runs.LAST}, {best}{''.join(', ' + p for p in plots)})", file=out)
+    if not trainer.cfg["quiet"]:
+        print("next:\n"
+              f"  chainrule evaluate {run.folder}\n"
+              f"  chainrule info {run.folder / best}\n"
+              f"  chainrule train --resume {run.folder} --epochs {trainer.epoch * 2}\n"
+              "  chainrule train --dataset moons --hidden 32 --optimizer sgd --lr 0.1", file=out)
+    return 0
+
+
+def _plots(trainer: Trainer, run: runs.Run) -> list[str]:
+    """curves.png, and decision_boundary.png for 2-D classes; nothing without matplotlib."""
+    try:
+        from chainrule.viz import plots
+
+        made = [plots.plot_curves(trainer.history, run.folder / "curves.png").name]
+        d = trainer.data
+        if trainer.classify and d.input_shape == [2]:
+            path = plots.plot_decision_boundary(trainer.model, d.X_train, d.y_train,
+                                                run.folder / "decision_boundary.png",
+                                                X_val=d.X_val, y_val=d.y_val)
+            made.append(path.name)
+        return made
+    except ImportError as e:
+        if not trainer.cfg["quiet"]:
+            print(f"note: no plots ({e})", file=sys.stderr)
+        return []
+
+
+def _summary_writer() -> Any:
+    """The SummaryWriter class of tensorboardX or torch.utils.tensorboard; a clear error
+    when neither is installed (checked before the run starts)."""
+    for module in ("tensorboardX", "torch.utils.tensorboard"):
+        try:
+            return __import__(module, fromlist=["SummaryWriter"]).SummaryWriter
+        except ImportError:
+            continue
+    raise RuntimeError("--tensorboard needs a TensorBoard writer: pip install tensorboardX "
+                       "(or tensorboard, for torch.utils.tensorboard)")

@@ -1,0 +1,211 @@
+"""The training loop of `chainrule train`: model, loss, optimizer, schedule, one epoch at a time.
+
+Everything that decides the next weights (model and optimizer state, scheduler, the default
+generator behind dropout, the data loader's shuffling generator, epoch and step counters) is in
+state() and comes back with restore(), so a resumed run is bit-for-bit the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import optim
+from chainrule.backend import default_generator
+from chainrule.cli.data import Data
+from chainrule.cli.models import build_model
+from chainrule.cli.options import UsageError
+from chainrule.data import DataLoader, TensorDataset
+from chainrule.nn import functional as F
+from chainrule.optim import lr_scheduler as sched
+
+EVAL_BATCH = 1024
+EPOCH_SCHEDULES = {"step", "cosine", "exponential", "warmup", "onecycle"}
+
+
+def make_loss(name: str, task: str, n_classes: int) -> Callable[[Any, np.ndarray], Any]:
+    """loss(outputs, targets): cross-entropy on logits, or mse / l1 / huber on the outputs
+    (regression) or on softmax probabilities against one-hot targets (classification)."""
+    if task == "regression":
+        if name == "cross_entropy":
+            raise UsageError("--loss cross_entropy needs class labels; this data set is a "
+                             "regression (use mse, l1 or huber)")
+    elif name == "cross_entropy":
+        return lambda out, y: F.cross_entropy(out, y)
+    fn = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[name]
+    if task == "regression":
+        return lambda out, y: fn(out, cr.tensor(y))
+    eye = np.eye(n_classes, dtype=np.float32)
+    return lambda out, y: fn(out.softmax(-1), cr.tensor(eye[y]))
+
+
+def make_optimizer(cfg: dict[str, Any], model: cr.nn.Module) -> optim.Optimizer:
+    kwargs: dict[str, Any] = {"lr": cfg["lr"]}
+    for key in ("momentum", "weight_decay"):
+        if cfg[key] is not None:
+            kwargs[key] = cfg[key]
+    try:
+        return optim.create(cfg["optimizer"], model.parameters(), **kwargs)
+    except (ValueError, TypeError) as e:
+        raise UsageError(str(e)) from None
+
+
+def make_scheduler(cfg: dict[str, Any], opt: optim.Optimizer, steps: int) -> Any:
+    """The --schedule over cfg['epochs'] epochs of `steps` batches (None for constant)."""
+    name, epochs = cfg["schedule"], cfg["epochs"]
+    if name == "constant":
+        return None
+    if name == "step":
+        return sched.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "cosine":
+        return sched.CosineAnnealingLR(opt, T_max=epochs)
+    if name == "exponential":  # down by 100x over the run
+        return sched.ExponentialLR(opt, gamma=0.01 ** (1 / epochs))
+    if name == "warmup":
+        return sched.LinearLR(opt, start_factor=0.1, total_iters=max(1, epochs // 10))
+    if name == "onecycle":
+        cycle = "betas" in opt.defaults or bool(opt.defaults.get("momentum"))
+        return sched.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=epochs * steps,
+                                cycle_momentum=cycle)
+    return sched.ReduceLROnPlateau(opt, factor=0.5, patience=5)
+
+
+class Trainer:
+    """Trains the model of `arch` on `data` with resolved options `cfg`."""
+
+    def __init__(self, cfg: dict[str, Any], arch: dict[str, Any], data: Data) -> None:
+        self.cfg, self.arch, self.data = cfg, arch, data
+        self.classify = data.task == "classification"
+        cr.manual_seed(cfg["seed"])
+        self.model = build_model(arch)
+        self.loss_fn = make_loss(cfg["loss"], data.task, data.n_outputs)
+        self.opt = make_optimizer(cfg, self.model)
+        n = len(data.y_train)
+        bs = n if cfg["batch_size"] == "full" else min(cfg["batch_size"], n)
+        self.loader_rng = np.random.default_rng([cfg["seed"], 1])
+        self.loader = DataLoader(TensorDataset(data.X_train, data.y_train), batch_size=bs,
+                                 shuffle=True, generator=self.loader_rng)
+        self.scheduler = make_scheduler(cfg, self.opt, len(self.loader))
+        self.epoch, self.step, self.history = 0, 0, []
+        self.best: dict[str, Any] | None = None
+
+    @property
+    def lr(self) -> float:
+        return float(self.opt.param_groups[0]["lr"])
+
+    def columns(self) -> list[str]:
+        if self.classify:
+            return ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"]
+        return ["epoch", "loss", "val_loss", "lr", "time"]
+
+    def train_epoch(self, on_step: Callable[[int, float, float | None], None]) -> dict:
+        """One pass over the training set; the epoch's row of metrics (averaged over the
+        batches as they were trained, the way Keras reports them)."""
+        t0, lr = time.perf_counter(), self.lr
+        self.model.train()
+        total = correct = seen = 0.0
+        onecycle = isinstance(self.scheduler, sched.OneCycleLR)
+        for i, (xb, yb) in enumerate(self.loader, 1):
+            out = self.model(xb)
+            loss = self.loss_fn(out, yb.data)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            if onecycle:
+                self.scheduler.step()
+            self.step += 1
+            n = len(yb.data)
+            total, seen = total + loss.item() * n, seen + n
+            if self.classify:
+                correct += int((out.data.argmax(-1) == yb.data).sum())
+            on_step(i, total / seen, correct / seen if self.classify else None)
+        self.epoch += 1
+        row = {"epoch": self.epoch, "loss": total / seen,
+               "accuracy": correct / seen if self.classify else None}
+        if len(self.data.y_val):
+            row["val_loss"], row["val_accuracy"] = self.evaluate(self.data.X_val,
+                                                                 self.data.y_val)
+        self._step_schedule(row)
+        row.update(lr=lr, time=time.perf_counter() - t0)
+        self.history.append(row)
+        return row
+
+    def _step_schedule(self, row: dict[str, Any]) -> None:
+        if isinstance(self.scheduler, sched.ReduceLROnPlateau):
+            self.scheduler.step(row.get("val_loss", row["loss"]))
+        elif self.scheduler is not None and not isinstance(self.scheduler, sched.OneCycleLR):
+            self.scheduler.step()
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+        """Mean loss and accuracy (None for regression) in eval mode, without gradients."""
+        return evaluate(self.model, self.loss_fn, X, y, self.classify)
+
+    def is_best(self, row: dict[str, Any]) -> bool:
+        """Record row as the best epoch when its validation metric beats the best so far
+        (accuracy, ties to the lower loss; the loss for regression; train loss without a
+        validation set)."""
+        def score(r: dict[str, Any]) -> tuple:
+            if "val_loss" not in r:
+                return (-r["loss"],)
+            return (r["val_accuracy"], -r["val_loss"]) if self.classify else (-r["val_loss"],)
+        if self.best is None or score(row) > score(self.best):
+            self.best = dict(row)
+            return True
+        return False
+
+    # -- checkpoint state ---------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        d = self.data
+        return {
+            "config": self.cfg, "architecture": self.arch,
+            "data": {"name": d.name, "task": d.task, "classes": d.classes,
+                     "input_shape": d.input_shape, "preprocess": d.preprocess},
+            "epoch": self.epoch, "step": self.step,
+            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "rng": {"default": default_generator().bit_generator.state,
+                    "loader": self.loader_rng.bit_generator.state},
+            "loader": {"epoch": self.epoch, "position": 0, "batch_size": self.loader.batch_size},
+            "history": self.history, "best": self.best,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's state (taken at the end of an epoch)."""
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        default_generator().bit_generator.state = state["rng"]["default"]
+        self.loader_rng.bit_generator.state = state["rng"]["loader"]
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.history, self.best = list(state["history"]), state["best"]
+
+
+def evaluate(model: cr.nn.Module, loss_fn: Callable, X: np.ndarray, y: np.ndarray,
+             classify: bool) -> tuple[float, float | None]:
+    """Mean loss and accuracy of model on (X, y), in eval mode and batches of EVAL_BATCH."""
+    was_training = model.training
+    model.eval()
+    total = correct = 0.0
+    with cr.no_grad():
+        for s in range(0, len(y), EVAL_BATCH):
+            out = model(cr.tensor(X[s:s + EVAL_BATCH]))
+            yb = y[s:s + EVAL_BATCH]
+            total += loss_fn(out, yb).item() * len(yb)
+            if classify:
+                correct += int((out.data.argmax(-1) == yb).sum())
+    model.train(was_training)
+    n = max(len(y), 1)
+    return total / n, (correct / n if classify else None)
+
+
+def predict(model: cr.nn.Module, X: np.ndarray) -> np.ndarray:
+    """The model's outputs for X (logits, or regression values), in eval mode."""
+    model.eval()
+    with cr.no_grad():
+        return np.concatenate([model(cr.tensor(X[s:s + EVAL_BATCH])).data
+                               for s in range(0, len(X), EVAL_BATCH)]) if len(X) else \
+            np.zeros((0, 1), np.float32)

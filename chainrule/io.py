@@ -1,0 +1,296 @@
+"""Save and load models, optimizer state and whole training checkpoints, safely.
+
+`cr.save(obj, path)` writes one safetensors file: every array (weights, optimizer moments) as a
+tensor, and everything else (numbers, strings, lists, tuples, dicts: architecture, epoch, RNG
+state, metrics) as a JSON document in the file's metadata. `cr.load(path)` gives back the same
+structure with NumPy arrays in place of arrays and Tensors. Nothing is pickled and nothing
+executes on load.
+
+Writes are atomic (a temporary file in the same folder, fsync, rename, fsync of the folder), so a
+process killed mid-save leaves the previous file intact. A SHA-256 of the document and of every
+tensor (name, dtype, shape, bytes) is stored too: a damaged or edited file raises
+CheckpointError naming the file and the problem, never a wrong model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "chainrule"
+VERSION = 1
+MAX_HEADER = 100_000_000  # bytes; the limit of the safetensors format itself
+# safetensors dtype name -> NumPy dtype (bfloat16 and the float8s have no NumPy dtype)
+DTYPES = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16",
+          "U32": "uint32", "I32": "int32", "U64": "uint64", "I64": "int64", "F16": "float16",
+          "F32": "float32", "F64": "float64"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is truncated, damaged, edited or not a chainrule checkpoint; the
+    message names the file and the problem."""
+
+
+# -- encoding: a Python structure <-> (JSON document, named arrays) ------------------------------
+def _as_array(obj: Any) -> np.ndarray | None:
+    """obj as a host NumPy array when it is an array or a Tensor, else None."""
+    from chainrule.tensor import Tensor
+
+    if isinstance(obj, Tensor):
+        obj = obj.data
+    if hasattr(obj, "get") and type(obj).__module__.startswith("cupy"):
+        obj = obj.get()  # a GPU array: bring it to the host
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.name not in DTYPES.values():
+            raise TypeError(f"cr.save: arrays of dtype {obj.dtype} cannot be stored; supported: "
+                            f"{', '.join(DTYPES.values())}")
+        # little-endian C order, as safetensors stores it (ascontiguousarray would make 0-d 1-d)
+        return obj.astype(obj.dtype.newbyteorder("<"), order="C", copy=False)
+    return None
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def name_for(self, path: str) -> str:
+        name, k = path or "tensor", 1
+        while name in self.arrays or name == "__metadata__":  # the header's own key
+            name, k = f"{path}#{k}", k + 1
+        return name
+
+    def encode(self, obj: Any, path: str) -> Any:
+        from chainrule.nn.module import Module
+
+        if isinstance(obj, Module):
+            obj = obj.state_dict()
+        arr = _as_array(obj)
+        if arr is not None:
+            name = self.name_for(path)
+            self.arrays[name] = arr
+            return {"__tensor__": name}
+        if isinstance(obj, np.generic):
+            obj = obj.item()
+        if obj is None or isinstance(obj, (bool, int, str)):
+            return obj
+        if isinstance(obj, float):
+            return obj if math.isfinite(obj) else {"__float__": repr(obj)}
+        if isinstance(obj, (list, tuple)):
+            items = [self.encode(v, f"{path}/{i}") for i, v in enumerate(obj)]
+            return items if isinstance(obj, list) else {"__tuple__": items}
+        if isinstance(obj, dict):
+            return self.encode_dict(obj, path)
+        raise TypeError(f"cr.save: cannot store an object of type {type(obj).__name__} at "
+                        f"{path or 'the top level'}; store arrays, Tensors, Modules, numbers, "
+                        "strings, None, and lists, tuples or dicts of them (nothing is pickled)")
+
+    def encode_dict(self, obj: dict, path: str) -> Any:
+        plain = all(isinstance(k, str) and not k.startswith("__") for k in obj)
+        if plain:
+            return {k: self.encode(v, f"{path}/{k}" if path else k) for k, v in obj.items()}
+        pairs = []
+        for k, v in obj.items():
+            if isinstance(k, np.generic):
+                k = k.item()
+            if not isinstance(k, (str, int, float, bool, tuple)) and k is not None:
+                raise TypeError(f"cr.save: dict keys must be strings, numbers, None or "
+                                f"tuples, got {type(k).__name__} at {path or 'the top level'}")
+            pairs.append([self.encode(k, path), self.encode(v, f"{path}/{k}" if path else str(k))])
+        return {"__dict__": pairs}
+
+
+def _decode(doc: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(doc, list):
+        return [_decode(v, arrays) for v in doc]
+    if not isinstance(doc, dict):
+        return doc
+    if len(doc) == 1:
+        (key, val), = doc.items()
+        if key == "__tensor__":
+            if not isinstance(val, str) or val not in arrays:
+                raise KeyError(f"the document refers to a tensor {val!r} that is not stored")
+            return arrays[val]
+        if key == "__float__":
+            return float(val)
+        if key == "__tuple__":
+            return tuple(_decode(v, arrays) for v in val)
+        if key == "__dict__":
+            return {_hashable(_decode(k, arrays)): _decode(v, arrays) for k, v in val}
+    return {k: _decode(v, arrays) for k, v in doc.items()}
+
+
+def _hashable(k: Any) -> Any:
+    if isinstance(k, list):
+        raise TypeError("a dict key decodes to a list")
+    return k
+
+
+def _digest(document: str, arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the document and every tensor's name, dtype, shape and bytes."""
+    h = hashlib.sha256(document.encode())
+    for name in sorted(arrays):
+        a = arrays[name]
+        h.update(f"\0{name}\0{a.dtype.str}\0{list(a.shape)}\0".encode())
+        h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+# -- bytes <-> structure ------------------------------------------------------------------------
+def to_bytes(obj: Any) -> bytes:
+    """The checkpoint file's bytes for obj (what save() writes)."""
+    from safetensors.numpy import save as st_save
+
+    enc = _Encoder()
+    document = json.dumps(enc.encode(obj, ""), allow_nan=False, separators=(",", ":"))
+    meta = {"format": FORMAT, "version": str(VERSION), "document": document,
+            "sha256": _digest(document, enc.arrays)}
+    return st_save(enc.arrays, metadata=meta)
+
+
+def _fail(name: str, problem: str) -> CheckpointError:
+    return CheckpointError(f"{name}: {problem}")
+
+
+def _header(data: bytes, name: str) -> dict:
+    """The safetensors JSON header of data, validated enough for clear messages."""
+    if len(data) < 8:
+        raise _fail(name, f"truncated: {len(data)} bytes, but a checkpoint starts with an "
+                          "8-byte header length")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER:
+        raise _fail(name, f"oversized header: it declares {n} bytes (the limit is "
+                          f"{MAX_HEADER}); the file is damaged or not a checkpoint")
+    if 8 + n > len(data):
+        raise _fail(name, f"truncated: the header declares {n} bytes but only "
+                          f"{len(data) - 8} follow")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _fail(name, "damaged header: it is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise _fail(name, "damaged header: it is not a JSON object")
+    _check_entries(header, len(data) - 8 - n, name)
+    return header
+
+
+def _check_entries(header: dict, body: int, name: str) -> None:
+    """Each tensor entry: a known dtype, and a byte range that fits its shape and the file."""
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
+            raise _fail(name, f"damaged header: the entry of tensor {key!r} is malformed")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in DTYPES:
+            raise _fail(name, f"tensor {key!r} has dtype {dtype!r}, which chainrule cannot "
+                              f"load (supported: {', '.join(DTYPES)})")
+        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)
+                and isinstance(offsets, list) and len(offsets) == 2
+                and all(type(o) is int for o in offsets)):
+            raise _fail(name, f"damaged header: tensor {key!r} has shape {shape!r} and byte "
+                              f"range {offsets!r}")
+        need = math.prod(shape) * np.dtype(DTYPES[dtype]).itemsize
+        if offsets[1] - offsets[0] != need or not 0 <= offsets[0] <= offsets[1]:
+            raise _fail(name, f"wrong dtype or shape: tensor {key!r} ({dtype}, shape {shape}) "
+                              f"needs {need} bytes but its byte range {offsets} holds "
+                              f"{offsets[1] - offsets[0]}")
+        if offsets[1] > body:
+            raise _fail(name, f"truncated: tensor {key!r} ends at byte {offsets[1]} of the data "
+                              f"section, which has only {body} bytes")
+
+
+def from_bytes(data: bytes, name: str = "<bytes>") -> Any:
+    """The structure stored in checkpoint bytes; CheckpointError (naming `name`) when the bytes
+    are damaged, edited, or not a chainrule checkpoint."""
+    from safetensors.numpy import load as st_load
+
+    meta = _header(data, name).get("__metadata__")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise _fail(name, "not a chainrule checkpoint (its metadata has no 'format': "
+                          f"'{FORMAT}'); a plain safetensors file loads with "
+                          "safetensors.numpy.load_file")
+    if meta.get("version") != str(VERSION):
+        raise _fail(name, f"written by an unknown checkpoint format version "
+                          f"{meta.get('version')!r}; this chainrule reads version {VERSION}")
+    try:
+        arrays = st_load(bytes(data))
+    except Exception as e:  # the safetensors parser's own verdict, whatever its type
+        raise _fail(name, f"damaged tensor data ({e})") from None
+    document = meta.get("document")
+    if not isinstance(document, str) or _digest(document, arrays) != meta.get("sha256"):
+        raise _fail(name, "tampered or corrupted: the SHA-256 of its contents differs from "
+                          "the one recorded when it was saved")
+    try:
+        return _decode(json.loads(document), arrays)
+    except (ValueError, TypeError, KeyError, RecursionError) as e:
+        raise _fail(name, f"damaged document ({e})") from None
+
+
+# -- files --------------------------------------------------------------------------------------
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); Windows has no directory handles to sync."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, data: bytes, keep_previous: str | Path | None = None) -> Path:
+    """Write data to path so that readers see the old file or the new one, never a part:
+    a temporary file in the same folder, fsync, os.replace, fsync of the folder.
+
+    With keep_previous, the old file is first renamed to that name (once the new one is
+    safely on disk), so the last two versions survive."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot save {path}: the folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        if keep_previous is not None and path.exists():
+            os.replace(path, keep_previous)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
+    return path
+
+
+def save(obj: Any, path: str | Path) -> Path:
+    """Save a Module (its state_dict), an optimizer's state_dict(), or any dict/list/tuple of
+    arrays, Tensors, numbers, strings and None, to one safetensors file, atomically.
+
+    cr.save(model, "model.safetensors"); model.load_state_dict(cr.load("model.safetensors"))
+    """
+    return atomic_write(path, to_bytes(obj))
+
+
+def load(path: str | Path) -> Any:
+    """What save() stored: dicts, lists, tuples and numbers as saved, arrays as NumPy arrays.
+    Raises FileNotFoundError, or CheckpointError for a truncated, damaged, oversized-header,
+    unsupported-dtype or tampered file."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cr.load: {path} is a folder, not a checkpoint file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cr.load: no such checkpoint file: {path}") from None
+    return from_bytes(data, str(path))

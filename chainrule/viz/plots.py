@@ -1,0 +1,86 @@
+"""Training pictures with matplotlib, imported lazily: curves.png and decision_boundary.png.
+
+Figures are drawn on an Agg canvas directly (no pyplot), so no window opens, no global backend
+is switched, and nothing stays alive after the file is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _figure(width: float, height: float) -> Any:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError('matplotlib is not installed; pip install "chainrule[viz]" for '
+                          "plots") from None
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_curves(history: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Loss (and accuracy, when present) per epoch, training and validation, to a PNG."""
+    path = Path(path)
+    epochs = [r["epoch"] for r in history]
+    panels = [("loss", "loss")]
+    if any(r.get("accuracy") is not None for r in history):
+        panels.append(("accuracy", "accuracy"))
+    fig = _figure(5.0 * len(panels), 3.8)
+    for i, (key, title) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for prefix, label in (("", "train"), ("val_", "validation")):
+            ys = [r.get(prefix + key) for r in history]
+            if any(y is not None for y in ys):
+                ax.plot(epochs, [np.nan if y is None else y for y in ys], label=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        if key == "loss" and all((r.get("loss") or 0) > 0 for r in history):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def plot_decision_boundary(model: Any, X: np.ndarray, y: np.ndarray, path: str | Path,
+                           X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+                           resolution: int = 200) -> Path:
+    """The class a 2-D classifier predicts over the plane (filled regions), with the training
+    points (dots) and the validation points (crosses) coloured by their true class."""
+    import chainrule as cr
+
+    path = Path(path)
+    pts = X if X_val is None else np.concatenate([X, X_val])
+    lo, hi = pts.min(0), pts.max(0)
+    pad = 0.1 * (hi - lo)
+    gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
+                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
+    grid = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32)
+    was_training = model.training
+    model.eval()
+    with cr.no_grad():
+        zz = model(cr.tensor(grid)).data.argmax(-1).reshape(gx.shape)
+    model.train(was_training)
+    k = int(max(y.max(), zz.max())) + 1
+    fig = _figure(5.5, 5.0)
+    ax = fig.add_subplot(1, 1, 1)
+    cmap = "tab10" if k <= 10 else "tab20"
+    ax.contourf(gx, gy, zz, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.3, vmin=-0.5,
+                vmax=(10 if k <= 10 else 20) - 0.5)
+    style = dict(cmap=cmap, vmin=-0.5, vmax=(10 if k <= 10 else 20) - 0.5)
+    ax.scatter(X[:, 0], X[:, 1], c=y, s=8, edgecolors="none", label="train", **style)
+    if X_val is not None and len(X_val):
+        ax.scatter(X_val[:, 0], X_val[:, 1], c=y_val, s=18, marker="x", label="validation",
+                   **style)
+    ax.set_title("decision boundary")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
