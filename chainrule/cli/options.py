@@ -204,10 +204,13 @@ OPTIONS = [
     Option("quiet", flag, False, "Print no progress, only the final summary.", is_flag=True),
     Option("tensorboard", flag, False, "Also write TensorBoard event files (needs "
            "tensorboardX or torch with tensorboard installed).", is_flag=True),
+    Option("monitor_gradients", flag, False, "Record per-layer gradient norms and "
+           "update/weight ratios each step, warn when gradients vanish or explode, and draw "
+           "gradients.png.", is_flag=True),
 ]
 BY_NAME = {o.name: o for o in OPTIONS}
 # what a resumed run may change: how long it goes on, and how it talks
-RESUME_MAY_CHANGE = {"epochs", "quiet", "tensorboard"}
+RESUME_MAY_CHANGE = {"epochs", "quiet", "tensorboard", "monitor_gradients"}
 
 
 def parse_value(name: str, value: Any, source: str) -> Any:

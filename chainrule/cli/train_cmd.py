@@ -69,6 +69,14 @@ def run_train(given: dict[str, Any], config_file: str | None = None, resume: str
     run = runs.Run(folder, warn) if folder else runs.Run.create(cfg["out"], cfg["name"], warn)
     tb = writer(str(run.folder / "tensorboard")) if writer else None
     progress = Progress(cfg["epochs"], len(trainer.loader), cfg["quiet"], out)
+    if cfg["monitor_gradients"]:
+        from chainrule.viz import GradientMonitor
+
+        def report(message: str) -> None:
+            progress.message(f"warning: {message}")
+            run.event("warning", message=message)
+
+        trainer.monitor = GradientMonitor(trainer.model, warn=report)
     for note in data.notes:
         progress.message(f"note: {note}")
     _begin(trainer, run, state, progress)
@@ -177,6 +185,9 @@ def _plots(trainer: Trainer, run: runs.Run) -> list[str]:
                                                 run.folder / "decision_boundary.png",
                                                 X_val=d.X_val, y_val=d.y_val)
             made.append(path.name)
+        if trainer.monitor is not None:
+            trainer.monitor.plot(run.folder / "gradients.png")
+            made.append("gradients.png")
         return made
     except ImportError as e:
         if not trainer.cfg["quiet"]:

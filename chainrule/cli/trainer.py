@@ -91,6 +91,7 @@ class Trainer:
         self.scheduler = make_scheduler(cfg, self.opt, len(self.loader))
         self.epoch, self.step, self.history = 0, 0, []
         self.best: dict[str, Any] | None = None
+        self.monitor: Any = None  # a viz.GradientMonitor with --monitor-gradients
 
     @property
     def lr(self) -> float:
@@ -113,6 +114,8 @@ class Trainer:
             loss = self.loss_fn(out, yb.data)
             self.opt.zero_grad()
             loss.backward()
+            if self.monitor is not None:
+                self.monitor.record(self.step + 1)
             self.opt.step()
             if onecycle:
                 self.scheduler.step()

@@ -194,3 +194,11 @@ def test_progress_bar_on_a_terminal_and_lines_elsewhere():
     p.start(1)
     p.end(row, ["loss"])
     assert quiet.getvalue() == ""
+
+
+def test_monitor_gradients_records_and_draws(cli, tmp_path, tiny):
+    status, out, err = cli("train", *tiny, "--out", tmp_path, "--name", "mon",
+                           "--activation", "sigmoid", "--hidden", "8,8,8,8,8,8,8,8,8,8",
+                           "--monitor-gradients")
+    assert status == 0, err
+    assert (tmp_path / "mon" / "gradients.png").stat().st_size > 0
