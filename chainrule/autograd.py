@@ -12,87 +12,23 @@ gradients keyed by tensor. Broadcasting is undone in one place, here, with `sum_
 
 from __future__ import annotations
 
-import contextlib
-import os
-import traceback
 import weakref
-from typing import Any, Callable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from chainrule.backend import is_floating, xp_of
 from chainrule.errors import ShapeError
+from chainrule.modes import (  # noqa: F401  (re-exported: cr.autograd.no_grad, ...)
+    _Mode,
+    _user_frame,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from chainrule.tensor import Tensor, as_operands
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-class _Mode:
-    """The only global mutable state: grad mode and anomaly mode, switched by context managers."""
-
-    grad_enabled = True
-    anomaly = False
-
-
-def is_grad_enabled() -> bool:
-    return _Mode.grad_enabled
-
-
-class _ModeSwitch(contextlib.ContextDecorator):
-    """Base of the mode context managers; usable as `with m():`, `@m()` and bare `@m`."""
-
-    attr = ""
-
-    def __new__(cls, *args: Any) -> Any:
-        if len(args) == 1 and callable(args[0]) and not isinstance(args[0], bool):
-            return cls()(args[0])  # bare decorator: @no_grad
-        return super().__new__(cls)
-
-    def __init__(self, mode: bool = True) -> None:
-        self.mode = bool(mode)
-        self._saved: list[bool] = []
-
-    def __enter__(self) -> None:
-        self._saved.append(getattr(_Mode, self.attr))
-        setattr(_Mode, self.attr, self.mode)
-
-    def __exit__(self, *exc: Any) -> None:
-        setattr(_Mode, self.attr, self._saved.pop())
-
-
-class set_grad_enabled(_ModeSwitch):
-    """Turn recording of the graph on or off inside a block: `with set_grad_enabled(False): ...`."""
-
-    attr = "grad_enabled"
-
-
-class no_grad(set_grad_enabled):
-    """Ops inside do not record a graph (evaluation, optimizer updates)."""
-
-    def __init__(self) -> None:
-        super().__init__(False)
-
-
-class enable_grad(set_grad_enabled):
-    """Record the graph again inside a no_grad block."""
-
-    def __init__(self) -> None:
-        super().__init__(True)
-
-
-class detect_anomaly(_ModeSwitch):
-    """The first op whose forward or backward makes NaN/Inf raises FloatingPointError naming the op,
-    which output or input, and the file:line of user code that created the op."""
-
-    attr = "anomaly"
-
-
-def _user_frame() -> str:
-    """file:line of the innermost frame outside the chainrule package: where the op was made."""
-    for fr in reversed(traceback.extract_stack()[:-2]):
-        if not os.path.abspath(fr.filename).startswith(_PACKAGE_DIR):
-            return f"{fr.filename}:{fr.lineno} ({fr.line})"
-    return "<unknown>"
 
 
 def _finite(a: np.ndarray) -> bool:
@@ -187,8 +123,8 @@ def _freed_error(f: Function) -> RuntimeError:
     )
 
 
-def _toposort(roots: Sequence[Tensor],
-              targets: set[int] | None) -> tuple[list[Function], dict[int, bool]]:
+def toposort(roots: Sequence[Tensor],
+             targets: set[int] | None) -> tuple[list[Function], dict[int, bool]]:
     """Ops behind `roots` in reverse topological order, and for each op whether it leads to one
     of `targets` (ops that lead nowhere are dropped when targets are given)."""
     post: list[Function] = []
@@ -230,7 +166,7 @@ class _Walk:
     def __init__(self, roots: Sequence[Tensor], targets: Sequence[Tensor] | None,
                  accumulate: bool, table: GradTable | None) -> None:
         self.target_ids = None if targets is None else {id(t) for t in targets}
-        self.order, leads = _toposort(roots, self.target_ids)
+        self.order, leads = toposort(roots, self.target_ids)
         self.in_order = {id(f) for f in self.order}
         uses: dict[int, int] = {}
         self.masks: dict[int, tuple[bool, ...]] = {}  # needs_input_grad narrowed to the targets
@@ -452,72 +388,6 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     return tuple(result)
 
 
-class GradRow(NamedTuple):
-    tensor: Tensor
-    op: str
-    grad: Tensor
-
-
-class GradTable:
-    """d output / d t for every tensor t in the graph, in the order backprop visited them."""
-
-    def __init__(self) -> None:
-        self._rows: list[GradRow] = []
-        self._index: dict[int, int] = {}
-
-    def _add(self, t: Tensor, g: Tensor) -> None:
-        self._index[id(t)] = len(self._rows)
-        self._rows.append(GradRow(t, _op_name(t), g))
-
-    def __getitem__(self, t: Tensor) -> Tensor:
-        i = self._index.get(id(t))
-        if i is None or self._rows[i].tensor is not t:
-            raise KeyError(
-                f"this tensor (shape {getattr(t, 'shape', '?')}) is not in the grad_table: it is "
-                "not on a path from the output to a tensor that requires grad"
-            )
-        return self._rows[i].grad
-
-    def __contains__(self, t: object) -> bool:
-        i = self._index.get(id(t))
-        return i is not None and self._rows[i].tensor is t
-
-    def __iter__(self) -> Iterator[GradRow]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __str__(self) -> str:
-        head = f"{'step':>4}  {'tensor':<22}  {'shape':<16}  {'|grad|':>12}  {'mean grad':>12}"
-        lines = [head, "-" * len(head)]
-        for i, (t, op, g) in enumerate(self._rows):
-            a = np.asarray(g.data, dtype=np.float64)
-            norm = float(np.sqrt((a * a).sum()))
-            mean = float(a.mean()) if a.size else 0.0
-            lines.append(f"{i:>4}  {op:<22.22}  {str(t.shape):<16}  {norm:>12.5g}  {mean:>12.5g}")
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-
-def _op_name(t: Tensor) -> str:
-    if t.creator is not None:
-        return t.creator.name
-    return f"leaf {t.name}" if t.name else "leaf"
-
-
-def grad_table(output: Tensor, grad: Any = None, retain_graph: bool = True) -> GradTable:
-    """Run backprop from `output` and return d output / d t for every tensor t that requires grad
-    in its graph (leaves and intermediates), in visiting order. No .grad is touched; the graph is
-    kept (retain_graph=True) so it can still be drawn or differentiated."""
-    _check_roots([output], "grad_table")
-    table = GradTable()
-    grads = _ones_for([output], None if grad is None else [grad], "grad_table")
-    _Walk([output], None, False, table).run([output], grads, retain_graph, False)
-    return table
-
-
 def register_hooks_removable(hooks: dict, fn: Callable) -> Any:
     """Store fn in a tensor's hook dict and return a handle whose remove() takes it out."""
 
@@ -531,3 +401,6 @@ def register_hooks_removable(hooks: dict, fn: Callable) -> Any:
     key = max(hooks, default=-1) + 1
     hooks[key] = fn
     return RemovableHandle(key)
+
+
+from chainrule.gradtable import GradRow, GradTable, grad_table  # noqa: E402,F401  (re-exported)

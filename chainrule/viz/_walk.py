@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from chainrule.autograd import Function, GradTable, grad_table
+from chainrule.autograd import Function, GradTable, grad_table, toposort
 from chainrule.tensor import Tensor
 from chainrule.viz._common import host, num
 
@@ -29,34 +29,17 @@ class Node:
     kind: str
 
 
-def freed_error(f: Function) -> RuntimeError:
-    return RuntimeError(
-        f"the graph behind this tensor was freed by backward() (at {f.name}), so it cannot be "
-        "drawn or explained; call loss.backward(retain_graph=True), or draw it before backward "
-        "(the picture computes its own grad_table)")
-
-
 def forward_order(output: Tensor) -> list[Function]:
-    """The ops behind output, each once, every op after the ops that made its inputs."""
-    post: list[Function] = []
-    seen: set[int] = set()
-    stack: list[tuple[Function, bool]] = [(output.creator, False)] if output.creator else []
-    while stack:
-        f, expanded = stack.pop()
-        if expanded:
-            post.append(f)
-            continue
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
-        if f.inputs is None:
-            raise freed_error(f)
-        stack.append((f, True))
-        for x in f.inputs:
-            c = x.creator
-            if c is not None and id(c) not in seen:
-                stack.append((c, False))
-    return post  # post-order: reversed, it is the engine's visiting order
+    """The ops behind output, each once, every op after the ops that made its inputs: the
+    engine's own visiting order (autograd.toposort), reversed."""
+    try:
+        order, _ = toposort([output], None)
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"{e} To draw or explain the graph, call loss.backward(retain_graph=True), or draw "
+            "it before backward (the picture computes its own grad_table)."
+        ) from None
+    return order[::-1]
 
 
 def tensor_names(model: Any) -> dict[int, str]:
