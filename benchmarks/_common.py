@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Callable
+from typing import Any, Callable
 
 
 def pin_threads(argv: list[str] | None) -> int:
@@ -47,3 +47,48 @@ def print_table(title: str, rows: list[tuple[str, float, float | None]]) -> None
         ratio = f"{ours / theirs:8.2f}x" if theirs else "      n/a"
         theirs_s = f"{theirs:14,.0f}" if theirs else f"{'-':>14}"
         print(f"{name:<22}{ours:14,.0f}{theirs_s}{ratio}")
+
+
+def chainrule_step(model: Any, x: Any, y: Any) -> Callable[[], None]:
+    """One Adam step on cross-entropy for a chainrule model, on fixed arrays x, y."""
+    import chainrule as cr
+    import chainrule.nn.functional as F
+
+    opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = cr.tensor(x), cr.tensor(y)
+
+    def step() -> None:
+        loss = F.cross_entropy(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def torch_step(model: Any, like: Any, x: Any, y: Any, threads: int) -> Callable[[], None]:
+    """The same step in PyTorch, with the chainrule model `like`'s initial weights."""
+    import torch
+
+    torch.set_num_threads(threads)
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), like.parameters(), strict=True):
+            p.copy_(torch.from_numpy(q.data.copy()))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step() -> None:
+        loss = torch.nn.functional.cross_entropy(model(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def have_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True

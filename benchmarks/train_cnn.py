@@ -11,58 +11,33 @@ import argparse
 import sys
 from pathlib import Path
 
-from _common import pin_threads, print_table, samples_per_second
+from _common import (
+    chainrule_step,
+    have_torch,
+    pin_threads,
+    print_table,
+    samples_per_second,
+    torch_step,
+)
 
 THREADS = pin_threads(None if __name__ == "__main__" else [])
 
 import numpy as np  # noqa: E402
 
 import chainrule as cr  # noqa: E402
-import chainrule.nn.functional as F  # noqa: E402
-from chainrule import optim  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from mnist_cnn import cnn  # noqa: E402
 
 
-def chainrule_step(x: np.ndarray, y: np.ndarray) -> tuple:
-    cr.manual_seed(0)
-    model = cnn()
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    xt, yt = cr.tensor(x), cr.tensor(y)
-
-    def step() -> None:
-        loss = F.cross_entropy(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step, model
-
-
-def torch_step(x: np.ndarray, y: np.ndarray, model_cr: object) -> object:
-    import torch
+def torch_cnn() -> object:
     from torch import nn
 
-    torch.set_num_threads(THREADS)
-    model = nn.Sequential(
+    return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10),
     )
-    with torch.no_grad():  # same initial weights
-        for p, q in zip(model.parameters(), model_cr.parameters()):
-            p.copy_(torch.from_numpy(q.data.copy()))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step() -> None:
-        loss = torch.nn.functional.cross_entropy(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,23 +48,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="few steps: a smoke run")
     args = p.parse_args(argv)
     steps, repeats = (3, 1) if args.quick else (args.steps, args.repeats)
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    torch_ok = have_torch()
     rows = []
     rng = np.random.default_rng(0)
     for batch in (32, 64, 128):
         x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
         y = rng.integers(0, 10, batch)
-        step, model = chainrule_step(x, y)
-        ours = samples_per_second(step, batch, steps, repeats)
-        theirs = (samples_per_second(torch_step(x, y, model), batch, steps, repeats)
-                  if have_torch else None)
+        cr.manual_seed(0)
+        model = cnn()
+        ours = samples_per_second(chainrule_step(model, x, y), batch, steps, repeats)
+        theirs = (samples_per_second(torch_step(torch_cnn(), model, x, y, args.threads), batch,
+                                     steps, repeats) if torch_ok else None)
         rows.append((f"CNN batch {batch}", ours, theirs))
     print_table(f"train step, samples/s ({args.threads} BLAS threads each; median of "
-                f"{repeats} x {steps} steps){'' if have_torch else '; torch not installed'}",
+                f"{repeats} x {steps} steps){'' if torch_ok else '; torch not installed'}",
                 rows)
 
 

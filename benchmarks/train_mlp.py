@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _common import pin_threads, print_table, samples_per_second
+from _common import (
+    chainrule_step,
+    have_torch,
+    pin_threads,
+    print_table,
+    samples_per_second,
+    torch_step,
+)
 
 THREADS = pin_threads(None if __name__ == "__main__" else [])
 
@@ -18,8 +25,6 @@ import numpy as np  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 import chainrule.nn as nn  # noqa: E402
-import chainrule.nn.functional as F  # noqa: E402
-from chainrule import optim  # noqa: E402
 
 SIZES = (784, 256, 256, 10)
 
@@ -29,45 +34,24 @@ def make_data(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((batch, SIZES[0])).astype(np.float32), rng.integers(0, 10, batch)
 
 
-def chainrule_step(x: np.ndarray, y: np.ndarray) -> tuple:
+def mlp_pair() -> tuple:
+    """The chainrule MLP and the same architecture in torch (weights copied later)."""
+    import torch
+
+    cr.manual_seed(0)
+    ours, theirs = [], []
+    for i in range(len(SIZES) - 1):
+        ours += [nn.Linear(SIZES[i], SIZES[i + 1]), nn.ReLU()]
+        theirs += [torch.nn.Linear(SIZES[i], SIZES[i + 1]), torch.nn.ReLU()]
+    return nn.Sequential(*ours[:-1]), torch.nn.Sequential(*theirs[:-1])
+
+
+def chainrule_mlp() -> nn.Module:
     cr.manual_seed(0)
     layers = []
     for i in range(len(SIZES) - 1):
         layers += [nn.Linear(SIZES[i], SIZES[i + 1]), nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    xt, yt = cr.tensor(x), cr.tensor(y)
-
-    def step() -> None:
-        loss = F.cross_entropy(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step, model
-
-
-def torch_step(x: np.ndarray, y: np.ndarray, model_cr: nn.Module) -> object:
-    import torch
-
-    torch.set_num_threads(THREADS)
-    layers = []
-    for i in range(len(SIZES) - 1):
-        layers += [torch.nn.Linear(SIZES[i], SIZES[i + 1]), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    with torch.no_grad():  # same initial weights
-        for p, q in zip(model.parameters(), model_cr.parameters()):
-            p.copy_(torch.from_numpy(q.data.copy()))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step() -> None:
-        loss = torch.nn.functional.cross_entropy(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
+    return nn.Sequential(*layers[:-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,21 +62,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="few steps: a smoke run")
     args = p.parse_args(argv)
     steps, repeats = (5, 1) if args.quick else (args.steps, args.repeats)
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    torch_ok = have_torch()
     rows = []
     for batch in (32, 128, 512):
         x, y = make_data(batch)
-        step, model = chainrule_step(x, y)
-        ours = samples_per_second(step, batch, steps, repeats)
-        theirs = (samples_per_second(torch_step(x, y, model), batch, steps, repeats)
-                  if have_torch else None)
+        model, reference = mlp_pair() if torch_ok else (chainrule_mlp(), None)
+        ours = samples_per_second(chainrule_step(model, x, y), batch, steps, repeats)
+        theirs = (samples_per_second(torch_step(reference, model, x, y, args.threads), batch,
+                                     steps, repeats) if torch_ok else None)
         rows.append((f"MLP batch {batch}", ours, theirs))
     print_table(f"train step, samples/s ({args.threads} BLAS threads each; median of "
-                f"{repeats} x {steps} steps){'' if have_torch else '; torch not installed'}",
+                f"{repeats} x {steps} steps){'' if torch_ok else '; torch not installed'}",
                 rows)
 
 
