@@ -1,0 +1,150 @@
+"""Symbolic tensors and the graph of layer calls behind the functional API.
+
+`Input(shape=(784,))` returns a KerasTensor: a shape whose first axis (the batch) is None, a dtype,
+and the Node (one call of a layer) that produced it. Calling a layer on KerasTensors records a new
+Node and returns new KerasTensors; `Model(inputs, outputs)` walks the Nodes back from the outputs
+and keeps them in an order that runs every layer after the layers it depends on.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+Shape = tuple  # (None, d1, d2, ...): None for the batch axis or any unknown size
+
+_COUNTERS: dict[str, int] = {}
+
+
+def unique_name(base: str) -> str:
+    """'dense', then 'dense_1', 'dense_2', ... as Keras names layers (reset by clear_session)."""
+    n = _COUNTERS.get(base, 0)
+    _COUNTERS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def clear_session() -> None:
+    """Forget the layer names handed out so far, so new layers start again at 'dense'."""
+    _COUNTERS.clear()
+
+
+def snake_case(name: str) -> str:
+    """'BatchNormalization' -> 'batch_normalization', 'Conv2D' -> 'conv2d'."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def fmt_shape(shape: Sequence[Any]) -> str:
+    """(None, 784) -> '(None, 784)', and a 1-tuple without the trailing comma's surprise."""
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+class KerasTensor:
+    """A symbolic tensor: shape (None for the batch axis), dtype, and the node that made it."""
+
+    __slots__ = ("shape", "dtype", "node", "index", "name")
+
+    def __init__(self, shape: Shape, dtype: str = "float32", node: Node | None = None,
+                 index: int = 0, name: str | None = None) -> None:
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.node, self.index, self.name = node, index, name
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return (f"<KerasTensor shape={fmt_shape(self.shape)}, dtype={self.dtype}, "
+                f"name={self.name}>")
+
+    def __len__(self) -> int:
+        raise TypeError("a KerasTensor is symbolic: its batch size is unknown until data flows")
+
+    def __bool__(self) -> bool:
+        raise TypeError("a KerasTensor is symbolic and has no truth value; use it in layers")
+
+    __hash__ = object.__hash__
+
+    # symbolic arithmetic between KerasTensors builds merge layers, as in Keras
+    def __add__(self, other: Any) -> KerasTensor:
+        return _merge("Add", self, other)
+
+    def __sub__(self, other: Any) -> KerasTensor:
+        return _merge("Subtract", self, other)
+
+    def __mul__(self, other: Any) -> KerasTensor:
+        return _merge("Multiply", self, other)
+
+
+def _merge(kind: str, a: KerasTensor, b: Any) -> KerasTensor:
+    if not isinstance(b, KerasTensor):
+        raise TypeError(f"KerasTensor arithmetic needs two KerasTensors, got "
+                        f"{type(b).__name__}; wrap constants in a layer")
+    from chainrule.keras.layers import merging
+
+    return getattr(merging, kind)()([a, b])
+
+
+class Node:
+    """One call of `layer` on symbolic inputs: the flat input KerasTensors, whether they were
+    passed as a list, the call's keyword arguments, and the output KerasTensors."""
+
+    __slots__ = ("layer", "inputs", "as_list", "kwargs", "outputs", "many")
+
+    def __init__(self, layer: Any, inputs: list[KerasTensor], as_list: bool,
+                 kwargs: dict[str, Any]) -> None:
+        self.layer, self.inputs, self.as_list, self.kwargs = layer, inputs, as_list, kwargs
+        self.outputs: list[KerasTensor] = []
+        self.many = False  # the layer returns a list (e.g. an LSTM with return_state)
+
+
+def flatten_inputs(inputs: Any) -> tuple[list[Any], bool]:
+    """(flat list, whether it was a list/tuple)."""
+    if isinstance(inputs, (list, tuple)):
+        return list(inputs), True
+    return [inputs], False
+
+
+def is_symbolic(inputs: Any) -> bool:
+    if isinstance(inputs, KerasTensor):
+        return True
+    if isinstance(inputs, (list, tuple)):
+        return any(isinstance(t, KerasTensor) for t in inputs)
+    return False
+
+
+def topological_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
+    """The nodes between inputs and outputs, each after the nodes that feed it (iterative DFS).
+    Raises ValueError naming the tensor when an output depends on something not in inputs."""
+    input_ids = {id(t) for t in inputs}
+    order: list[Node] = []
+    done: set[int] = set()
+    for out in outputs:
+        stack: list[tuple[KerasTensor, bool]] = [(out, False)]
+        while stack:
+            t, expanded = stack.pop()
+            node = t.node
+            if node is None:
+                raise ValueError(f"{t!r} was not produced by a layer; build it from Input()")
+            if id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                order.append(node)
+                continue
+            stack.append((t, True))
+            if id(t) in input_ids:
+                continue
+            if not node.inputs and not _is_input_layer(node.layer):
+                continue
+            if _is_input_layer(node.layer):
+                raise ValueError(
+                    f"Model: the output depends on {t!r}, which is not among the model's inputs "
+                    f"({', '.join(i.name or '?' for i in inputs)}); pass it in `inputs`")
+            stack.extend((i, False) for i in reversed(node.inputs) if id(i.node) not in done)
+    return order
+
+
+def _is_input_layer(layer: Any) -> bool:
+    return type(layer).__name__ == "InputLayer"

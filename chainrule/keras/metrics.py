@@ -1,0 +1,278 @@
+"""Keras metrics: stateful objects (update_state, result, reset_state) computed on NumPy arrays,
+outside the autograd graph, and the names compile(metrics=[...]) accepts.
+
+'accuracy' (or 'acc') picks binary, sparse categorical or categorical accuracy from the loss and
+the shapes of the first batch, as Keras does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from chainrule.tensor import Tensor
+
+EPSILON = 1e-7
+
+
+def _np(a: Any) -> np.ndarray:
+    return a.numpy() if isinstance(a, Tensor) else np.asarray(a)
+
+
+def _match(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    return y_true[..., None] if y_true.ndim == y_pred.ndim - 1 else y_true
+
+
+def _sparse(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    return y_true
+
+
+# -- per-sample metric functions on arrays ------------------------------------------------------
+def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndarray:
+    p = _np(y_pred)
+    t = _match(_np(y_true), p)
+    return ((p > threshold) == (t > 0.5)).mean(axis=-1)
+
+
+def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
+    return (_np(y_true).argmax(-1) == _np(y_pred).argmax(-1)).astype(np.float32)
+
+
+def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
+    p = _np(y_pred)
+    return (_sparse(_np(y_true), p).astype(np.int64) == p.argmax(-1)).astype(np.float32)
+
+
+def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
+    return sparse_top_k_categorical_accuracy(_np(y_true).argmax(-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> np.ndarray:
+    p = _np(y_pred)
+    t = _sparse(_np(y_true), p).astype(np.int64)
+    top = np.argpartition(-p, min(k, p.shape[-1]) - 1, axis=-1)[..., :k]
+    return (top == t[..., None]).any(-1).astype(np.float32)
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    p = _np(y_pred)
+    return ((p - _match(_np(y_true), p)) ** 2).mean(-1)
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    p = _np(y_pred)
+    return np.abs(p - _match(_np(y_true), p)).mean(-1)
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    p = _np(y_pred)
+    t = _match(_np(y_true), p)
+    return 100.0 * (np.abs(t - p) / np.maximum(np.abs(t), EPSILON)).mean(-1)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    p = np.clip(_np(y_pred), EPSILON, 1 - EPSILON)
+    t = _match(_np(y_true), p)
+    return -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(-1)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    p = _np(y_pred)
+    p = np.clip(p / p.sum(-1, keepdims=True), EPSILON, 1 - EPSILON)
+    return -(_np(y_true) * np.log(p)).sum(-1)
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
+    p = _np(y_pred)
+    p = np.clip(p / p.sum(-1, keepdims=True), EPSILON, 1 - EPSILON)
+    t = _sparse(_np(y_true), p).astype(np.int64)
+    return -np.log(np.take_along_axis(p, t[..., None], -1)[..., 0])
+
+
+# -- metric objects ---------------------------------------------------------------------------
+class Metric:
+    """update_state(y_true, y_pred, sample_weight=None); result() -> float; reset_state()."""
+
+    def __init__(self, name: str | None = None) -> None:
+        from chainrule.keras._graph import snake_case
+
+        self.name = name or snake_case(type(self).__name__)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        raise NotImplementedError
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        raise NotImplementedError
+
+    def result(self) -> float:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class Mean(Metric):
+    """The (weighted) mean of the values it is given."""
+
+    def reset_state(self) -> None:
+        self.total, self.count = 0.0, 0.0
+
+    def update_state(self, values: Any, sample_weight: Any = None) -> None:
+        v = _np(values).astype(np.float64)
+        if sample_weight is None:
+            self.total += float(v.sum())
+            self.count += v.size
+            return
+        w = np.broadcast_to(_np(sample_weight).reshape((-1,) + (1,) * (v.ndim - 1)), v.shape)
+        self.total += float((v * w).sum())
+        self.count += float(w.sum())
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+class MeanMetricWrapper(Mean):
+    """The mean over all samples of fn(y_true, y_pred) (per-sample values)."""
+
+    def __init__(self, fn: Callable, name: str | None = None, **kwargs: Any) -> None:
+        self.fn, self.kwargs = fn, kwargs
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        super().update_state(self.fn(y_true, y_pred, **self.kwargs), sample_weight)
+
+
+def _wrapper(cls_name: str, fn: Callable, default: str, **fixed: Any) -> type:
+    def __init__(self: Any, name: str = default, **kwargs: Any) -> None:
+        MeanMetricWrapper.__init__(self, fn, name, **{**fixed, **kwargs})
+    return type(cls_name, (MeanMetricWrapper,), {"__init__": __init__})
+
+
+BinaryAccuracy = _wrapper("BinaryAccuracy", binary_accuracy, "binary_accuracy")
+CategoricalAccuracy = _wrapper("CategoricalAccuracy", categorical_accuracy,
+                               "categorical_accuracy")
+SparseCategoricalAccuracy = _wrapper("SparseCategoricalAccuracy", sparse_categorical_accuracy,
+                                     "sparse_categorical_accuracy")
+TopKCategoricalAccuracy = _wrapper("TopKCategoricalAccuracy", top_k_categorical_accuracy,
+                                   "top_k_categorical_accuracy")
+SparseTopKCategoricalAccuracy = _wrapper("SparseTopKCategoricalAccuracy",
+                                         sparse_top_k_categorical_accuracy,
+                                         "sparse_top_k_categorical_accuracy")
+MeanSquaredError = _wrapper("MeanSquaredError", mean_squared_error, "mean_squared_error")
+MeanAbsoluteError = _wrapper("MeanAbsoluteError", mean_absolute_error, "mean_absolute_error")
+MeanAbsolutePercentageError = _wrapper("MeanAbsolutePercentageError",
+                                       mean_absolute_percentage_error,
+                                       "mean_absolute_percentage_error")
+BinaryCrossentropy = _wrapper("BinaryCrossentropy", binary_crossentropy, "binary_crossentropy")
+CategoricalCrossentropy = _wrapper("CategoricalCrossentropy", categorical_crossentropy,
+                                   "categorical_crossentropy")
+SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy",
+                                         sparse_categorical_crossentropy,
+                                         "sparse_categorical_crossentropy")
+
+
+class RootMeanSquaredError(Mean):
+    def __init__(self, name: str = "root_mean_squared_error") -> None:
+        super().__init__(name)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        super().update_state(mean_squared_error(y_true, y_pred), sample_weight)
+
+    def result(self) -> float:
+        return float(np.sqrt(super().result()))
+
+
+class _Confusion(Metric):
+    """Counts of true/false positives and false negatives at `thresholds` (0.5)."""
+
+    def __init__(self, thresholds: float = 0.5, name: str | None = None) -> None:
+        self.thresholds = float(thresholds)
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        self.tp = self.fp = self.fn = 0.0
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        p = _np(y_pred)
+        pred = p > self.thresholds
+        true = _match(_np(y_true), p) > 0.5
+        w = 1.0 if sample_weight is None else _np(sample_weight).reshape(
+            (-1,) + (1,) * (p.ndim - 1))
+        self.tp += float((w * (pred & true)).sum())
+        self.fp += float((w * (pred & ~true)).sum())
+        self.fn += float((w * (~pred & true)).sum())
+
+
+class Precision(_Confusion):
+    def result(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+
+class Recall(_Confusion):
+    def result(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+
+NAMES: dict[str, type] = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "precision": Precision, "recall": Recall,
+}
+CLASSES: dict[str, type] = {c.__name__: c for c in set(NAMES.values())}
+
+
+def get(identifier: Any, loss: Any = None, y_true: Any = None, y_pred: Any = None) -> Metric:
+    """A Metric from a name, a class name, a Metric or a function fn(y_true, y_pred) -> values.
+    'accuracy' / 'acc' is resolved from the loss and the shapes of a first batch."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier in ("accuracy", "acc"):
+            return _accuracy(identifier, loss, y_true, y_pred)
+        cls = NAMES.get(identifier) or CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"unknown metric {identifier!r}; valid metrics are 'accuracy', "
+                             f"{', '.join(repr(k) for k in NAMES)}, a Metric instance or a "
+                             "function fn(y_true, y_pred)")
+        return cls()
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(_numpy_fn(identifier))
+    raise TypeError(f"compile: a metric must be a name, a Metric or a function, got "
+                    f"{identifier!r}")
+
+
+def _numpy_fn(fn: Callable) -> Callable:
+    """A user metric may be written with chainrule ops on Tensors: feed it Tensors."""
+    def wrapped(y_true: Any, y_pred: Any) -> np.ndarray:
+        out = fn(Tensor(_np(y_true)), Tensor(_np(y_pred)))
+        return _np(out)
+    wrapped.__name__ = getattr(fn, "__name__", "metric")
+    return wrapped
+
+
+def _accuracy(name: str, loss: Any, y_true: Any, y_pred: Any) -> Metric:
+    loss_name = getattr(loss, "name", "")
+    p, t = _np(y_pred), _np(y_true)
+    if loss_name == "binary_crossentropy" or p.shape[-1] == 1:
+        fn = binary_accuracy
+    elif loss_name == "sparse_categorical_crossentropy" or t.ndim < p.ndim or t.shape[-1] == 1:
+        fn = sparse_categorical_accuracy
+    else:
+        fn = categorical_accuracy
+    return MeanMetricWrapper(fn, name)

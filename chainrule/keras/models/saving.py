@@ -1,0 +1,306 @@
+"""model.save / load_model, save_weights / load_weights, to_json / model_from_json.
+
+A saved model is one chainrule checkpoint file (chainrule.io: safetensors tensors + a JSON
+document, written atomically, with a SHA-256 of everything): the architecture as JSON (each
+layer's class name and config, and the graph's nodes), the weights in Keras' layout and order,
+the compile settings and the optimizer state. Loading executes no stored code: layers are
+rebuilt only from a closed registry of classes (plus the custom_objects the caller passes), and
+a truncated, damaged or edited file raises chainrule.io.CheckpointError naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+from chainrule import io
+from chainrule.keras import activations
+from chainrule.keras import layers as layers_mod
+from chainrule.keras import losses as losses_mod
+from chainrule.keras import metrics as metrics_mod
+from chainrule.keras._layer import Layer
+
+FORMAT, WEIGHTS_FORMAT = "chainrule.keras", "chainrule.keras.weights"
+
+
+class ModelFormatError(ValueError):
+    """A model file whose architecture cannot be rebuilt (unknown layer, bad config)."""
+
+
+def _registry(custom_objects: dict | None) -> dict[str, Any]:
+    from chainrule.keras.models.functional import Model
+    from chainrule.keras.models.sequential import Sequential
+
+    reg = {name: obj for name, obj in vars(layers_mod).items()
+           if isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer}
+    reg.update({"Functional": Model, "Sequential": Sequential})
+    reg.update(custom_objects or {})
+    return reg
+
+
+# -- architecture -> config ----------------------------------------------------------------------
+def layer_config(layer: Layer) -> dict[str, Any]:
+    from chainrule.keras.models.functional import Model
+    from chainrule.keras.models.sequential import Sequential
+
+    if isinstance(layer, Sequential):
+        return {"class_name": "Sequential", "config": sequential_config(layer)}
+    if isinstance(layer, Model):
+        if layer._plan is None:
+            raise ValueError(f"model '{layer.name}' is a subclassed Model: its architecture is "
+                             "Python code, which is not saved; use save_weights(), rebuild the "
+                             "model in code and load_weights()")
+        return {"class_name": "Functional", "config": functional_config(layer)}
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def functional_config(model: Any) -> dict[str, Any]:
+    nodes = model._nodes
+    pos = {id(n): i for i, n in enumerate(nodes)}
+    seen, layer_cfgs = set(), []
+    for n in nodes:
+        if id(n.layer) not in seen:
+            seen.add(id(n.layer))
+            layer_cfgs.append(layer_config(n.layer))
+
+    def ref(t: Any) -> list[int]:
+        return [pos[id(t.node)], t.index]
+
+    return {"name": model.name, "trainable": model.trainable, "layers": layer_cfgs,
+            "nodes": [{"layer": n.layer.name, "inputs": [ref(t) for t in n.inputs],
+                       "as_list": n.as_list, "kwargs": dict(n.kwargs)} for n in nodes],
+            "inputs": [ref(t) for t in model._inputs], "outputs": [ref(t) for t in model._outputs],
+            "input_kind": model._in_kind, "output_kind": model._out_kind}
+
+
+def sequential_config(model: Any) -> dict[str, Any]:
+    inp = None
+    if model._input is not None:
+        inp = {"batch_shape": list(model._input.shape), "dtype": model._input.dtype}
+    return {"name": model.name, "trainable": model.trainable, "input": inp,
+            "layers": [layer_config(layer) for layer in model.layers]}
+
+
+def model_to_json(model: Any) -> str:
+    return json.dumps(layer_config(model))
+
+
+# -- config -> architecture ----------------------------------------------------------------------
+def _resolve_callables(config: dict[str, Any], custom: dict[str, Any]) -> dict[str, Any]:
+    config = dict(config)
+    for key in ("activation", "recurrent_activation"):
+        v = config.get(key)
+        if isinstance(v, str) and v not in activations.ALL:
+            if v not in custom:
+                raise ModelFormatError(f"unknown activation {v!r}; pass it to load_model in "
+                                       f"custom_objects={{'{v}': fn}}")
+            config[key] = custom[v]
+    return config
+
+
+def deserialize(entry: Any, custom_objects: dict | None = None) -> Layer:
+    """A layer or model from {'class_name': ..., 'config': {...}}."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise ModelFormatError(f"a layer entry must be {{'class_name', 'config'}}, got "
+                               f"{str(entry)[:80]}")
+    name, config = entry.get("class_name"), entry["config"]
+    custom = custom_objects or {}
+    if name == "Functional":
+        return _functional(config, custom)
+    if name == "Sequential":
+        return _sequential(config, custom)
+    cls = _registry(custom).get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ModelFormatError(f"unknown layer class {name!r}; known: "
+                               f"{', '.join(sorted(_registry(None)))} (pass custom layers in "
+                               "custom_objects)")
+    return cls.from_config(_resolve_callables(config, custom))
+
+
+def _functional(config: dict[str, Any], custom: dict) -> Any:
+    from chainrule.keras.models.functional import Model
+
+    layers = {}
+    for entry in config["layers"]:
+        layer = deserialize(entry, custom)
+        layers[layer.name] = layer
+    outs: list[list[Any]] = []
+    for n in config["nodes"]:
+        layer = layers[n["layer"]]
+        if isinstance(layer, layers_mod.InputLayer):
+            outs.append([layer.output])
+            continue
+        args = [outs[p][i] for p, i in n["inputs"]]
+        y = layer(args if n["as_list"] else args[0], **n.get("kwargs", {}))
+        outs.append(y if isinstance(y, list) else [y])
+
+    def pick(refs: list, kind: Any) -> Any:
+        ts = [outs[p][i] for p, i in refs]
+        if kind == "single":
+            return ts[0]
+        return dict(zip(kind, ts)) if isinstance(kind, list) else ts
+
+    return Model(pick(config["inputs"], config["input_kind"]),
+                 pick(config["outputs"], config["output_kind"]), name=config["name"],
+                 trainable=config.get("trainable", True))
+
+
+def _sequential(config: dict[str, Any], custom: dict) -> Any:
+    from chainrule.keras.models.sequential import Sequential
+
+    model = Sequential(name=config["name"], trainable=config.get("trainable", True))
+    inp = config.get("input")
+    if inp is not None:
+        model.add(layers_mod.Input(batch_shape=inp["batch_shape"], dtype=inp["dtype"]))
+    for entry in config["layers"]:
+        model.add(deserialize(entry, custom))
+    return model
+
+
+def model_from_json(json_string: str, custom_objects: dict | None = None) -> Any:
+    try:
+        return deserialize(json.loads(json_string), custom_objects)
+    except (KeyError, TypeError, IndexError) as e:
+        raise ModelFormatError(f"model_from_json: the architecture is malformed ({e!r})") from None
+
+
+# -- weights ---------------------------------------------------------------------------------------
+def _weights_dict(model: Any) -> dict[str, np.ndarray]:
+    entries = model._weight_entries()
+    arrays = model.get_weights()
+    return {f"{i:04d}:{layer.name}/{w.name}": a
+            for i, ((layer, w), a) in enumerate(zip(entries, arrays))}
+
+
+def _set_weights(model: Any, stored: Any, where: str) -> None:
+    if not isinstance(stored, dict):
+        raise ModelFormatError(f"{where}: the weights section is malformed")
+    keys = sorted(stored)
+    entries = model._weight_entries()
+    if len(keys) != len(entries):
+        raise ModelFormatError(f"{where}: the file holds {len(keys)} weights, the model has "
+                               f"{len(entries)}; was it saved from this architecture?")
+    for k, (layer, w) in zip(keys, entries):
+        a = stored[k]
+        if not isinstance(a, np.ndarray) or tuple(a.shape) != w.shape:
+            got = getattr(a, "shape", type(a).__name__)
+            raise ModelFormatError(f"{where}: weight {k} has shape {got}, but "
+                                   f"'{layer.name}/{w.name}' needs {w.shape}")
+    model.set_weights([stored[k] for k in keys])
+
+
+def _check_path(filepath: Any, overwrite: bool) -> str:
+    path = os.fspath(filepath)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    return path
+
+
+def _compile_config(model: Any) -> dict[str, Any] | None:
+    c = model.compiled
+    if c is None:
+        return None
+    cfg = dict(c.config)
+    try:
+        json.dumps(cfg["loss"])
+        json.dumps(cfg["metrics"])
+        json.dumps(cfg["weighted_metrics"])
+    except TypeError:
+        cfg = _serialize_compile(cfg)
+    return cfg
+
+
+def _serialize_compile(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """Loss / metric objects by name; None (with a warning) when one is a custom function."""
+    def loss_spec(s: Any) -> Any:
+        if isinstance(s, (list, tuple)):
+            return [loss_spec(v) for v in s]
+        if isinstance(s, dict):
+            return {k: loss_spec(v) for k, v in s.items()}
+        return s if s is None or isinstance(s, str) else {"__loss__": losses_mod.serialize(s)}
+
+    def metric_spec(s: Any) -> Any:
+        if isinstance(s, (list, tuple)):
+            return [metric_spec(v) for v in s]
+        if isinstance(s, dict):
+            return {k: metric_spec(v) for k, v in s.items()}
+        if isinstance(s, metrics_mod.Metric) and type(s).__name__ in metrics_mod.CLASSES:
+            return type(s).__name__
+        if s is None or isinstance(s, str):
+            return s
+        raise ValueError(f"custom metric {s!r}")
+
+    try:
+        return {**cfg, "loss": loss_spec(cfg["loss"]), "metrics": metric_spec(cfg["metrics"]),
+                "weighted_metrics": metric_spec(cfg["weighted_metrics"])}
+    except ValueError as e:
+        warnings.warn(f"model.save: the compile settings are not saved ({e}); compile the "
+                      "loaded model again", stacklevel=4)
+        return None
+
+
+def _restore_losses(spec: Any) -> Any:
+    if isinstance(spec, dict) and set(spec) == {"__loss__"}:
+        return losses_mod.get(spec["__loss__"])
+    if isinstance(spec, dict):
+        return {k: _restore_losses(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_restore_losses(v) for v in spec]
+    return spec
+
+
+def save_model(model: Any, filepath: Any, overwrite: bool = True,
+               include_optimizer: bool = True) -> None:
+    path = _check_path(filepath, overwrite)
+    if not model.built:
+        raise ValueError(f"model.save: model '{model.name}' is not built yet; give it an input "
+                         "shape (Input(...) or input_shape=) or fit it first")
+    doc: dict[str, Any] = {"format": FORMAT, "version": 1, "model": layer_config(model),
+                           "weights": _weights_dict(model), "compile": _compile_config(model)}
+    opt = model.optimizer
+    if include_optimizer and opt is not None and opt.impl is not None:
+        doc["optimizer_state"] = opt.impl.state_dict()
+        doc["optimizer_iterations"] = opt.iterations
+    io.save(doc, path)
+
+
+def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool = True,
+               safe_mode: bool = True) -> Any:
+    """The model saved by model.save(filepath): same architecture, weights and, with compile,
+    the same compile settings and optimizer state."""
+    path = os.fspath(filepath)
+    doc = io.load(path)  # CheckpointError for truncated / damaged / tampered files
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ModelFormatError(f"{path}: not a chainrule.keras model file (saved with "
+                               "model.save()); weights-only files load with load_weights")
+    try:
+        model = deserialize(doc["model"], custom_objects)
+    except (KeyError, TypeError, IndexError) as e:
+        raise ModelFormatError(f"{path}: the saved architecture is malformed ({e!r})") from None
+    except ValueError as e:
+        raise ModelFormatError(f"{path}: the saved architecture cannot be rebuilt: {e}") from None
+    _set_weights(model, doc.get("weights"), path)
+    cfg = doc.get("compile")
+    if compile and cfg:
+        model.compile(**{**cfg, "loss": _restore_losses(cfg.get("loss"))})
+        if "optimizer_state" in doc:
+            model.optimizer._pending_state = doc["optimizer_state"]
+            model.optimizer.iterations = int(doc.get("optimizer_iterations", 0))
+    return model
+
+
+def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
+    path = _check_path(filepath, overwrite)
+    io.save({"format": WEIGHTS_FORMAT, "weights": _weights_dict(model)}, path)
+
+
+def load_weights(model: Any, filepath: Any) -> None:
+    path = os.fspath(filepath)
+    doc = io.load(path)
+    if not isinstance(doc, dict) or doc.get("format") not in (WEIGHTS_FORMAT, FORMAT):
+        raise ModelFormatError(f"{path}: not a chainrule.keras weights file")
+    _set_weights(model, doc.get("weights"), path)
