@@ -64,14 +64,15 @@ class Function:
         xs = as_operands(inputs)
         ys = self.forward(*[x.data for x in xs])
         multi = type(ys) is tuple
-        if not (_Mode.grad_enabled and any(x._requires_grad for x in xs)):
+        needs = tuple([x._requires_grad for x in xs]) if _Mode.grad_enabled else ()
+        if True not in needs:
             # not recorded (no_grad, constants, and every op run inside a plain backward)
             outs = tuple(Tensor._make(y, None) for y in ys) if multi else Tensor._make(ys, None)
             if _Mode.anomaly:
                 self._check_forward(xs, outs if multi else (outs,))
             return outs
         self.inputs = xs
-        self.needs_input_grad = tuple(x._requires_grad for x in xs)
+        self.needs_input_grad = needs
         if multi:
             outs = tuple(Tensor._make(y, self) for y in ys)
             self._outputs = tuple(weakref.ref(y) for y in outs)
@@ -222,26 +223,26 @@ class _Walk:
             xp = xp_of(f.inputs[0].data)
             gys = [Tensor._make(xp.zeros(s, d), None) if g is None else g
                    for g, (s, d) in zip(gys, f._out_meta)]
-        needs = f.needs_input_grad
-        mask = self.masks.get(id(f), needs)
-        f.needs_input_grad = mask
+        mask = self.masks.get(id(f))
         anomaly = _Mode.anomaly
-        _Mode.anomaly = False  # the ops inside backward are checked below, as this op's backward
-        try:
+        if mask is None and not anomaly:
+            mask = f.needs_input_grad
             gxs = f.backward(*gys)
-        finally:
-            f.needs_input_grad = needs
-            _Mode.anomaly = anomaly
-        if not isinstance(gxs, tuple):
+        else:
+            gxs = self._backward_narrowed(f, gys, mask)
+            mask = f.needs_input_grad if mask is None else mask
+        if type(gxs) is not tuple:
             gxs = (gxs,)
         if len(gxs) != len(f.inputs):
             raise RuntimeError(
                 f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
             )
         anomaly = anomaly and all(g is None or _finite(g.data) for g in gys)
+        uses, pending = self.uses, self.pending
         for k, (x, gx, need) in enumerate(zip(f.inputs, gxs, mask)):
             if not need:
                 continue
+            key = id(x)
             if gx is not None:
                 if gx.shape != x.shape:
                     gx = _unbroadcast(f, k, gx, x.shape)
@@ -253,10 +254,29 @@ class _Walk:
                         f"(shape {x.shape}) from finite upstream gradients; the op was created "
                         f"at {f._where or '<run the forward pass inside detect_anomaly()>'}"
                     )
-                self._add(x, gx)
-            self.uses[id(x)] -= 1
-            if self.uses[id(x)] == 0 and id(x) in self.pending:
+                e = pending.get(key)
+                if e is None:
+                    pending[key] = [x, gx]
+                else:
+                    e[1] = e[1] + gx
+            left = uses[key] - 1
+            uses[key] = left
+            if left == 0 and key in pending:
                 self._finalize(x)
+
+    @staticmethod
+    def _backward_narrowed(f: Function, gys: list, mask: tuple | None) -> Any:
+        """f.backward with needs_input_grad narrowed to the requested inputs, and anomaly mode
+        paused: the ops inside a backward are checked as that op's backward, by the walk."""
+        needs = f.needs_input_grad
+        anomaly = _Mode.anomaly
+        f.needs_input_grad = needs if mask is None else mask
+        _Mode.anomaly = False
+        try:
+            return f.backward(*gys)
+        finally:
+            f.needs_input_grad = needs
+            _Mode.anomaly = anomaly
 
     def _add(self, x: Tensor, g: Tensor) -> None:
         e = self.pending.get(id(x))

@@ -39,25 +39,30 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[i
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
-def _expand(gy: Tensor, shape: tuple[int, ...], axes: Any, keepdims: bool) -> Tensor:
-    """Spread the gradient of a reduction back over the reduced axes."""
-    return Expand(axes, keepdims, shape)(gy)
+def _expand(gy: Tensor, shape: tuple[int, ...], axes: Any, keepdims: bool,
+            scale: float = 1.0) -> Tensor:
+    """Spread the gradient of a reduction back over the reduced axes (times scale)."""
+    return Expand(axes, keepdims, shape, scale)(gy)
 
 
 class Expand(Function):
     """Reshape to keep the reduced axes, then broadcast over them: the backward of a reduction,
     fused into one op (it runs in every loss's backward); its own backward is that sum."""
 
-    def __init__(self, axes: Any, keepdims: bool, shape: tuple[int, ...]) -> None:
-        self.axes, self.keepdims, self.shape = axes, keepdims, shape
+    def __init__(self, axes: Any, keepdims: bool, shape: tuple[int, ...],
+                 scale: float = 1.0) -> None:
+        self.axes, self.keepdims, self.shape, self.scale = axes, keepdims, shape, scale
 
     def forward(self, g: Any) -> Any:
         if not self.keepdims:
             g = g.reshape(_kept_shape(self.shape, self.axes))
+        if self.scale != 1.0:
+            g = g * g.dtype.type(self.scale)  # on the small array, before broadcasting
         return xp_of(g).broadcast_to(g, self.shape)
 
     def backward(self, gg: Tensor) -> Tensor:
-        return Sum(self.axes, self.keepdims)(gg)
+        s = Sum(self.axes, self.keepdims)(gg)
+        return s if self.scale == 1.0 else s * self.scale
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
@@ -86,7 +91,7 @@ class Mean(_Reduction):
     def backward(self, gy: Tensor) -> Tensor:
         shape = self.inputs[0].shape
         n = _count(shape, self.axes)
-        return _expand(gy * (1.0 / builtins.max(n, 1)), shape, self.axes, self.keepdims)
+        return _expand(gy, shape, self.axes, self.keepdims, 1.0 / builtins.max(n, 1))
 
 
 class Max(_Reduction):
