@@ -197,6 +197,7 @@ def test_progress_bar_on_a_terminal_and_lines_elsewhere():
 
 
 def test_monitor_gradients_records_and_draws(cli, tmp_path, tiny):
+    pytest.importorskip("matplotlib")
     status, out, err = cli("train", *tiny, "--out", tmp_path, "--name", "mon",
                            "--activation", "sigmoid", "--hidden", "8,8,8,8,8,8,8,8,8,8",
                            "--monitor-gradients")
