@@ -4,7 +4,7 @@ This module only gathers names; each family is defined next to its ops or layers
 """
 
 # -- activations and softmax (engine ops) -------------------------------------------------------
-from chainrule.ops.elementwise import (  # noqa: F401
+from chainrule.ops.activation import (  # noqa: F401
     elu, gelu, leaky_relu, relu, sigmoid, softplus, tanh,
 )
 from chainrule.ops.reduce import log_softmax, softmax  # noqa: F401

@@ -1,9 +1,11 @@
 """The differentiable primitives, one family per file; this module re-exports their functions."""
 
 from chainrule.ops.elementwise import (
-    abs, add, astype, clip, cos, div, elu, equal, exp, gelu, greater, greater_equal, leaky_relu,
-    less, less_equal, log, log1p, maximum, minimum, mul, neg, normal_cdf, not_equal, pow, relu,
-    sigmoid, sin, softplus, sqrt, sub, tanh, where,
+    abs, add, astype, clip, cos, div, equal, exp, greater, greater_equal, less, less_equal, log,
+    log1p, maximum, minimum, mul, neg, not_equal, pow, sin, sqrt, sub, where,
+)
+from chainrule.ops.activation import (
+    elu, gelu, leaky_relu, normal_cdf, relu, sigmoid, softplus, tanh,
 )
 from chainrule.ops.reduce import (
     argmax, argmin, broadcast_to, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,

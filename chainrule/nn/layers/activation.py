@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from chainrule.nn.module import Module
-from chainrule.ops import elementwise as E
+from chainrule.ops import activation as E
 from chainrule.ops import reduce as R
+from chainrule.ops.elementwise import where
 from chainrule.tensor import Tensor, as_operands
 
 
@@ -91,7 +92,7 @@ class Softplus(Module):
         x = as_operands((x,))[0]
         y = E.softplus(x, self.beta)
         linear = x.data * self.beta > self.threshold
-        return E.where(linear, x, y) if linear.any() else y
+        return where(linear, x, y) if linear.any() else y
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
