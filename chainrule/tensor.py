@@ -332,6 +332,11 @@ def as_operands(inputs: tuple) -> tuple[Tensor, ...]:
                  for v in inputs)
 
 
+def as_operand(value: Any) -> Tensor:
+    """One op input as a Tensor (the common case, a Tensor already, costs one isinstance)."""
+    return value if isinstance(value, Tensor) else Tensor._make(_constant(value, None), None)
+
+
 def as_tensor(value: Any, dtype: Any = None) -> Tensor:
     if isinstance(value, Tensor):
         return value if dtype is None or value.dtype == as_dtype(dtype) else value.astype(dtype)

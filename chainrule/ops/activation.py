@@ -12,7 +12,7 @@ import numpy as np
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.ops.elementwise import Scale, exp, where
-from chainrule.tensor import Tensor, as_operands
+from chainrule.tensor import Tensor, as_operand
 
 try:  # optional speed-up only: the core needs NumPy alone
     from scipy.special import erf as _erf_fast
@@ -145,5 +145,5 @@ def normal_cdf(x: Any) -> Tensor: return NormalCdf()(x)
 
 def gelu(x: Any) -> Tensor:
     """GELU, exact form: x * Phi(x) (PyTorch's default approximate='none')."""
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return x * normal_cdf(x)

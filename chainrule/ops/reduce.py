@@ -15,7 +15,7 @@ from chainrule.autograd import Function, is_grad_enabled
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
 from chainrule.ops.elementwise import Scale, exp
-from chainrule.tensor import Tensor, as_operands
+from chainrule.tensor import Tensor, as_operand
 
 
 def _axes(op: str, axis: Any, ndim: int) -> tuple[int, ...] | None:
@@ -309,38 +309,38 @@ class BroadcastTo(Function):
 
 # -- the public functions ------------------------------------------------------------------------
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return Sum(_axes("sum", axis, x.ndim), keepdims)(x)
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return Mean(_axes("mean", axis, x.ndim), keepdims)(x)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return Max(_axes("max", axis, x.ndim), keepdims)(x)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return Min(_axes("min", axis, x.ndim), keepdims)(x)
 
 
 def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return Prod(_axes("prod", axis, x.ndim), keepdims)(x)
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return LogSumExp(_axes("logsumexp", axis, x.ndim), keepdims)(x)
 
 
 def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
     """Variance with NumPy's convention (ddof=0); pass ddof=1 for PyTorch's unbiased default."""
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     axes = _axes("var", axis, x.ndim)
     d = x - mean(x, axes, keepdims=True)
     return sum(d * d, axes, keepdims) / (_count(x.shape, axes) - ddof)
@@ -355,18 +355,18 @@ def _one_axis(op: str, axis: int, x: Tensor) -> int | None:
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return Softmax(_one_axis("softmax", axis, x))(x)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     return LogSoftmax(_one_axis("log_softmax", axis, x))(x)
 
 
 def cumsum(x: Any, axis: int | None = None) -> Tensor:
     """Cumulative sum along axis; axis=None works on the flattened tensor, as in NumPy."""
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
     return Cumsum(_one_axis("cumsum", axis, x))(x)
@@ -377,14 +377,14 @@ def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
-    x = as_operands((x,))[0]
+    x = as_operand(x)
     shape = tuple(int(s) for s in shape)
     return x if x.shape == shape else BroadcastTo(shape)(x)
 
 
 def _arg(name: str) -> Any:
     def arg(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        x = as_operands((x,))[0]
+        x = as_operand(x)
         if x.size == 0 and (axis is None or x.shape[axis] == 0):
             raise ShapeError(f"{name}: cannot take {name} of an empty tensor of shape {x.shape}")
         return Tensor._make(getattr(x.data, name)(axis=axis, keepdims=keepdims), None)

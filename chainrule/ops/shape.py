@@ -15,7 +15,7 @@ from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
 from chainrule.ops.reduce import broadcast_to
-from chainrule.tensor import Tensor, as_operands
+from chainrule.tensor import Tensor, as_operand, as_operands
 
 
 def _axis(op: str, axis: int, ndim: int) -> int:
@@ -173,19 +173,15 @@ class Flip(Function):
 
 
 # -- the public functions ------------------------------------------------------------------------
-def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else as_operands((x,))[0]
-
-
 def reshape(x: Any, shape: Any) -> Tensor:
-    x = _t(x)
+    x = as_operand(x)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     return x if x.shape == shape else Reshape(shape)(x)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
     """Permute axes as NumPy does: reversed by default, else axes[i] becomes axis i."""
-    x = _t(x)
+    x = as_operand(x)
     if axes is None:
         axes = tuple(range(x.ndim))[::-1]
     axes = tuple(_axis("transpose", a, x.ndim) for a in axes)
@@ -200,7 +196,7 @@ def permute(x: Any, axes: Sequence[int]) -> Tensor:
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
-    x = _t(x)
+    x = as_operand(x)
     axes = list(range(x.ndim))
     a, b = _axis("swapaxes", axis1, x.ndim), _axis("swapaxes", axis2, x.ndim)
     axes[a], axes[b] = axes[b], axes[a]
@@ -208,7 +204,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
-    x = _t(x)
+    x = as_operand(x)
     if axis is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
     axes = {_axis("squeeze", a, x.ndim) for a in ((axis,) if isinstance(axis, int) else axis)}
@@ -220,7 +216,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 
 def expand_dims(x: Any, axis: int) -> Tensor:
     """Insert an axis of size 1 at `axis` (unsqueeze is PyTorch's name for it)."""
-    x = _t(x)
+    x = as_operand(x)
     a = _axis("expand_dims", axis, x.ndim + 1)
     return reshape(x, x.shape[:a] + (1,) + x.shape[a:])
 
@@ -230,7 +226,7 @@ unsqueeze = expand_dims
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes start_dim..end_dim into one (PyTorch's flatten; the default gives 1-D)."""
-    x = _t(x)
+    x = as_operand(x)
     if x.ndim == 0:
         return reshape(x, (1,))
     s, e = _axis("flatten", start_dim, x.ndim), _axis("flatten", end_dim, x.ndim)
@@ -268,7 +264,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     """NumPy's split: an int gives that many equal parts, a list gives the split points."""
-    x = _t(x)
+    x = as_operand(x)
     sec = indices_or_sections
     sec = int(sec) if isinstance(sec, (int, np.integer)) else tuple(int(i) for i in sec)
     return list(Split(sec, _axis("split", axis, x.ndim))(x))
@@ -276,7 +272,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
 
 def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
     """Constant padding with NumPy's pad_width: an int, (before, after) or one pair per axis."""
-    x = _t(x)
+    x = as_operand(x)
     try:
         w = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
     except ValueError:
@@ -290,7 +286,7 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
 
 
 def flip(x: Any, axis: Any = None) -> Tensor:
-    x = _t(x)
+    x = as_operand(x)
     if axis is None:
         axes = tuple(range(x.ndim))
     else:
@@ -301,7 +297,7 @@ def flip(x: Any, axis: Any = None) -> Tensor:
 
 def tile(x: Any, reps: Any) -> Tensor:
     """NumPy's tile (PyTorch's Tensor.repeat): the whole tensor repeated reps times per axis."""
-    x = _t(x)
+    x = as_operand(x)
     reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
     nd = builtins.max(x.ndim, len(reps))
     reps = (1,) * (nd - len(reps)) + reps
@@ -315,7 +311,7 @@ def tile(x: Any, reps: Any) -> Tensor:
 
 def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
     """NumPy's repeat (PyTorch's repeat_interleave): each element repeated along axis."""
-    x = _t(x)
+    x = as_operand(x)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
     a = _axis("repeat", axis, x.ndim)

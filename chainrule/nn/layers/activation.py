@@ -8,7 +8,7 @@ from chainrule.nn.module import Module
 from chainrule.ops import activation as E
 from chainrule.ops import reduce as R
 from chainrule.ops.elementwise import where
-from chainrule.tensor import Tensor, as_operands
+from chainrule.tensor import Tensor, as_operand
 
 
 class ReLU(Module):
@@ -59,7 +59,7 @@ class GELU(Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.approximate == "none":
             return E.gelu(x)
-        x = as_operands((x,))[0]
+        x = as_operand(x)
         inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
         return x * 0.5 * (E.tanh(inner) + 1.0)
 
@@ -89,7 +89,7 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x: Tensor) -> Tensor:
-        x = as_operands((x,))[0]
+        x = as_operand(x)
         y = E.softplus(x, self.beta)
         linear = x.data * self.beta > self.threshold
         return where(linear, x, y) if linear.any() else y

@@ -16,7 +16,7 @@ from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.normalization import normalize
-from chainrule.tensor import Tensor, as_operands
+from chainrule.tensor import Tensor, as_operand
 
 
 def _affine_pair(weight: Tensor | None, bias: Tensor | None, shape: tuple[int, ...],
@@ -64,7 +64,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     unbiased variance (n / (n - 1)) for running_var, as PyTorch does. Otherwise normalise with the
     running statistics. weight and bias have shape (C,).
     """
-    x = as_operands((input,))[0]
+    x = as_operand(input)
     _check_batch_norm(x, training, running_mean=running_mean, running_var=running_var,
                       weight=weight, bias=bias)
     C = x.shape[1]
@@ -96,7 +96,7 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int,
                eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing axes given by normalized_shape (mean and biased variance of
     each sample), then scale and shift by weight and bias of shape normalized_shape."""
-    x = as_operands((input,))[0]
+    x = as_operand(input)
     shape = _shape(normalized_shape)
     k = len(shape)
     if x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
@@ -178,7 +178,7 @@ class _BatchNorm(Module):
         return f"{type(self).__name__}({self.num_features})"
 
     def forward(self, x: Tensor) -> Tensor:
-        x = as_operands((x,))[0]
+        x = as_operand(x)
         self._check_input(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -236,7 +236,7 @@ class LayerNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = as_operands((x,))[0]
+        x = as_operand(x)
         k = len(self.normalized_shape)
         if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
             raise ShapeError(
