@@ -7,6 +7,7 @@ a median over repeats.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -92,3 +93,15 @@ def have_torch() -> bool:
     except ImportError:
         return False
     return True
+
+
+def parse_args(doc: str, argv: list[str] | None, threads: int, steps: int,
+               quick_steps: int) -> tuple[argparse.Namespace, int, int]:
+    """The training benchmarks' options; returns (args, steps, repeats)."""
+    p = argparse.ArgumentParser(description=doc)
+    p.add_argument("--threads", type=int, default=threads)
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="few steps: a smoke run")
+    args = p.parse_args(argv)
+    return args, *((quick_steps, 1) if args.quick else (args.steps, args.repeats))

@@ -7,13 +7,13 @@ Run: python benchmarks/train_cnn.py [--threads N] [--steps 20] [--repeats 5] [--
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from _common import (
     chainrule_step,
     have_torch,
+    parse_args,
     pin_threads,
     print_table,
     samples_per_second,
@@ -41,13 +41,7 @@ def torch_cnn() -> object:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--threads", type=int, default=THREADS)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="few steps: a smoke run")
-    args = p.parse_args(argv)
-    steps, repeats = (3, 1) if args.quick else (args.steps, args.repeats)
+    args, steps, repeats = parse_args(__doc__, argv, THREADS, 20, 3)
     torch_ok = have_torch()
     rows = []
     rng = np.random.default_rng(0)

@@ -7,12 +7,12 @@ Run: python benchmarks/train_mlp.py [--threads N] [--steps 50] [--repeats 5] [--
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from _common import (
     chainrule_step,
     have_torch,
+    parse_args,
     pin_threads,
     print_table,
     samples_per_second,
@@ -55,13 +55,7 @@ def chainrule_mlp() -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--threads", type=int, default=THREADS)
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="few steps: a smoke run")
-    args = p.parse_args(argv)
-    steps, repeats = (5, 1) if args.quick else (args.steps, args.repeats)
+    args, steps, repeats = parse_args(__doc__, argv, THREADS, 50, 5)
     torch_ok = have_torch()
     rows = []
     for batch in (32, 128, 512):

@@ -3,6 +3,7 @@ for training and the last 2 000 for testing (only the t10k files ship in ../shar
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -21,3 +22,14 @@ def load_mnist(data_dir: str | Path | None = None, flat: bool = True
     x = (images.astype(np.float32) / 255 - 0.1307) / 0.3081
     x = x.reshape(len(x), 784) if flat else x.reshape(len(x), 1, 28, 28)
     return x[:8000], labels[:8000], x[8000:], labels[8000:]
+
+
+def parse_args(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """The options both MNIST examples take."""
+    p = argparse.ArgumentParser(description=doc)
+    p.add_argument("--data-dir", help="folder with t10k-images-idx3-ubyte.gz and labels")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)

@@ -4,7 +4,6 @@ Run: python examples/mnist_cnn.py [--data-dir DIR]"""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import chainrule as cr
 import chainrule.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _mnist import load_mnist  # noqa: E402
+from _mnist import load_mnist, parse_args  # noqa: E402
 from mnist_mlp import train  # noqa: E402
 
 
@@ -25,13 +24,7 @@ def cnn() -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> float:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data-dir", help="folder with t10k-images-idx3-ubyte.gz and labels")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args = parse_args(__doc__, argv)
     cr.manual_seed(args.seed)
     data = load_mnist(args.data_dir, flat=False)
     acc = train(cnn(), data, args.epochs, args.lr, args.batch_size, args.seed)

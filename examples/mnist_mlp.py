@@ -3,7 +3,6 @@ last 2 000 for testing, 10 epochs. Run: python examples/mnist_mlp.py [--data-dir
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from chainrule import optim
 from chainrule.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _mnist import load_mnist  # noqa: E402
+from _mnist import load_mnist, parse_args  # noqa: E402
 
 
 def mlp() -> nn.Module:
@@ -56,13 +55,7 @@ def train(model: nn.Module, data: tuple, epochs: int, lr: float, batch_size: int
 
 
 def main(argv: list[str] | None = None) -> float:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data-dir", help="folder with t10k-images-idx3-ubyte.gz and labels")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args = parse_args(__doc__, argv)
     cr.manual_seed(args.seed)
     acc = train(mlp(), load_mnist(args.data_dir), args.epochs, args.lr, args.batch_size,
                 args.seed)
