@@ -1,28 +1,92 @@
 """chainrule: backpropagation you can see and check, fast on CPU.
 
-The public surface; everything here is re-exported from the modules that define it.
+The public surface; everything here is re-exported from the modules that define it. Names that
+PyTorch also has mean what they mean in PyTorch (`import chainrule as torch` runs PyTorch code).
 """
 
-from chainrule.backend import manual_seed
+from chainrule.dtypes import (
+    bool_, complex64, complex128, dtype, finfo, float16, float32, float64, get_default_dtype,
+    iinfo, int8, int16, int32, int64, set_default_dtype, uint8, uint16, uint32, uint64,
+)
+from chainrule.backend import device, get_default_device, set_default_device
 from chainrule.errors import GradcheckError, ShapeError
-from chainrule.tensor import Tensor
+from chainrule.tensor import Size, Tensor
+from chainrule.random import (
+    Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state,
+)
 from chainrule import autograd, ops
 from chainrule.autograd import (
     Function, detect_anomaly, enable_grad, grad_table, is_grad_enabled, no_grad,
     set_grad_enabled,
 )
+from chainrule.modes import inference_mode, is_inference_mode_enabled
+from chainrule.ops import *  # noqa: F403  (the op functions: cr.exp, cr.matmul, cr.cat, ...)
+from chainrule import methods, inplace  # noqa: F401  (bind the Tensor methods)
 from chainrule.creation import (
-    arange, eye, from_numpy, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+    arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
+    linspace, logspace, meshgrid, multinomial, normal, ones, ones_like, poisson, rand,
+    rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
-from chainrule.ops import *  # noqa: F403  (the op functions: cr.exp, cr.matmul, cr.where, ...)
-from chainrule import data, func, io, nn, numerical, optim, viz
+from chainrule import cuda, data, func, io, nn, numerical, optim, utils, viz
 from chainrule.io import CheckpointError, load, save
 from chainrule.func import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from chainrule.numerical import gradcheck, gradgradcheck, numerical_grad
+from chainrule.dtypes import result_type as _result_type
 
-import numpy as _np
+# PyTorch's dtype aliases (cr.float is float32, cr.long is int64, ...), and its name for bool
+half, float, double = float16, float32, float64  # noqa: A001
+cfloat, cdouble = complex64, complex128
+short, int, long = int16, int32, int64  # noqa: A001
+bool = bool_  # noqa: A001
 
-float16, float32, float64 = _np.float16, _np.float32, _np.float64
-int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
+import builtins as _builtins
+
+
+def is_tensor(obj: object) -> _builtins.bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> _builtins.bool:  # noqa: A002
+    return input.is_floating_point()
+
+
+def is_complex(input: Tensor) -> _builtins.bool:  # noqa: A002
+    return input.is_complex()
+
+
+def numel(input: Tensor) -> _builtins.int:  # noqa: A002
+    return input.numel()
+
+
+def result_type(tensor1: object, tensor2: object) -> dtype:
+    """The dtype of an elementwise op on these two operands (PyTorch's promotion)."""
+    from chainrule.dtypes import from_numpy_dtype
+
+    return from_numpy_dtype(_result_type(tensor1, tensor2))
+
+
+def promote_types(type1: dtype, type2: dtype) -> dtype:
+    """The smallest dtype both convert to (PyTorch's table)."""
+    from chainrule.dtypes import from_numpy_dtype
+    from chainrule.dtypes import promote_types as _promote
+
+    return from_numpy_dtype(_promote(type1, type2))
+
+
+def can_cast(from_: dtype, to: dtype) -> _builtins.bool:
+    from chainrule.dtypes import as_numpy_dtype
+    from chainrule.dtypes import can_cast as _can_cast
+
+    return _can_cast(as_numpy_dtype(from_), as_numpy_dtype(to))
+
+
+def set_printoptions(precision: object = None, threshold: object = None,
+                     edgeitems: object = None, linewidth: object = None,
+                     profile: object = None, sci_mode: object = None) -> None:
+    """How tensors print (PyTorch's options)."""
+    from chainrule.printing import set_printoptions as _set
+
+    _set(precision, threshold, edgeitems, linewidth, profile, sci_mode)
+
 
 __version__ = "0.1.0"

@@ -25,7 +25,8 @@ from typing import Any
 
 from chainrule import autograd
 from chainrule.autograd import Function, enable_grad, is_grad_enabled
-from chainrule.backend import DEFAULT_FLOAT, is_floating, to_array, xp_of
+from chainrule.backend import is_floating, to_array, xp_of
+from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
 from chainrule.ops import stack
 from chainrule.tensor import Tensor
@@ -83,12 +84,12 @@ def _variable(who: str, i: int, value: Any, outer: bool) -> Tensor:
     else:
         arr = to_array(value)
         if arr.dtype.kind in "iub" and not hasattr(value, "dtype"):
-            arr = arr.astype(DEFAULT_FLOAT)  # Python ints count as numbers, like floats
+            arr = arr.astype(default_float())  # Python ints count as numbers, like floats
         x = Tensor._make(arr, None)
     if not is_floating(x.dtype):
         raise TypeError(
             f"{who}: argument {i} has dtype {x.dtype} and cannot be differentiated; pass a "
-            f"floating-point value, e.g. x.astype('float64')"
+            f"floating-point value, e.g. x.double()"
         )
     x.requires_grad = True
     return x
@@ -124,7 +125,7 @@ def _like(who: str, what: str, value: Any, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         t = value if value.dtype == like.dtype else value.astype(like.dtype)
     else:
-        t = Tensor._make(xp_of(like.data).asarray(value, dtype=like.dtype), None)
+        t = Tensor._make(xp_of(like.array).asarray(value, dtype=like.dtype), None)
     if t.shape != like.shape:
         raise ShapeError(f"{who}: the {what} has shape {t.shape}, but must have shape {like.shape}")
     return t
@@ -133,7 +134,7 @@ def _like(who: str, what: str, value: Any, like: Tensor) -> Tensor:
 # -- gradients ---------------------------------------------------------------------------------
 
 def _zeros(shape: tuple[int, ...], like: Tensor) -> Tensor:
-    return Tensor._make(xp_of(like.data).zeros(shape, dtype=like.dtype), None)
+    return Tensor._make(xp_of(like.array).zeros(shape, dtype=like.dtype), None)
 
 
 def _grads(out: Any, xs: Sequence[Tensor], cotangent: Any, create: bool) -> list[Tensor]:
@@ -175,7 +176,7 @@ def _value_and_grad(who: str, f: Callable, argnums: Argnums, args: Sequence[Any]
     outer = is_grad_enabled()
     args, xs = _prepare(who, args, _argnums(who, argnums, len(args)), outer)
     out = _call(who, f, args, kwargs)
-    if out.size != 1:
+    if out.numel() != 1:
         raise ShapeError(
             f"{who}: f must return a one-element tensor, but it returned shape {out.shape}; "
             "reduce it (.sum(), .mean()) or use jacobian() / vjp() for non-scalar outputs"
@@ -260,10 +261,10 @@ def jvp(f: Callable[..., Tensor], primals: Sequence[Any],
 def _jacobian_of(out: Tensor, xs: Sequence[Tensor], create: bool) -> list[Tensor]:
     """d out / d x of shape out.shape + x.shape for each x: one backward pass per output
     element (row k is the vjp with the k-th basis cotangent)."""
-    xp = xp_of(out.data)
+    xp = xp_of(out.array)
     rows: list[list[Tensor]] = [[] for _ in xs]
-    for k in range(out.size):
-        e = xp.zeros(out.size, dtype=out.dtype)
+    for k in range(out.numel()):
+        e = xp.zeros(out.numel(), dtype=out.dtype)
         e[k] = 1
         for r, g in zip(rows, _grads(out, xs, Tensor._make(e.reshape(out.shape), None), create)):
             r.append(g)

@@ -51,10 +51,11 @@ class GradTable:
         head = f"{'step':>4}  {'tensor':<22}  {'shape':<16}  {'|grad|':>12}  {'mean grad':>12}"
         lines = [head, "-" * len(head)]
         for i, (t, op, g) in enumerate(self._rows):
-            a = np.asarray(g.data, dtype=np.float64)
+            a = np.asarray(g.array, dtype=np.float64)
             norm = float(np.sqrt((a * a).sum()))
             mean = float(a.mean()) if a.size else 0.0
-            lines.append(f"{i:>4}  {op:<22.22}  {str(t.shape):<16}  {norm:>12.5g}  {mean:>12.5g}")
+            shape = str(tuple(t.shape))
+            lines.append(f"{i:>4}  {op:<22.22}  {shape:<16}  {norm:>12.5g}  {mean:>12.5g}")
         return "\n".join(lines)
 
     __repr__ = __str__

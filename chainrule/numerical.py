@@ -32,7 +32,7 @@ def _as_inputs(inputs: Sequence[Any]) -> list[Tensor]:
         else:
             a = np.asarray(x)
             a = a.astype(np.float64) if a.dtype.kind in "iub" else a
-            out.append(Tensor(a, requires_grad=a.dtype.kind == "f"))
+            out.append(_leaf(a, a.dtype.kind == "f"))
     return out
 
 
@@ -56,14 +56,14 @@ def _flat_values(f: Callable, xs: list[Tensor]) -> np.ndarray:
 
 def _with(xs: list[Tensor], i: int, data: np.ndarray) -> list[Tensor]:
     x = xs[i]
-    return xs[:i] + [Tensor(data, requires_grad=x.requires_grad)] + xs[i + 1:]
+    return xs[:i] + [_leaf(data, x.requires_grad)] + xs[i + 1:]
 
 
 def _difference(f: Callable, xs: list[Tensor], i: int, j: int, eps: float, method: str,
                 base: np.ndarray | None) -> np.ndarray:
     """d outputs / d xs[i].flat[j] (all outputs flattened) by finite differences."""
     def at(h: float) -> np.ndarray:
-        a = xs[i].data.copy()
+        a = xs[i].array.copy()
         a.flat[j] += h
         return _flat_values(f, _with(xs, i, a))
 
@@ -86,9 +86,9 @@ def numerical_jacobian(f: Callable, *inputs: Any, eps: float = 1e-6,
     n_out = _flat_values(f, xs).size if base is None else base.size
     jac = []
     for i, x in enumerate(xs):
-        J = np.zeros((n_out, x.size))
+        J = np.zeros((n_out, x.numel()))
         if x.requires_grad:
-            for j in range(x.size):
+            for j in range(x.numel()):
                 J[:, j] = _difference(f, xs, i, j, eps, method, base)
         jac.append(J)
     return jac
@@ -100,7 +100,7 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6,
     like it (a single array when there is one input). 'central' errs by O(eps^2), 'forward' by
     O(eps), 'richardson' by O(eps^4) (use a larger eps with it, such as 1e-3)."""
     xs = _as_inputs(inputs)
-    size = sum(y.size for y in _outputs(f, xs))
+    size = sum(y.numel() for y in _outputs(f, xs))
     if size != 1:
         raise ValueError(
             f"numerical_grad: {_name(f)} returns {size} elements; it must return a scalar "
@@ -116,11 +116,11 @@ def analytic_jacobian(f: Callable, *inputs: Any) -> list[np.ndarray]:
     xs = _as_inputs(inputs)
     ys = _outputs(f, xs)
     wrt = [x for x in xs if x.requires_grad]
-    n_out = sum(y.size for y in ys)
-    jac = [np.zeros((n_out, x.size)) for x in xs]
+    n_out = sum(y.numel() for y in ys)
+    jac = [np.zeros((n_out, x.numel())) for x in xs]
     row = 0
     for y in ys:
-        for k in range(y.size):
+        for k in range(y.numel()):
             if y.requires_grad and wrt:
                 onehot = np.zeros(y.shape, dtype=y.dtype)
                 onehot.flat[k] = 1
@@ -192,8 +192,8 @@ def gradgradcheck(f: Callable, *inputs: Any, grad_outputs: Sequence[Any] | None 
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
         grad_outputs = [rng.standard_normal(y.shape).astype(y.dtype) for y in ys]
-    vs = [Tensor(np.asarray(v.data if isinstance(v, Tensor) else v, dtype=y.dtype),
-                 requires_grad=True) for v, y in zip(grad_outputs, ys)]
+    vs = [_leaf(np.array(v.array if isinstance(v, Tensor) else v, dtype=y.array.dtype), True)
+          for v, y in zip(grad_outputs, ys)]
     n = len(xs)
 
     def backward_of_f(*args: Tensor) -> tuple[Tensor, ...]:
@@ -201,9 +201,18 @@ def gradgradcheck(f: Callable, *inputs: Any, grad_outputs: Sequence[Any] | None 
         pairs = [(y, v) for y, v in zip(outs, args[n:]) if y.requires_grad]
         gs = _grad([y for y, _ in pairs], [args[i] for i in wrt_idx],
                    grad_outputs=[v for _, v in pairs], create_graph=True, allow_unused=True)
-        return tuple(g if g is not None else Tensor(np.zeros(args[i].shape, args[i].dtype))
+        return tuple(g if g is not None else
+                     Tensor._make(np.zeros(args[i].shape, args[i].array.dtype), None)
                      for g, i in zip(gs, wrt_idx))
 
     backward_of_f.__name__ = f"backward of {_name(f)}"
     return gradcheck(backward_of_f, *xs, *vs, eps=eps, atol=atol, rtol=rtol, method=method,
                      raise_exception=raise_exception)
+
+
+def _leaf(a: np.ndarray, requires_grad: bool) -> Tensor:
+    """A leaf tensor of a, its dtype kept."""
+    t = Tensor._make(a, None)
+    if requires_grad:
+        t.requires_grad = True
+    return t

@@ -1,6 +1,9 @@
-"""Tensor: an array, whether it requires grad, its .grad, and the op (Function) that created it.
+"""Tensor: an array, whether it requires grad, its .grad, the op (Function) that created it, and
+a version counter shared with its views.
 
-Every method that computes is a thin call into chainrule.ops, where the op classes live.
+Every method that computes is a thin call into chainrule.ops (bound in chainrule.methods); the
+in-place methods live in chainrule.inplace. `t.array` is the NumPy (or CuPy) array itself;
+`t.data` is, as in PyTorch, a Tensor sharing that array, cut from the graph.
 """
 
 from __future__ import annotations
@@ -9,34 +12,115 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from chainrule.backend import DEFAULT_FLOAT, as_dtype, is_floating, to_array, xp_of
+from chainrule.backend import CPU, device_of, to_array, xp_of
+from chainrule.dtypes import (
+    default_float,
+    from_numpy_dtype,
+    is_floating,
+    result_type,
+    scalar_dtype,
+    type_name,
+)
 
-_PY_SCALARS = (bool, int, float)
+_PY_SCALARS = (bool, int, float, complex)
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints (PyTorch's torch.Size)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"chainrule.Size({list(self)})"
+
+    def __format__(self, spec: str) -> str:
+        # inside f-strings (every error message) a shape reads as the tuple it is: (32, 784)
+        return format(tuple.__repr__(self), spec)
+
+    def __getitem__(self, i: Any) -> Any:
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
+
+
+class _Version:
+    """The in-place version counter of one storage, shared by a tensor and its views.
+
+    `clock` counts in-place changes process-wide; an op records the clock when it saves tensors
+    for backward, and a tensor whose last change (`t`) is later was changed since. `hist` keeps
+    the clocks of recent changes, to report the version the op saw."""
+
+    __slots__ = ("v", "t", "hist")
+    clock = 0
+
+    def __init__(self) -> None:
+        self.v = 0
+        self.t = 0
+        self.hist: list[int] = []
+
+    def bump(self) -> None:
+        _Version.clock += 1
+        self.v += 1
+        self.t = _Version.clock
+        h = self.hist
+        h.append(self.t)
+        if len(h) > 64:
+            del h[:32]
+
+    def version_at(self, clock: int) -> int | None:
+        """The version this storage had at `clock` (None if that is too long ago to know)."""
+        later = sum(1 for t in self.hist if t > clock)
+        if later == len(self.hist) and len(self.hist) < self.v:
+            return None
+        return self.v - later
 
 
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back.
 
-    `data` is the NumPy (or CuPy) array. A leaf is a tensor no recorded op created; leaves with
+    `array` is the NumPy (or CuPy) array. A leaf is a tensor no recorded op created; leaves with
     requires_grad=True receive `.grad` from backward().
+
+    `Tensor(data)` makes a tensor of the default float dtype, as torch.Tensor does, and
+    `Tensor(2, 3)` one of shape (2, 3) (zero-filled); cr.tensor(data) infers the dtype.
     """
 
-    __slots__ = ("data", "grad", "creator", "_requires_grad", "_hooks", "_retains_grad", "name",
-                 "__weakref__")
+    __slots__ = ("array", "grad", "creator", "_requires_grad", "_hooks", "_retains_grad", "name",
+                 "_vc", "_view", "_rebased", "__weakref__")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
-                 name: str | None = None) -> None:
+    def __init__(self, *args: Any, dtype: Any = None, requires_grad: bool = False,
+                 name: str | None = None, device: Any = None) -> None:
+        if args and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+                        for a in args):
+            data: Any = np.zeros(tuple(int(a) for a in args), dtype=default_float())
+        elif len(args) == 1:
+            data = args[0]
+        elif not args:
+            data = np.zeros((0,), dtype=default_float())
+        else:
+            raise TypeError(f"Tensor(): expected sizes (ints) or one data argument, got {args!r}")
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = to_array(data, dtype)
+            data = data.array
+        arr = to_array(data, dtype)
+        if dtype is None and arr.dtype != default_float():
+            arr = arr.astype(default_float())  # torch.Tensor(...) is a default-float tensor
+        self.array = arr if device is None else _moved(arr, device)
         self.grad: Tensor | None = None
         self.creator = None
         self._requires_grad = False
         self._hooks: dict | None = None
         self._retains_grad = False
         self.name = name
+        self._vc: _Version | None = None
+        self._view: Any = None
+        self._rebased: list | None = None
         if requires_grad:
             self.requires_grad = True
 
@@ -47,7 +131,7 @@ class Tensor:
         if type(data) is not np.ndarray and (not hasattr(data, "ndim")
                                              or isinstance(data, np.generic)):
             data = np.asarray(data)
-        t.data = data
+        t.array = data
         t.grad = None
         if creator is not None and data.dtype.kind not in "fc":
             creator = None  # integer and bool results carry no gradient
@@ -56,6 +140,9 @@ class Tensor:
         t._hooks = None
         t._retains_grad = False
         t.name = None
+        t._vc = None
+        t._view = None
+        t._rebased = None
         return t
 
     # -- autograd attributes -------------------------------------------------------------------
@@ -65,17 +152,20 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and not is_floating(self.data.dtype):
-            raise TypeError(
-                f"only floating-point tensors can require grad, this one is {self.data.dtype}; "
-                f"convert it first: t.astype('float32')"
-            )
+        if value and not is_floating(self.array.dtype):
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients; this "
+                f"one is {self.dtype}: convert it first, t.float().requires_grad_()")
         if self.creator is not None and not value:
             raise RuntimeError(
-                "requires_grad can only be switched off on a leaf; use t.detach() for a "
-                "non-leaf tensor"
-            )
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
         self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
 
     @property
     def is_leaf(self) -> bool:
@@ -85,20 +175,63 @@ class Tensor:
     def grad_fn(self) -> Any:
         return self.creator
 
-    def detach(self) -> Tensor:
-        """The same data, cut from the graph (no gradient flows through it)."""
-        return Tensor._make(self.data, None)
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
 
-    def backward(self, grad: Any = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+    @property
+    def data(self) -> Tensor:
+        """A tensor sharing this one's array, cut from the graph, with a version counter of its
+        own (in-place changes through it are not seen by autograd), as in PyTorch."""
+        return Tensor._make(self.array, None)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"t.data = ...: the new data must be a Tensor, got "
+                            f"{type(value).__name__}; wrap it: cr.as_tensor(value)")
+        self.array = value.array
+
+    @property
+    def _version(self) -> int:
+        return 0 if self._vc is None else self._vc.v
+
+    def _bump(self) -> None:
+        """Count an in-place change of this tensor's storage (seen by its views too)."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = _Version()
+        vc.bump()
+
+    def detach(self) -> Tensor:
+        """The same storage, cut from the graph (no gradient flows through it); in-place changes
+        through either are seen by both's version counter."""
+        t = Tensor._make(self.array, None)
+        if self._vc is None:
+            self._vc = _Version()
+        t._vc = self._vc
+        return t
+
+    def detach_(self) -> Tensor:
+        if self._view is not None and self._view[0].requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.creator = None
+        self._requires_grad = False
+        return self
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Any = None) -> None:
         """Accumulate d self / d leaf into every leaf's .grad (a gradient is needed unless
-        self holds one element)."""
+        self holds one element); with inputs=, only into those tensors."""
         from chainrule.autograd import backward
 
-        backward([self], None if grad is None else [grad], retain_graph, create_graph)
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                 inputs=inputs)
 
     def retain_grad(self) -> None:
         """Keep .grad on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.creator is not None:
             self._retains_grad = True
 
@@ -108,66 +241,139 @@ class Tensor:
         from chainrule.autograd import register_hooks_removable
 
         if not self.requires_grad:
-            raise RuntimeError("register_hook: this tensor does not require grad")
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._hooks is None:
             self._hooks = {}
         return register_hooks_removable(self._hooks, fn)
 
-    def zero_grad(self) -> None:
-        self.grad = None
-
     # -- array attributes ----------------------------------------------------------------------
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def shape(self) -> Size:
+        return Size(self.array.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape (a Size), or the size of one dimension: x.size(0)."""
+        if dim is None:
+            return Size(self.array.shape)
+        return self.array.shape[_dim(dim, self.array.ndim, "size")]
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
+
+    def dim(self) -> int:
+        return self.array.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return int(self.array.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.array.dtype.itemsize
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def itemsize(self) -> int:
+        return self.array.dtype.itemsize
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
 
     @property
-    def T(self) -> Tensor:
-        return _ops.transpose(self)
+    def dtype(self) -> Any:
+        return from_numpy_dtype(self.array.dtype)
 
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied); moved to host memory if on a GPU."""
-        return self.data.get() if hasattr(self.data, "get") else self.data
+    @property
+    def device(self) -> Any:
+        a = self.array
+        return CPU if type(a) is np.ndarray else device_of(a)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        return self.array.dtype.kind == "c"
+
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        return bool(self.array.flags.c_contiguous)
+
+    def stride(self, dim: int | None = None) -> Any:
+        """Strides in elements (NumPy counts bytes)."""
+        st = tuple(s // self.array.dtype.itemsize for s in self.array.strides)
+        return st if dim is None else st[_dim(dim, self.array.ndim, "stride")]
+
+    def data_ptr(self) -> int:
+        a = self.array
+        return int(a.data.ptr) if hasattr(a.data, "ptr") else int(a.ctypes.data)
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """With no argument the type name ('chainrule.FloatTensor'); else .to(dtype)."""
+        if dtype is None:
+            return f"chainrule.{type_name(self.array.dtype)}"
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            names = {type_name(d): d for d in ("float32", "float64", "float16", "int64", "int32",
+                                                "int16", "int8", "uint8", "bool")}
+            key = dtype.rsplit(".", 1)[-1]
+            if key not in names:
+                raise TypeError(f"type: unknown tensor type {dtype!r}")
+            dtype = names[key]
+        return self.to(dtype)
+
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The underlying array (shared, not copied). A GPU tensor must be moved first:
+        t.cpu().numpy()."""
+        a = self.array
+        if type(a) is not np.ndarray:
+            if force and hasattr(a, "get"):
+                return a.get()
+            if hasattr(a, "get"):
+                raise TypeError(
+                    f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() "
+                    "to copy the tensor to host memory first.")
+        return a
 
     def item(self) -> Any:
-        if self.size != 1:
-            raise ValueError(
-                f"item: only one-element tensors convert to a scalar, not shape {self.shape}")
-        return self.data.item()
+        if self.array.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.array.size} elements cannot be converted to Scalar "
+                f"(shape {tuple(self.array.shape)}); index one element first, t[0].item(), or "
+                "use t.tolist()")
+        return self.array.item()
 
     def tolist(self) -> Any:
-        return self.numpy().tolist()
-
-    def astype(self, dtype: Any) -> Tensor:
-        return _ops.astype(self, dtype)
+        a = self.array
+        return (a.get() if hasattr(a, "get") else a).tolist()
 
     def __len__(self) -> int:
-        if self.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
-        return (self[i] for i in range(len(self)))
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __contains__(self, element: Any) -> bool:
+        return bool((self == element).any().item())
 
     def __bool__(self) -> bool:
-        if self.size != 1:
-            raise ValueError(
-                f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or "
-                ".all() on its .data"
-            )
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape "
+                f"{tuple(self.array.shape)}); use .any() or .all()")
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -175,20 +381,50 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __index__(self) -> int:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.array.item())
+
+    def __format__(self, spec: str) -> str:
+        if self.array.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         a = self.numpy()
         return a if dtype is None else a.astype(dtype)
 
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.array.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self) -> Any:
+        return self.array.__dlpack_device__()
+
     def __repr__(self) -> str:
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", threshold=200)
-        extra = ""
-        if self.dtype != DEFAULT_FLOAT:
-            extra += f", dtype={self.dtype}"
+        from chainrule.printing import tensor_repr
+
+        return tensor_repr(self)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
         if self.creator is not None:
-            extra += f", grad_fn=<{self.creator.name}>"
-        elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return f"tensor({body}{extra})"
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment")
+        t = type(self).__new__(type(self))
+        Tensor.__init__(t, self.array.copy(), requires_grad=self._requires_grad)
+        t.name = self.name
+        if self.grad is not None:
+            t.grad = Tensor._make(self.grad.array.copy(), None)
+        memo[id(self)] = t
+        return t
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("chainrule tensors are not pickled (nothing read from a file may run "
+                        "code): save them with cr.save(obj, path) and read with cr.load(path)")
 
     # -- operators ---------------------------------------------------------------------------
     def __add__(self, o: Any) -> Tensor: return _ops.add(self, o)
@@ -198,7 +434,15 @@ class Tensor:
     def __mul__(self, o: Any) -> Tensor: return _ops.mul(self, o)
     def __rmul__(self, o: Any) -> Tensor: return _ops.mul(o, self)
     def __truediv__(self, o: Any) -> Tensor: return _ops.div(self, o)
-    def __rtruediv__(self, o: Any) -> Tensor: return _ops.div(o, self)
+    def __rtruediv__(self, o: Any) -> Tensor:
+        if isinstance(o, (int, float)) and not isinstance(o, bool):
+            return _ops.mul(_ops.reciprocal(self), o)  # PyTorch's form: saves 1/x, not x
+        return _ops.div(o, self)
+
+    def __floordiv__(self, o: Any) -> Tensor: return _ops.floor_divide(self, o)
+    def __rfloordiv__(self, o: Any) -> Tensor: return _ops.floor_divide(o, self)
+    def __mod__(self, o: Any) -> Tensor: return _ops.remainder(self, o)
+    def __rmod__(self, o: Any) -> Tensor: return _ops.remainder(o, self)
     def __pow__(self, o: Any) -> Tensor: return _ops.pow(self, o)
     def __rpow__(self, o: Any) -> Tensor: return _ops.pow(o, self)
     def __matmul__(self, o: Any) -> Tensor: return _ops.matmul(self, o)
@@ -206,118 +450,58 @@ class Tensor:
     def __neg__(self) -> Tensor: return _ops.neg(self)
     def __pos__(self) -> Tensor: return self
     def __abs__(self) -> Tensor: return _ops.abs(self)
-    def __lt__(self, o: Any) -> Tensor: return _ops.less(self, o)
-    def __le__(self, o: Any) -> Tensor: return _ops.less_equal(self, o)
-    def __gt__(self, o: Any) -> Tensor: return _ops.greater(self, o)
-    def __ge__(self, o: Any) -> Tensor: return _ops.greater_equal(self, o)
-    def __eq__(self, o: Any) -> Tensor: return _ops.equal(self, o)  # type: ignore[override]
-    def __ne__(self, o: Any) -> Tensor: return _ops.not_equal(self, o)  # type: ignore[override]
+    def __invert__(self) -> Tensor: return _ops.bitwise_not(self)
+    def __and__(self, o: Any) -> Tensor: return _ops.bitwise_and(self, o)
+    def __rand__(self, o: Any) -> Tensor: return _ops.bitwise_and(o, self)
+    def __or__(self, o: Any) -> Tensor: return _ops.bitwise_or(self, o)
+    def __ror__(self, o: Any) -> Tensor: return _ops.bitwise_or(o, self)
+    def __xor__(self, o: Any) -> Tensor: return _ops.bitwise_xor(self, o)
+    def __rxor__(self, o: Any) -> Tensor: return _ops.bitwise_xor(o, self)
+    def __lt__(self, o: Any) -> Tensor: return _ops.lt(self, o)
+    def __le__(self, o: Any) -> Tensor: return _ops.le(self, o)
+    def __gt__(self, o: Any) -> Tensor: return _ops.gt(self, o)
+    def __ge__(self, o: Any) -> Tensor: return _ops.ge(self, o)
+    def __eq__(self, o: Any) -> Tensor: return _ops.eq(self, o)  # type: ignore[override]
+    def __ne__(self, o: Any) -> Tensor: return _ops.ne(self, o)  # type: ignore[override]
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
 
-    def __setitem__(self, index: Any, value: Any) -> None:
-        from chainrule.autograd import is_grad_enabled
 
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(
-                "setitem: in-place assignment into a tensor that requires grad would corrupt its "
-                "gradient; build a new tensor (where(), concatenate()) or assign under no_grad()"
-            )
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+def _dim(d: Any, ndim: int, op: str) -> int:
+    """A dimension index, negative ones counted from the end, checked like PyTorch."""
+    from chainrule.errors import dim_error
 
-    # -- math methods (see chainrule.ops for the ops and their gradients) ----------------------
-    def abs(self) -> Tensor: return _ops.abs(self)
-    def exp(self) -> Tensor: return _ops.exp(self)
-    def log(self) -> Tensor: return _ops.log(self)
-    def log1p(self) -> Tensor: return _ops.log1p(self)
-    def sqrt(self) -> Tensor: return _ops.sqrt(self)
-    def sin(self) -> Tensor: return _ops.sin(self)
-    def cos(self) -> Tensor: return _ops.cos(self)
-    def tanh(self) -> Tensor: return _ops.tanh(self)
-    def sigmoid(self) -> Tensor: return _ops.sigmoid(self)
-    def relu(self) -> Tensor: return _ops.relu(self)
-    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        return _ops.leaky_relu(self, negative_slope)
-    def elu(self, alpha: float = 1.0) -> Tensor: return _ops.elu(self, alpha)
-    def gelu(self) -> Tensor: return _ops.gelu(self)
-    def softplus(self, beta: float = 1.0) -> Tensor: return _ops.softplus(self, beta)
-    def clip(self, min: Any = None, max: Any = None) -> Tensor: return _ops.clip(self, min, max)
-    def maximum(self, o: Any) -> Tensor: return _ops.maximum(self, o)
-    def minimum(self, o: Any) -> Tensor: return _ops.minimum(self, o)
-    def pow(self, o: Any) -> Tensor: return _ops.pow(self, o)
-    def matmul(self, o: Any) -> Tensor: return _ops.matmul(self, o)
+    d = int(d)
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        raise dim_error(op, d, ndim)
+    return d % n
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.sum(self, axis, keepdims)
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.mean(self, axis, keepdims)
-    def var(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return _ops.var(self, axis, ddof, keepdims)
-    def std(self, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-        return _ops.std(self, axis, ddof, keepdims)
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.max(self, axis, keepdims)
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.min(self, axis, keepdims)
-    def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.prod(self, axis, keepdims)
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.logsumexp(self, axis, keepdims)
-    def softmax(self, axis: int = -1) -> Tensor: return _ops.softmax(self, axis)
-    def log_softmax(self, axis: int = -1) -> Tensor: return _ops.log_softmax(self, axis)
-    def cumsum(self, axis: int | None = None) -> Tensor: return _ops.cumsum(self, axis)
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmax(self, axis, keepdims)
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return _ops.argmin(self, axis, keepdims)
 
-    def reshape(self, *shape: Any) -> Tensor: return _ops.reshape(self, _shape_arg(shape))
-    def transpose(self, *axes: Any) -> Tensor:
-        return _ops.transpose(self, _shape_arg(axes) if axes else None)
-    def permute(self, *axes: Any) -> Tensor: return _ops.permute(self, _shape_arg(axes))
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor: return _ops.swapaxes(self, axis1, axis2)
-    def squeeze(self, axis: Any = None) -> Tensor: return _ops.squeeze(self, axis)
-    def unsqueeze(self, axis: int) -> Tensor: return _ops.unsqueeze(self, axis)
-    def expand_dims(self, axis: int) -> Tensor: return _ops.expand_dims(self, axis)
-    def broadcast_to(self, *shape: Any) -> Tensor:
-        return _ops.broadcast_to(self, _shape_arg(shape))
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        return _ops.flatten(self, start_dim, end_dim)
-    def flip(self, axis: Any = None) -> Tensor: return _ops.flip(self, axis)
-    def repeat(self, repeats: Any, axis: int | None = None) -> Tensor:
-        return _ops.repeat(self, repeats, axis)
-    def tile(self, reps: Any) -> Tensor: return _ops.tile(self, reps)
-    def split(self, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-        return _ops.split(self, indices_or_sections, axis)
-    def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
-        return _ops.pad(self, pad_width, value)
+def _moved(arr: Any, device: Any) -> Any:
+    from chainrule.backend import check_device, to_device
+
+    return to_device(arr, check_device(device, "Tensor"), "Tensor")
 
 
 def _shape_arg(args: tuple) -> tuple:
-    """Accept both f(2, 3) and f((2, 3))."""
+    """Accept both f(2, 3) and f((2, 3)) (and a Size, or a 0-d int tensor per size)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return tuple(args)
+        args = tuple(args[0])
+    return tuple(int(a) for a in args)
 
 
-def _constant(value: Any, like: Tensor | None) -> np.ndarray:
-    """A non-Tensor operand as an array that takes the dtype and array module of the tensor it
-    meets, so a Python float never turns float32 into float64."""
-    if isinstance(value, _PY_SCALARS) and like is not None:
-        xp = xp_of(like.data)
-        dt = like.data.dtype
-        if is_floating(dt) or (isinstance(value, int) and dt.kind in "iub"
-                               and not (isinstance(value, bool) and dt.kind != "b")):
-            return xp.asarray(value, dtype=dt)
-        return xp.asarray(value, dtype=DEFAULT_FLOAT if isinstance(value, float) else None)
-    if isinstance(value, (list, tuple)) and like is not None and is_floating(like.dtype):
-        return to_array(value, like.dtype)
-    return to_array(value)
+def _constant(value: Any, dtype: Any, like: Any) -> Any:
+    """A non-Tensor operand as an array of `dtype`, in the array module of `like`."""
+    if isinstance(value, _PY_SCALARS):
+        return xp_of(like).asarray(value, dtype=dtype)
+    return to_array(value, dtype)
 
 
 def as_operands(inputs: tuple) -> tuple[Tensor, ...]:
-    """Inputs of an op as Tensors; constants (scalars, lists, arrays) become non-grad tensors."""
+    """Inputs of an op as Tensors; constants (scalars, lists, arrays) become non-grad tensors of
+    the dtype of the tensor they meet (floats keep a float tensor's dtype)."""
     for v in inputs:
         if not isinstance(v, Tensor):
             break
@@ -326,21 +510,78 @@ def as_operands(inputs: tuple) -> tuple[Tensor, ...]:
     like = None
     for v in inputs:
         if isinstance(v, Tensor):
-            if like is None or (not is_floating(like.dtype) and is_floating(v.dtype)):
+            if like is None or (not is_floating(like.array.dtype) and is_floating(v.array.dtype)):
                 like = v
-    return tuple(v if isinstance(v, Tensor) else Tensor._make(_constant(v, like), None)
-                 for v in inputs)
+    out = []
+    for v in inputs:
+        if isinstance(v, Tensor):
+            out.append(v)
+            continue
+        if like is None:
+            arr = to_array(v)
+        elif isinstance(v, _PY_SCALARS):
+            ld = like.array.dtype
+            dt = ld if result_type(like, v) == ld else scalar_dtype(v)
+            arr = _constant(v, dt, like.array)
+        else:
+            arr = to_array(v)
+        out.append(Tensor._make(arr, None))
+    return tuple(out)
 
 
 def as_operand(value: Any) -> Tensor:
     """One op input as a Tensor (the common case, a Tensor already, costs one isinstance)."""
-    return value if isinstance(value, Tensor) else Tensor._make(_constant(value, None), None)
+    return value if isinstance(value, Tensor) else Tensor._make(to_array(value), None)
+
+
+def promoted(*inputs: Any) -> tuple[Tensor, ...]:
+    """Operands of an elementwise op as Tensors of one dtype, chosen by PyTorch's promotion
+    rules (a float tensor with an int tensor or a Python number keeps its dtype; 0-d tensors
+    promote like numbers). A cast of a tensor that requires grad is recorded."""
+    if len(inputs) == 2:
+        a, b = inputs
+        if type(a) is Tensor:
+            if type(b) is Tensor:
+                if a.array.dtype is b.array.dtype:
+                    return inputs
+            elif type(b) is float or type(b) is int:  # the common x * 2.0, x + 1
+                d = a.array.dtype
+                if d.kind in "fc":
+                    return a, Tensor._make(xp_of(a.array).asarray(b, dtype=d), None)
+        elif type(b) is Tensor and (type(a) is float or type(a) is int):
+            d = b.array.dtype
+            if d.kind in "fc":
+                return Tensor._make(xp_of(b.array).asarray(a, dtype=d), None), b
+    r = result_type(*inputs)
+    like = next((v.array for v in inputs if isinstance(v, Tensor)), None)
+    out = []
+    for v in inputs:
+        if isinstance(v, Tensor):
+            out.append(v if v.array.dtype == r else _ops.astype(v, r))
+        else:
+            out.append(Tensor._make(_constant(v, r, like) if like is not None
+                                    else to_array(v, r), None))
+    return tuple(out)
+
+
+def as_view(out: Tensor, base: Tensor, replay: Callable[[Tensor], Tensor]) -> Tensor:
+    """Mark `out` as a view of `base`: it shares base's version counter (an in-place change
+    through either is seen by both) and remembers how to remake itself from base, so an
+    in-place change of the view can be recorded as a change of base (PyTorch's CopySlices)."""
+    if out is base:
+        return out
+    vc = base._vc
+    if vc is None:
+        vc = base._vc = _Version()
+    out._vc = vc
+    out._view = (base, replay)
+    return out
 
 
 def as_tensor(value: Any, dtype: Any = None) -> Tensor:
     if isinstance(value, Tensor):
-        return value if dtype is None or value.dtype == as_dtype(dtype) else value.astype(dtype)
-    return Tensor(value, dtype=dtype)
+        return value if dtype is None or value.dtype == dtype else value.to(dtype)
+    return Tensor._make(to_array(value, dtype), None)
 
 
 from chainrule import ops as _ops  # noqa: E402  (ops import Tensor: bind after the class exists)

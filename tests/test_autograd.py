@@ -30,10 +30,10 @@ def test_readme_example_shapes_and_values(rng):
     loss.backward()
     assert x.grad.shape == (2, 2) and W.grad.shape == (2, 3)
     assert x.grad.dtype == np.float32 and W.grad.dtype == np.float32
-    t = np.tanh(x.data @ W.data)
+    t = np.tanh(x.array @ W.array)
     dz = 2 * t * (1 - t * t) / t.size
-    np.testing.assert_allclose(W.grad.data, x.data.T @ dz, rtol=1e-5)
-    np.testing.assert_allclose(x.grad.data, dz @ W.data.T, rtol=1e-5)
+    np.testing.assert_allclose(W.grad.array, x.array.T @ dz, rtol=1e-5)
+    np.testing.assert_allclose(x.grad.array, dz @ W.array.T, rtol=1e-5)
 
 
 def test_node_reuse_accumulates():
@@ -51,10 +51,10 @@ def test_each_node_visited_once_in_a_diamond():
     y = (s * 2.0 + s.exp() + s.sin()).sum()  # s feeds three ops
     y.backward()
     assert CountingSquare.calls == 1
-    xd = x.data.astype(np.float64)
+    xd = x.array.astype(np.float64)
     sd = xd * xd
     expected = (2 + np.exp(sd) + np.cos(sd)) * 2 * xd
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-5)
+    np.testing.assert_allclose(x.grad.array, expected, rtol=1e-5)
 
 
 def test_long_chain_has_no_recursion_error():
@@ -79,7 +79,7 @@ def test_retain_graph_allows_two_backwards_that_accumulate():
     y = (x * x).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 4 * x.data)
+    np.testing.assert_allclose(x.grad.array, 4 * x.array)
 
 
 def test_graph_is_freed_and_intermediates_collectable():
@@ -88,7 +88,7 @@ def test_graph_is_freed_and_intermediates_collectable():
         x = cr.tensor(np.ones((50, 50), np.float32), requires_grad=True)
         h = (x * 2.0).tanh()
         loss = (h * h).sum()
-        refs = [weakref.ref(h.data), weakref.ref(h), weakref.ref(h.creator)]
+        refs = [weakref.ref(h.array), weakref.ref(h), weakref.ref(h.creator)]
         loss.backward()
         del h
         assert all(r() is None for r in refs), "intermediates survive while loss is alive"
@@ -104,7 +104,7 @@ def test_intermediates_collectable_after_del_without_backward():
         x = cr.tensor(np.ones(10, np.float32), requires_grad=True)
         h = x.exp()
         loss = h.sum()
-        r = weakref.ref(h.data)
+        r = weakref.ref(h.array)
         del h, loss
         assert r() is None
     finally:
@@ -117,7 +117,7 @@ def test_backward_on_non_scalar_needs_grad():
     with pytest.raises(RuntimeError, match="scalar"):
         y.backward()
     y.backward(cr.tensor([1.0, 10.0]))
-    np.testing.assert_allclose(x.grad.data, [2.0, 20.0])
+    np.testing.assert_allclose(x.grad.array, [2.0, 20.0])
 
 
 def test_backward_of_tensor_without_grad_is_clear():
@@ -130,25 +130,25 @@ def test_leaf_grads_never_share_memory():
     b = cr.tensor(np.ones(6, np.float32), requires_grad=True)
     c = cr.tensor(np.ones(6, np.float32), requires_grad=True)
     (a.reshape(6) + b + c).sum().backward()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
-    assert not np.shares_memory(b.grad.data, c.grad.data)
-    b.grad.data *= 0  # an in-place change (clipping, say) must not leak into the others
-    assert a.grad.data.sum() == 6 and c.grad.data.sum() == 6
+    assert not np.shares_memory(a.grad.array, b.grad.array)
+    assert not np.shares_memory(b.grad.array, c.grad.array)
+    b.grad.array *= 0  # an in-place change (clipping, say) must not leak into the others
+    assert a.grad.array.sum() == 6 and c.grad.array.sum() == 6
 
 
 def test_hooks_see_and_replace_gradients():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     h = x * 3.0
     seen = []
-    h.register_hook(lambda g: seen.append(g.data.copy()))
+    h.register_hook(lambda g: seen.append(g.array.copy()))
     handle = x.register_hook(lambda g: g * 10.0)
     h.sum().backward()
     np.testing.assert_allclose(seen[0], [1.0, 1.0])
-    np.testing.assert_allclose(x.grad.data, [30.0, 30.0])
+    np.testing.assert_allclose(x.grad.array, [30.0, 30.0])
     handle.remove()
     x.grad = None
     (x * 3.0).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(x.grad.array, [3.0, 3.0])
 
 
 def test_retain_grad_keeps_intermediate_grad():
@@ -157,7 +157,7 @@ def test_retain_grad_keeps_intermediate_grad():
     h.retain_grad()
     other = x * 2.0
     (h * 3.0).sum().backward()
-    np.testing.assert_allclose(h.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(h.grad.array, [3.0, 3.0])
     assert other.grad is None
 
 
@@ -186,9 +186,9 @@ def test_autograd_grad_leaves_dot_grad_alone_and_supports_create_graph():
     y = (x.sin() * x).sum()
     (g,) = cr.autograd.grad(y, x, create_graph=True)
     assert x.grad is None
-    np.testing.assert_allclose(g.data, np.cos(x.data) * x.data + np.sin(x.data))
+    np.testing.assert_allclose(g.array, np.cos(x.array) * x.array + np.sin(x.array))
     (h,) = cr.autograd.grad(g.sum(), x)
-    np.testing.assert_allclose(h.data, 2 * np.cos(x.data) - x.data * np.sin(x.data))
+    np.testing.assert_allclose(h.array, 2 * np.cos(x.array) - x.array * np.sin(x.array))
 
 
 def test_autograd_grad_unused_inputs():
@@ -218,7 +218,7 @@ def test_grad_computes_only_what_was_asked():
     W = cr.tensor([3.0, 4.0], requires_grad=True)
     (gx,) = cr.autograd.grad(Probe()(x, W).sum(), [x])
     assert seen == [(True, False)]
-    np.testing.assert_allclose(gx.data, W.data)
+    np.testing.assert_allclose(gx.array, W.array)
 
 
 def test_custom_function_is_first_class():
@@ -261,7 +261,7 @@ def test_anomaly_is_off_by_default():
     x = cr.tensor([-1.0], requires_grad=True)
     with np.errstate(invalid="ignore"):
         y = x.log()
-    assert np.isnan(y.data).all()
+    assert np.isnan(y.array).all()
 
 
 def test_shape_error_is_raised_at_the_op_with_both_shapes():

@@ -51,7 +51,7 @@ class FirstOrderOnlyTanh(Function):
         return np.tanh(x)
 
     def backward(self, gy):
-        return gy * cr.Tensor(1 - self.output.data ** 2)
+        return gy * cr.tensor(1 - self.output.array ** 2)
 
 
 def test_gradcheck_error_names_input_element_and_values():

@@ -1,29 +1,66 @@
-"""The differentiable primitives, one family per file; this module re-exports their functions."""
+"""The differentiable primitives, one family per file; this module re-exports their functions
+(under PyTorch's names and meanings: cr.cat, cr.transpose(x, 0, 1), cr.max(x, 1) -> (values,
+indices), ...)."""
 
 from chainrule.ops.elementwise import (
-    abs, add, astype, clip, cos, div, equal, exp, greater, greater_equal, less, less_equal, log,
-    log1p, maximum, minimum, mul, neg, not_equal, pow, sin, sqrt, sub, where,
+    abs, absolute, add, addcdiv, addcmul, astype, ceil, clamp, clamp_max, clamp_min, clip, cos,
+    div, divide, exp, exp2, expm1, fix, float_power, floor, floor_divide, fmod, lerp, log,
+    log1p, log2, log10, maximum, minimum, mul, multiply, neg, negative, pow, reciprocal,
+    remainder, round, rsqrt, sign, sin, sqrt, square, sub, subtract, tan, true_divide, trunc,
+    where,
+)
+from chainrule.ops.compare import (
+    allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, eq, equal, ge, greater,
+    greater_equal, gt, is_nonzero, isclose, isfinite, isinf, isnan, isneginf, isposinf, le,
+    less, less_equal, logical_and, logical_not, logical_or, logical_xor, lt, ne, not_equal,
+    signbit,
 )
 from chainrule.ops.activation import (
     elu, gelu, leaky_relu, normal_cdf, relu, sigmoid, softplus, tanh,
 )
 from chainrule.ops.reduce import (
-    argmax, argmin, broadcast_to, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
-    std, sum, sum_to, var,
+    all, amax, amin, any, broadcast_to, count_nonzero, cumprod, cumsum, log_softmax,
+    logsumexp, mean, nanmean, nansum, prod, softmax, std, std_mean, sum, sum_to, sum_to_size,
+    var, var_mean,
+)
+from chainrule.ops.select import (
+    argmax, argmin, argsort, gather, kthvalue, max, median, min, msort, sort, take_along_dim,
+    topk,
 )
 from chainrule.ops.shape import (
-    concatenate, expand_dims, flatten, flip, getitem, pad, permute, repeat, reshape, split,
-    squeeze, stack, swapaxes, tile, transpose, unsqueeze,
+    clone, contiguous, expand, expand_as, expand_dims, flatten, getitem, matrix_transpose,
+    moveaxis, movedim, narrow, permute, ravel, reshape, reshape_as, reverse_dims, select,
+    squeeze, swapaxes, swapdims, t, transpose, unflatten, unsqueeze, view, view_as,
 )
-from chainrule.ops.linalg import einsum, matmul
+from chainrule.ops.join import (
+    cat, chunk, concat, concatenate, dstack, flip, fliplr, flipud, hstack, pad, repeat,
+    repeat_interleave, roll, row_stack, split, stack, tensor_split, tile, unbind, vstack,
+)
+from chainrule.ops.linalg import bmm, dot, einsum, ger, matmul, mm, mv, outer
 
 __all__ = [
-    "abs", "add", "astype", "clip", "cos", "div", "elu", "equal", "exp", "gelu", "greater",
-    "greater_equal", "leaky_relu", "less", "less_equal", "log", "log1p", "maximum", "minimum",
-    "mul", "neg", "normal_cdf", "not_equal", "pow", "relu", "sigmoid", "sin", "softplus", "sqrt",
-    "sub", "tanh", "where", "argmax", "argmin", "broadcast_to", "cumsum", "log_softmax",
-    "logsumexp", "max", "mean", "min", "prod", "softmax", "std", "sum", "sum_to", "var",
-    "concatenate", "expand_dims", "flatten", "flip", "getitem", "pad", "permute", "repeat",
-    "reshape", "split", "squeeze", "stack", "swapaxes", "tile", "transpose", "unsqueeze",
-    "einsum", "matmul",
+    "abs", "absolute", "add", "addcdiv", "addcmul", "astype", "ceil", "clamp", "clamp_max",
+    "clamp_min", "clip", "cos", "div", "divide", "exp", "exp2", "expm1", "fix", "float_power",
+    "floor", "floor_divide", "fmod", "lerp", "log", "log1p", "log2", "log10", "maximum",
+    "minimum", "mul", "multiply", "neg", "negative", "pow", "reciprocal", "remainder", "round",
+    "rsqrt", "sign", "sin", "sqrt", "square", "sub", "subtract", "tan", "true_divide", "trunc",
+    "where",
+    "allclose", "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "eq", "equal", "ge",
+    "greater", "greater_equal", "gt", "is_nonzero", "isclose", "isfinite", "isinf", "isnan",
+    "isneginf", "isposinf", "le", "less", "less_equal", "logical_and", "logical_not",
+    "logical_or", "logical_xor", "lt", "ne", "not_equal", "signbit",
+    "elu", "gelu", "leaky_relu", "normal_cdf", "relu", "sigmoid", "softplus", "tanh",
+    "all", "amax", "amin", "any", "broadcast_to", "count_nonzero", "cumprod", "cumsum",
+    "log_softmax", "logsumexp", "mean", "nanmean", "nansum", "prod", "softmax", "std",
+    "std_mean", "sum", "sum_to", "sum_to_size", "var", "var_mean",
+    "argmax", "argmin", "argsort", "gather", "kthvalue", "max", "median", "min", "msort",
+    "sort", "take_along_dim", "topk",
+    "clone", "contiguous", "expand", "expand_as", "expand_dims", "flatten", "getitem",
+    "matrix_transpose", "moveaxis", "movedim", "narrow", "permute", "ravel", "reshape",
+    "reshape_as", "reverse_dims", "select", "squeeze", "swapaxes", "swapdims", "t",
+    "transpose", "unflatten", "unsqueeze", "view", "view_as",
+    "cat", "chunk", "concat", "concatenate", "dstack", "flip", "fliplr", "flipud", "hstack",
+    "repeat_interleave", "roll", "row_stack", "split", "stack", "tensor_split",
+    "tile", "unbind", "vstack",
+    "bmm", "dot", "einsum", "ger", "matmul", "mm", "mv", "outer",
 ]

@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
-from chainrule.ops.elementwise import Scale, exp, where
+from chainrule.ops.elementwise import Scale, _floating, exp, where
 from chainrule.tensor import Tensor, as_operand
 
 try:  # optional speed-up only: the core needs NumPy alone
@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 class Tanh(Function):
+    saves = "out"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).tanh(x)
 
@@ -33,6 +35,8 @@ class TanhGrad(Function):
     """gy * (1 - y^2) in one pass (fused for speed: tanh sits in hot loops); differentiable in
     both gy and y, so tanh keeps its higher derivatives."""
 
+    saves = "inputs"
+
     def forward(self, gy: Any, y: Any) -> Any:
         return gy * (1 - y * y)
 
@@ -43,6 +47,8 @@ class TanhGrad(Function):
 
 
 class Sigmoid(Function):
+    saves = "out"
+
     def forward(self, x: Any) -> Any:
         xp = xp_of(x)
         e = xp.exp(-xp.abs(x))  # never overflows; both branches are exact in their half
@@ -55,6 +61,8 @@ class Sigmoid(Function):
 class SigmoidGrad(Function):
     """gy * y * (1 - y) in one pass (fused for speed), differentiable in both gy and y."""
 
+    saves = "inputs"
+
     def forward(self, gy: Any, y: Any) -> Any:
         return gy * (y * (1 - y))
 
@@ -66,6 +74,8 @@ class SigmoidGrad(Function):
 
 
 class Softplus(Function):
+    saves = "0"
+
     def __init__(self, beta: float) -> None:
         self.beta = beta
 
@@ -90,6 +100,8 @@ def _erf(x: Any) -> Any:
 class NormalCdf(Function):
     """Phi(x), the standard normal CDF, the smooth gate inside GELU."""
 
+    saves = "0"
+
     def forward(self, x: Any) -> Any:
         return (0.5 * (1.0 + _erf(x * (1 / math.sqrt(2.0))))).astype(x.dtype, copy=False)
 
@@ -100,14 +112,18 @@ class NormalCdf(Function):
 
 # -- piecewise-linear functions (fused: one pass and a constant mask in backward) ---------------
 class Relu(Function):
+    saves = "out"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).maximum(x, 0)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return Scale(self.inputs[0].data > 0)(gy)
+        return Scale(self.output.array > 0)(gy)  # the output, as PyTorch saves it
 
 
 class LeakyRelu(Function):
+    saves = "0"
+
     def __init__(self, slope: float) -> None:
         self.slope = slope
 
@@ -115,11 +131,13 @@ class LeakyRelu(Function):
         return xp_of(x).where(x > 0, x, x * x.dtype.type(self.slope))
 
     def backward(self, gy: Tensor) -> Tensor:
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         return Scale(xp_of(x).where(x > 0, 1.0, self.slope).astype(x.dtype))(gy)
 
 
 class Elu(Function):
+    saves = "0 out"
+
     def __init__(self, alpha: float) -> None:
         self.alpha = alpha
 
@@ -130,20 +148,38 @@ class Elu(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         # elu'(x) = 1 for x > 0, else alpha * e^x = y + alpha (differentiable through y)
-        return where(self.inputs[0].data > 0, gy, gy * (self.output + self.alpha))
+        return where(self.inputs[0].array > 0, gy, gy * (self.output + self.alpha))
 
 
 # -- the public functions ------------------------------------------------------------------------
-def tanh(x: Any) -> Tensor: return Tanh()(x)
-def sigmoid(x: Any) -> Tensor: return Sigmoid()(x)
-def relu(x: Any) -> Tensor: return Relu()(x)
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor: return LeakyRelu(negative_slope)(x)
-def elu(x: Any, alpha: float = 1.0) -> Tensor: return Elu(alpha)(x)
-def softplus(x: Any, beta: float = 1.0) -> Tensor: return Softplus(beta)(x)
-def normal_cdf(x: Any) -> Tensor: return NormalCdf()(x)
+def tanh(input: Any) -> Tensor: return Tanh()(_floating(input))  # noqa: A002
+def sigmoid(input: Any) -> Tensor: return Sigmoid()(_floating(input))  # noqa: A002
+def relu(input: Any) -> Tensor: return Relu()(as_operand(input))  # noqa: A002
+def normal_cdf(input: Any) -> Tensor: return NormalCdf()(_floating(input))  # noqa: A002
 
 
-def gelu(x: Any) -> Tensor:
-    """GELU, exact form: x * Phi(x) (PyTorch's default approximate='none')."""
-    x = as_operand(x)
-    return x * normal_cdf(x)
+def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
+    return LeakyRelu(negative_slope)(as_operand(input))
+
+
+def elu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
+    return Elu(alpha)(_floating(input))
+
+
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """log(1 + exp(beta * x)) / beta, computed without overflow (PyTorch switches to x above
+    `threshold`; the exact form differs from that by under exp(-threshold))."""
+    return Softplus(beta)(_floating(input))
+
+
+def gelu(input: Any, approximate: str = "none") -> Tensor:  # noqa: A002
+    """GELU: x * Phi(x) (approximate='none', PyTorch's default), or its tanh approximation
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) with approximate='tanh'."""
+    x = _floating(input)
+    if approximate == "none":
+        return x * normal_cdf(x)
+    if approximate != "tanh":
+        raise RuntimeError(f"approximate argument must be either none or tanh, got "
+                           f"{approximate!r}")
+    inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+    return x * 0.5 * (tanh(inner) + 1.0)

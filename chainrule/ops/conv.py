@@ -97,6 +97,8 @@ def col2im_array(cols: Any, win: Window, shape: tuple[int, ...]) -> Any:
 class Im2Col(Function):
     """x (N, C, H, W) -> columns (C, kh, kw, N, OH, OW); fused for speed (stride tricks)."""
 
+    saves = ""
+
     def __init__(self, win: Window, out_hw: tuple[int, int] | None = None) -> None:
         self.win, self.out_hw = win, out_hw
 
@@ -110,6 +112,8 @@ class Im2Col(Function):
 class Col2Im(Function):
     """columns (C, kh, kw, N, OH, OW) -> image of `shape` (N, C, H, W), overlaps summed: the
     adjoint of Im2Col, so each is the other's backward."""
+
+    saves = ""
 
     def __init__(self, win: Window, shape: tuple[int, ...]) -> None:
         self.win, self.shape = win, tuple(shape)
@@ -217,7 +221,7 @@ def conv_nchw(x: Tensor, weight: Tensor, bias: Tensor | None, win: Window,
     y = y.reshape(c_out, n, oh, ow)
     if bias is not None:
         y = y + bias.reshape(c_out, 1, 1, 1)
-    return y.transpose(1, 0, 2, 3)
+    return y.permute(1, 0, 2, 3)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
@@ -292,10 +296,10 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
                                                               who))
     n, _, h, w = x.shape
     if groups == 1:
-        cols = weight.reshape(c_in, -1).T @ x.transpose(1, 0, 2, 3).reshape(c_in, -1)
+        cols = weight.reshape(c_in, -1).T @ x.permute(1, 0, 2, 3).reshape(c_in, -1)
     else:
         wm = weight.reshape(groups, c_in // groups, -1).swapaxes(1, 2)
-        cols = wm @ x.transpose(1, 0, 2, 3).reshape(groups, c_in // groups, -1)
+        cols = wm @ x.permute(1, 0, 2, 3).reshape(groups, c_in // groups, -1)
     y = Col2Im(win, shape)(cols.reshape(c_out, kh, kw, n, h, w))
     if bias is not None:
         y = y + bias.reshape(1, c_out, 1, 1)

@@ -1,4 +1,5 @@
-"""Elementwise ops, with NumPy broadcasting (the backward walk sums gradients back to shape).
+"""Elementwise arithmetic and math, with broadcasting (the backward walk sums gradients back to
+shape) and PyTorch's type promotion (a float32 tensor times an int64 tensor stays float32).
 
 Every backward is written with Tensor ops, so it is differentiable again. Masks and signs are
 constants: their own derivative is zero almost everywhere, which is exactly right.
@@ -12,25 +13,26 @@ import numpy as np
 
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
+from chainrule.dtypes import as_numpy_dtype, default_float
 from chainrule.errors import ShapeError
-from chainrule.tensor import Tensor, as_operands
+from chainrule.modes import is_grad_enabled as _grad_enabled
+from chainrule.modes import no_grad as _no_grad
+from chainrule.tensor import Tensor, as_operand, promoted
 
 
 def _bcast(op: str, a: Any, b: Any) -> ShapeError:
     return ShapeError(
-        f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast (NumPy rules: "
-        "trailing dimensions must be equal or 1); reshape or unsqueeze one operand"
+        f"{op}: The size of tensor a {tuple(a.shape)} must match the size of tensor b "
+        f"{tuple(b.shape)} where they differ and neither is 1 (broadcasting counts dimensions "
+        "from the right); reshape or unsqueeze one operand"
     )
-
-
-def _const(a: Any, like: Any) -> Tensor:
-    """A constant (non-differentiable) tensor in the dtype of `like`."""
-    return Tensor._make(a.astype(like.dtype, copy=False), None)
 
 
 class Scale(Function):
     """y = x * m for a constant array m (a mask, a sign, a slope): the fused backward of the
     piecewise-linear ops; its own backward is itself."""
+
+    saves = ""
 
     def __init__(self, m: Any) -> None:
         self.m = m
@@ -47,6 +49,8 @@ class Scale(Function):
 
 # -- arithmetic --------------------------------------------------------------------------------
 class Add(Function):
+    saves = ""
+
     def forward(self, a: Any, b: Any) -> Any:
         try:
             return a + b
@@ -58,6 +62,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    saves = ""
+
     def forward(self, a: Any, b: Any) -> Any:
         try:
             return a - b
@@ -69,6 +75,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    saves = "cross"
+
     def forward(self, a: Any, b: Any) -> Any:
         try:
             return a * b
@@ -82,6 +90,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    saves = "1 cross"
+
     def forward(self, a: Any, b: Any) -> Any:
         try:
             return a / b
@@ -89,17 +99,28 @@ class Div(Function):
             raise _bcast("div", a, b) from None
 
     def backward(self, gy: Tensor) -> tuple:
-        b = self.inputs[1]
+        a, b = self.inputs
+        n = self.needs_input_grad
+        if not _grad_enabled():  # plain backward: the same formulas on arrays, fewer nodes
+            ga_ = gy.array / b.array
+            gb_ = -(ga_ * a.array / b.array) if n[1] else None
+            return (Tensor._make(ga_, None) if n[0] else None), (
+                None if gb_ is None else Tensor._make(gb_, None))
         ga = gy / b
-        gb = -(ga * self.output) if self.needs_input_grad[1] else None  # d(a/b)/db = -y/b
-        return (ga if self.needs_input_grad[0] else None), gb
+        gb = -(ga * a / b) if n[1] else None  # d(a/b)/db = -a/b^2
+        return (ga if n[0] else None), gb
 
 
 class Pow(Function):
+    saves = "inputs out"
+
     def forward(self, a: Any, b: Any) -> Any:
         try:
             return a ** b
-        except ValueError:
+        except ValueError as e:
+            if "negative integer powers" in str(e):
+                raise RuntimeError("pow: Integers to negative integer powers are not allowed; "
+                                   "use a float base: x.float() ** -1") from None
             raise _bcast("pow", a, b) from None
 
     def backward(self, gy: Tensor) -> tuple:
@@ -107,15 +128,17 @@ class Pow(Function):
         n = self.needs_input_grad
         ga = gb = None
         if n[0]:  # b * a**(b-1); where b = 0 it is 0, also at a = 0: take 0 * a**1, not 0 * inf
-            zero = b.data == 0
+            zero = b.array == 0
             ga = gy * b * a ** (where(zero, 1.0, b - 1) if zero.any() else b - 1)
         if n[1]:  # y * log(a); at a = 0 (b >= 0) its limit is 0, as in PyTorch: take log(1)
-            zero = (a.data == 0) & (b.data >= 0)
+            zero = (a.array == 0) & (b.array >= 0)
             gb = gy * self.output * log(where(zero, 1.0, a) if zero.any() else a)
         return ga, gb
 
 
 class Neg(Function):
+    saves = ""
+
     def forward(self, x: Any) -> Any:
         return -x
 
@@ -124,16 +147,65 @@ class Neg(Function):
 
 
 class Abs(Function):
+    saves = "0"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).abs(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         return Scale(xp_of(x).sign(x))(gy)
+
+
+class Remainder(Function):
+    """a - q * b with q = floor(a / b) (Python's %, PyTorch's remainder) or trunc(a / b) (C's
+    fmod); the gradient is 1 for a and -q for b, as in PyTorch."""
+
+    saves = "inputs"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def forward(self, a: Any, b: Any) -> Any:
+        xp = xp_of(a, b)
+        try:
+            return xp.remainder(a, b) if self.kind == "floor" else xp.fmod(a, b)
+        except ValueError:
+            raise _bcast("remainder", a, b) from None
+
+    def backward(self, gy: Tensor) -> tuple:
+        a, b = self.inputs
+        n = self.needs_input_grad
+        gb = None
+        if n[1]:
+            q = xp_of(a.array).floor(a.array / b.array) if self.kind == "floor" else \
+                xp_of(a.array).trunc(a.array / b.array)
+            gb = -Scale(q.astype(gy.array.dtype, copy=False))(gy)
+        return (gy if n[0] else None), gb
+
+
+class Piecewise(Function):
+    """A function whose derivative is 0 wherever it exists (floor, ceil, round, trunc, sign,
+    rounded division): the output requires grad, its gradient is zero, as in PyTorch."""
+
+    saves = ""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def forward(self, *xs: Any) -> Any:
+        return self.fn(*xs)
+
+    def backward(self, gy: Tensor) -> tuple:
+        xp = xp_of(gy.array)
+        return tuple(Tensor._make(xp.zeros(x.array.shape, gy.array.dtype), None) if need
+                     else None for x, need in zip(self.inputs, self.needs_input_grad))
 
 
 # -- smooth unary functions --------------------------------------------------------------------
 class Exp(Function):
+    saves = "out"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).exp(x)
 
@@ -141,7 +213,21 @@ class Exp(Function):
         return gy * self.output
 
 
+class Expm1(Function):
+    """exp(x) - 1, exact for small x (fused for accuracy)."""
+
+    saves = "out"
+
+    def forward(self, x: Any) -> Any:
+        return xp_of(x).expm1(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * (self.output + 1.0)
+
+
 class Log(Function):
+    saves = "0"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).log(x)
 
@@ -150,6 +236,8 @@ class Log(Function):
 
 
 class Log1p(Function):
+    saves = "0"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).log1p(x)
 
@@ -158,6 +246,8 @@ class Log1p(Function):
 
 
 class Sqrt(Function):
+    saves = "out"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).sqrt(x)
 
@@ -166,6 +256,8 @@ class Sqrt(Function):
 
 
 class Sin(Function):
+    saves = "0"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).sin(x)
 
@@ -174,6 +266,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    saves = "0"
+
     def forward(self, x: Any) -> Any:
         return xp_of(x).cos(x)
 
@@ -183,14 +277,20 @@ class Cos(Function):
 
 # -- piecewise-linear functions (fused: one pass and a constant mask in backward) ---------------
 class Clip(Function):
+    saves = "0"
+
     def __init__(self, lo: Any, hi: Any) -> None:
         self.lo, self.hi = lo, hi
 
     def forward(self, x: Any) -> Any:
-        return xp_of(x).clip(x, self.lo, self.hi)
+        xp = xp_of(x)
+        y = xp.clip(x, self.lo, self.hi)
+        if self.lo is not None and self.hi is not None and self.lo > self.hi:
+            y[...] = self.hi  # PyTorch: min > max sets every element to max
+        return y.astype(x.dtype, copy=False)
 
     def backward(self, gy: Tensor) -> Tensor:
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         inside = xp_of(x).ones(x.shape, dtype=bool)
         if self.lo is not None:
             inside &= x >= self.lo
@@ -202,6 +302,7 @@ class Clip(Function):
 class Maximum(Function):
     """max(a, b); where a == b the gradient is split evenly (0.5 each), as in PyTorch."""
 
+    saves = "inputs"
     sign = 1
 
     def forward(self, a: Any, b: Any) -> Any:
@@ -211,9 +312,9 @@ class Maximum(Function):
             raise _bcast(self.name.lower(), a, b) from None
 
     def backward(self, gy: Tensor) -> tuple:
-        a, b = (t.data for t in self.inputs)
+        a, b = (t.array for t in self.inputs)
         wins = (a > b) if self.sign > 0 else (a < b)
-        wa = (wins + 0.5 * (a == b)).astype(gy.dtype)
+        wa = (wins + 0.5 * (a == b)).astype(gy.array.dtype)
         n = self.needs_input_grad
         return (Scale(wa)(gy) if n[0] else None), (Scale(1.0 - wa)(gy) if n[1] else None)
 
@@ -223,6 +324,8 @@ class Minimum(Maximum):
 
 
 class Where(Function):
+    saves = ""
+
     def __init__(self, cond: Any) -> None:
         self.cond = cond
 
@@ -231,18 +334,21 @@ class Where(Function):
             return xp_of(a, b).where(self.cond, a, b)
         except ValueError:
             raise ShapeError(
-                f"where: condition {tuple(self.cond.shape)}, x {a.shape} and y {b.shape} do not "
-                "broadcast together"
+                f"where: condition {tuple(self.cond.shape)}, input {a.shape} and other {b.shape} "
+                "do not broadcast together"
             ) from None
 
     def backward(self, gy: Tensor) -> tuple:
         n = self.needs_input_grad
-        ga = Where(self.cond)(gy, 0.0) if n[0] else None
-        gb = Where(self.cond)(0.0, gy) if n[1] else None
+        zero = Tensor._make(xp_of(gy.array).zeros((), gy.array.dtype), None)
+        ga = Where(self.cond)(gy, zero) if n[0] else None
+        gb = Where(self.cond)(zero, gy) if n[1] else None
         return ga, gb
 
 
 class Cast(Function):
+    saves = ""
+
     def __init__(self, dtype: Any) -> None:
         self.dtype = dtype
 
@@ -250,68 +356,280 @@ class Cast(Function):
         return x.astype(self.dtype)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return Cast(self.inputs[0].dtype)(gy)
+        return Cast(self.inputs[0].array.dtype)(gy)
 
 
 # -- the public functions ------------------------------------------------------------------------
-def add(a: Any, b: Any) -> Tensor: return Add()(a, b)
-def sub(a: Any, b: Any) -> Tensor: return Sub()(a, b)
-def mul(a: Any, b: Any) -> Tensor: return Mul()(a, b)
-def div(a: Any, b: Any) -> Tensor: return Div()(a, b)
-def pow(a: Any, b: Any) -> Tensor: return Pow()(a, b)  # noqa: A001 (NumPy's and torch's name)
-def neg(x: Any) -> Tensor: return Neg()(x)
-def abs(x: Any) -> Tensor: return Abs()(x)  # noqa: A001
-def exp(x: Any) -> Tensor: return Exp()(x)
-def log(x: Any) -> Tensor: return Log()(x)
-def log1p(x: Any) -> Tensor: return Log1p()(x)
-def sqrt(x: Any) -> Tensor: return Sqrt()(x)
-def sin(x: Any) -> Tensor: return Sin()(x)
-def cos(x: Any) -> Tensor: return Cos()(x)
-def maximum(a: Any, b: Any) -> Tensor: return Maximum()(a, b)
-def minimum(a: Any, b: Any) -> Tensor: return Minimum()(a, b)
+def _scaled(b: Any, alpha: Any) -> Any:
+    return b if alpha == 1 else b * alpha
 
 
-def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (NumPy's names)
-    """Clamp into [min, max]; the gradient is 1 inside (bounds included) and 0 outside."""
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """input + alpha * other."""
+    return Add()(*promoted(input, _scaled(other, alpha)))
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """input - alpha * other."""
+    if isinstance(input, Tensor) and input.array.dtype == bool:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or "
+                           "`logical_not()` operator instead.")
+    return Sub()(*promoted(input, _scaled(other, alpha)))
+
+
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return Mul()(*promoted(input, other))
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+    """True division (integers give the default float dtype), or with rounding_mode 'trunc'
+    or 'floor' the rounded quotient (integers stay integers; the gradient is zero)."""
+    a, b = promoted(input, other)
+    if rounding_mode is None:
+        if a.array.dtype.kind in "iub":
+            a, b = astype(a, default_float()), astype(b, default_float())
+        return Div()(a, b)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found '{rounding_mode}'")
+    if a.array.dtype.kind in "iub":
+        _no_int_zero("div", b)
+        fn = np.floor_divide if rounding_mode == "floor" else _trunc_div_int
+        return Piecewise(lambda x, y: fn(x, y).astype(x.dtype, copy=False))(a, b)
+    fn2 = xp_of(a.array).floor if rounding_mode == "floor" else xp_of(a.array).trunc
+    return Piecewise(lambda x, y: fn2(x / y))(a, b)
+
+
+def _trunc_div_int(x: Any, y: Any) -> Any:
+    q = np.floor_divide(x, y)
+    return q + ((q < 0) & (q * y != x))
+
+
+true_divide = divide = div
+multiply = mul
+subtract = sub
+
+
+class NoDerivative(Function):
+    """The result of an op PyTorch does not differentiate (floor_divide): it is recorded, and a
+    backward through it raises PyTorch's error."""
+
+    saves = ""
+
+    def __init__(self, op: str, y: Any) -> None:
+        self.op, self.y = op, y
+
+    def forward(self, *xs: Any) -> Any:
+        return self.y
+
+    def backward(self, gy: Tensor) -> Any:
+        raise RuntimeError(f"the derivative for '{self.op}' is not implemented (as in "
+                           f"PyTorch); use div(a, b, rounding_mode='floor'), whose gradient is "
+                           "zero, or detach() the result")
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """input // other, rounded toward minus infinity (Python's //); not differentiable."""
+    a, b = promoted(input, other)
+    with _no_grad():
+        y = div(a, b, rounding_mode="floor")
+    return NoDerivative("floor_divide", y.array)(a, b)
+
+
+def _no_int_zero(op: str, b: Tensor) -> None:
+    """PyTorch refuses integer division by zero (NumPy gives 0 with a warning)."""
+    if b.array.dtype.kind in "iub" and (b.array == 0).any():
+        raise RuntimeError(f"ZeroDivisionError: {op}: integer division by zero")
+
+
+def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Python's %: the result takes the sign of the divisor."""
+    a, b = promoted(input, other)
+    _no_int_zero("remainder", b)
+    return Remainder("floor")(a, b)
+
+
+def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """C's fmod: the result takes the sign of the dividend."""
+    a, b = promoted(input, other)
+    _no_int_zero("fmod", b)
+    return Remainder("trunc")(a, b)
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002 (PyTorch's name)
+    a, b = promoted(input, exponent)
+    f = Pow()
+    if not b.requires_grad:
+        f.saves = "0 1"  # the output is only needed for the exponent's gradient
+    return f(a, b)
+
+
+def float_power(input: Any, exponent: Any) -> Tensor:  # noqa: A002
+    """pow in float64 (complex128 for complex operands), as PyTorch's float_power."""
+    a, b = promoted(input, exponent)
+    dt = np.complex128 if a.array.dtype.kind == "c" else np.float64
+    return Pow()(astype(a, dt), astype(b, dt))
+
+
+def neg(input: Any) -> Tensor: return Neg()(as_operand(input))  # noqa: A002
+def abs(input: Any) -> Tensor: return Abs()(as_operand(input))  # noqa: A001,A002
+
+
+negative = neg
+absolute = abs
+
+
+def _floating(x: Any) -> Tensor:
+    """Math functions of integer tensors compute in the default float dtype, as PyTorch."""
+    x = as_operand(x)
+    return astype(x, default_float()) if x.array.dtype.kind in "iub" else x
+
+
+def exp(input: Any) -> Tensor: return Exp()(_floating(input))  # noqa: A002
+def log(input: Any) -> Tensor: return Log()(_floating(input))  # noqa: A002
+def log1p(input: Any) -> Tensor: return Log1p()(_floating(input))  # noqa: A002
+def sqrt(input: Any) -> Tensor: return Sqrt()(_floating(input))  # noqa: A002
+def sin(input: Any) -> Tensor: return Sin()(_floating(input))  # noqa: A002
+def cos(input: Any) -> Tensor: return Cos()(_floating(input))  # noqa: A002
+def maximum(input: Any, other: Any) -> Tensor: return Maximum()(*promoted(input, other))  # noqa: A002
+def minimum(input: Any, other: Any) -> Tensor: return Minimum()(*promoted(input, other))  # noqa: A002
+
+
+def _piecewise(fn_name: str) -> Any:
+    def op(input: Any) -> Tensor:  # noqa: A002
+        x = as_operand(input)
+        if x.array.dtype.kind in "iub" and fn_name != "sign":
+            return Tensor._make(x.array.copy(), None)
+        f = getattr(xp_of(x.array), fn_name)
+        return Piecewise(lambda a: f(a).astype(a.dtype, copy=False))(x)
+
+    op.__name__ = fn_name
+    op.__doc__ = f"Elementwise {fn_name} (its gradient is zero, as in PyTorch)."
+    return op
+
+
+floor = _piecewise("floor")
+ceil = _piecewise("ceil")
+trunc = _piecewise("trunc")
+sign = _piecewise("sign")
+fix = trunc
+
+
+def round(input: Any, *, decimals: int = 0) -> Tensor:  # noqa: A001,A002
+    """Round half to even (as PyTorch and NumPy); the gradient is zero."""
+    x = as_operand(input)
+    if x.array.dtype.kind in "iub":
+        return x
+    return Piecewise(lambda a: xp_of(a).round(a, decimals))(x)
+
+
+def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A001,A002
+    """Clamp into [min, max]; the gradient is 1 inside (bounds included) and 0 outside. Bounds
+    may be numbers or tensors; min > max gives max everywhere, as in PyTorch."""
     if min is None and max is None:
-        raise ValueError("clip: give at least one of min and max")
-    if min is not None and max is not None and min > max:
-        raise ValueError(f"clip: min {min} is greater than max {max}")
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    x = as_operand(input)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        y = x
+        if min is not None:
+            y = maximum(y, min)
+        if max is not None:
+            y = minimum(y, max)
+        return y
+    if x.array.dtype.kind in "iub" and any(isinstance(v, float) for v in (min, max)):
+        x = astype(x, default_float())
     return Clip(min, max)(x)
 
 
-def where(condition: Any, x: Any, y: Any) -> Tensor:
-    """Elements of x where condition holds, else of y; gradients go to the chosen side."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    return Where(cond.astype(bool, copy=False))(x, y)
+clip = clamp
+
+
+def clamp_min(input: Any, min: Any) -> Tensor:  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Any, max: Any) -> Tensor:  # noqa: A002
+    return clamp(input, max=max)
+
+
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:  # noqa: A002
+    """Elements of input where condition holds, else of other; gradients go to the chosen
+    side. where(condition) alone is nonzero(condition, as_tuple=True)."""
+    cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    if input is None and other is None:
+        return tuple(Tensor._make(i.astype(np.int64), None) for i in cond.nonzero())
+    if cond.dtype != bool:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {cond.dtype}; compare it first: where(x > 0, ...)")
+    return Where(cond)(*promoted(input, other))
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
-    from chainrule.backend import as_dtype
-
-    dt = as_dtype(dtype)
-    if x.dtype == dt:
+    """x converted to dtype (x itself when it already has it); recorded, so gradients flow back
+    to the original dtype."""
+    dt = as_numpy_dtype(dtype)
+    if x.array.dtype == dt:
         return x
     return Cast(dt)(x)
 
 
-def _compare(ufunc_name: str) -> Any:
-    def compare(a: Any, b: Any) -> Tensor:
-        a, b = as_operands((a, b))
-        try:
-            out = getattr(xp_of(a.data, b.data), ufunc_name)(a.data, b.data)
-        except ValueError:
-            raise _bcast(ufunc_name, a, b) from None
-        return Tensor._make(out, None)
-
-    compare.__name__ = ufunc_name
-    compare.__doc__ = f"Elementwise {ufunc_name} as a bool tensor (not differentiable)."
-    return compare
+def lerp(input: Any, end: Any, weight: Any) -> Tensor:  # noqa: A002
+    """input + weight * (end - input)."""
+    return add(input, mul(weight, sub(end, input)))
 
 
-less = _compare("less")
-less_equal = _compare("less_equal")
-greater = _compare("greater")
-greater_equal = _compare("greater_equal")
-equal = _compare("equal")
-not_equal = _compare("not_equal")
+def square(input: Any) -> Tensor:  # noqa: A002
+    x = as_operand(input)
+    return mul(x, x)
+
+
+def rsqrt(input: Any) -> Tensor:  # noqa: A002
+    return reciprocal(sqrt(input))
+
+
+class Reciprocal(Function):
+    saves = "out"
+
+    def forward(self, x: Any) -> Any:
+        return 1 / x
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output
+        return -(gy * y * y)
+
+
+def reciprocal(input: Any) -> Tensor:  # noqa: A002
+    """1 / input; a number divided by a tensor (2 / x) is reciprocal(x) * 2, as in PyTorch."""
+    return Reciprocal()(_floating(input))
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
+    """input + value * tensor1 * tensor2."""
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
+    """input + value * tensor1 / tensor2."""
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def exp2(input: Any) -> Tensor:  # noqa: A002
+    return pow(2.0, _floating(input))
+
+
+def expm1(input: Any) -> Tensor:  # noqa: A002
+    return Expm1()(_floating(input))
+
+
+def log2(input: Any) -> Tensor:  # noqa: A002
+    return div(log(input), float(np.log(2.0)))
+
+
+def log10(input: Any) -> Tensor:  # noqa: A002
+    return div(log(input), float(np.log(10.0)))
+
+
+def tan(input: Any) -> Tensor:  # noqa: A002
+    x = _floating(input)
+    return div(sin(x), cos(x))

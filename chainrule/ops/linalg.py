@@ -31,6 +31,8 @@ def _check_matmul(a: Any, b: Any) -> None:
 
 
 class MatMul(Function):
+    saves = "cross"
+
     def forward(self, a: Any, b: Any) -> Any:
         try:
             return a @ b
@@ -52,11 +54,11 @@ class MatMul(Function):
             gy = gy.unsqueeze(-1)
         ga = gb = None
         if na:
-            ga = gy @ b2.swapaxes(-1, -2)
+            ga = gy @ b2.transpose(-1, -2)
             if a.ndim == 1:
                 ga = sum_to(ga, a2.shape).reshape(a.shape)
         if nb:
-            gb = a2.swapaxes(-1, -2) @ gy
+            gb = a2.transpose(-1, -2) @ gy
             if b.ndim == 1:
                 gb = sum_to(gb, b2.shape).reshape(b.shape)
         return ga, gb
@@ -66,8 +68,63 @@ def _t2(x: Tensor) -> Tensor:
     return Transpose((1, 0))(x)
 
 
-def matmul(a: Any, b: Any) -> Tensor:
+def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """Matrix product with NumPy's (and PyTorch's) rules for 1-D and batched operands. Both
+    must have the same dtype, as in PyTorch."""
+    a, b = as_operands((input, other))
+    if a.array.dtype != b.array.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != "
+                           f"{b.dtype}; convert one: b.to(a.dtype)")
     return MatMul()(a, b)
+
+
+def mm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
+    """The product of two matrices (2-D only)."""
+    a, b = as_operands((input, mat2))
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: self must be a matrix (got {a.ndim}-D) and mat2 must be a "
+                           f"matrix (got {b.ndim}-D); use matmul for other shapes")
+    return matmul(a, b)
+
+
+def bmm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors."""
+    a, b = as_operands((input, mat2))
+    if a.ndim != 3 or b.ndim != 3:
+        raise RuntimeError(f"bmm: batch1 must be a 3D tensor (got {a.ndim}-D) and batch2 must "
+                           f"be a 3D tensor (got {b.ndim}-D)")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: batch1 and batch2 must have same number of batches, got "
+                           f"{a.shape[0]} and {b.shape[0]}")
+    return matmul(a, b)
+
+
+def mv(input: Any, vec: Any) -> Tensor:  # noqa: A002
+    a, v = as_operands((input, vec))
+    if a.ndim != 2 or v.ndim != 1:
+        raise RuntimeError(f"mv: vector + matrix @ vector expected, got {a.ndim}-D and "
+                           f"{v.ndim}-D")
+    return matmul(a, v)
+
+
+def dot(input: Any, tensor: Any) -> Tensor:  # noqa: A002
+    """The inner product of two 1-D tensors."""
+    a, b = as_operands((input, tensor))
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.shape != b.shape:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
+                           f"[{b.shape[0]}] to have the same number of elements, but got "
+                           f"{a.shape[0]} and {b.shape[0]} elements respectively")
+    return matmul(a, b)
+
+
+def outer(input: Any, vec2: Any) -> Tensor:  # noqa: A002
+    a, b = as_operands((input, vec2))
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+ger = outer
 
 
 def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
@@ -95,6 +152,8 @@ def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[
 
 
 class Einsum(Function):
+    saves = "inputs"
+
     def __init__(self, terms: list[str], out: str) -> None:
         self.terms, self.out = terms, out
 
@@ -115,7 +174,7 @@ class Einsum(Function):
     def _grad(self, i: int, gy: Tensor) -> Tensor:
         """d/d operand i: an einsum of gy with the other operands. A letter summed away only in
         operand i comes back through ones; a repeated letter (a diagonal) through an identity."""
-        xp = xp_of(gy.data)
+        xp = xp_of(gy.array)
         sizes = {c: n for t, x in zip(self.terms, self.inputs) for c, n in zip(t, x.shape)}
         terms = [self.out] + [t for j, t in enumerate(self.terms) if j != i]
         ops = [gy] + [x for j, x in enumerate(self.inputs) if j != i]

@@ -44,6 +44,8 @@ class SoftmaxCrossEntropy(Function):
     and A = sum_c a (N, *d).
     """
 
+    saves = "0"
+
     def __init__(self, coef: Any = None, index: tuple | None = None, dense: Any = None) -> None:
         self.coef, self.index, self.dense = coef, index, dense
         self.A = coef if dense is None else dense.sum(axis=1)
@@ -66,7 +68,7 @@ class SoftmaxCrossEntropy(Function):
             # create_graph=True: build the gradient from differentiable ops (softmax recomputed)
             # so that it can be differentiated again
             p = softmax(self.inputs[0], axis=1)
-            a = Tensor._make(self._dense_coefficients(p.data), None)
+            a = Tensor._make(self._dense_coefficients(p.array), None)
             return (Scale(A)(p) - a) * gy.unsqueeze(1)
         # first order, nothing recorded: the same formula on the arrays forward saved
         g = self.p * A
@@ -74,7 +76,7 @@ class SoftmaxCrossEntropy(Function):
             g[self.index] -= self.coef
         else:
             g -= self.dense
-        g *= _with_class_axis(gy.data)
+        g *= _with_class_axis(gy.array)
         return Tensor._make(g, None)
 
     def _dense_coefficients(self, like: Any) -> Any:

@@ -58,6 +58,8 @@ class Normalize(Function):
     `axes`) or along all of them and no other (layer-norm: param_shape is 1 exactly elsewhere).
     """
 
+    saves = "inputs"
+
     def __init__(self, axes: tuple[int, ...], param_shape: tuple[int, ...] | None,
                  eps: float) -> None:
         self.axes, self.param_shape, self.eps = axes, param_shape, eps
@@ -73,7 +75,7 @@ class Normalize(Function):
         d *= self.inv
         self.xhat = d
         if not wb:
-            return d
+            return d.copy()  # backward reads xhat: the output must not share it
         w, b = (a.reshape(self.param_shape) for a in wb)
         y = xp.multiply(d, w, out=sq)  # reuse the squares' buffer for the output
         y += b
@@ -83,7 +85,7 @@ class Normalize(Function):
         if is_grad_enabled():  # create_graph=True: build the gradient from differentiable ops
             return self._backward_graph(gy)
         # plain backward records nothing, so the same formulas run directly on arrays
-        gx, gw, gb = self._backward_arrays(gy.data)
+        gx, gw, gb = self._backward_arrays(gy.array)
         if len(self.inputs) == 1:
             return _wrap(gx)
         return _wrap(gx), _wrap(gw), _wrap(gb)
@@ -92,7 +94,7 @@ class Normalize(Function):
         n = self.needs_input_grad
         affine = len(self.inputs) == 3
         xhat, axes = self.xhat, self.axes
-        w = self.inputs[1].data.reshape(self.param_shape) if affine else None
+        w = self.inputs[1].array.reshape(self.param_shape) if affine else None
         # batch-norm's weight is constant along the reduced axes, so it comes out of the sums
         # (and its gradient is one of them); layer-norm's varies along them
         w_inside = affine and any(self.param_shape[a] != 1 for a in axes)

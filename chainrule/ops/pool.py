@@ -37,6 +37,8 @@ class MaxPool2d(Function):
     """Max over each window of x (N, C, H, W) -> (N, C, OH, OW); fused for speed (one maximum
     per kernel tap). The gradient goes to the first maximum of each window, as in PyTorch."""
 
+    saves = "0"
+
     def __init__(self, win: Window, out_hw: tuple[int, int]) -> None:
         self.win, self.out_hw = win, out_hw
 
@@ -47,11 +49,11 @@ class MaxPool2d(Function):
         best = taps[0].copy() if len(taps) == 1 else xp.maximum(taps[0], taps[1])
         for v in taps[2:]:
             xp.maximum(best, v, out=best)
-        self.best = best  # (C, N, OH, OW), the output's data
-        return best.transpose(1, 0, 2, 3)
+        self.best = best  # (C, N, OH, OW), for backward; the output is a copy, so an in-place
+        return xp.ascontiguousarray(best.transpose(1, 0, 2, 3))  # change of it is harmless
 
     def backward(self, gy: Tensor) -> Tensor:
-        src = padded(self.inputs[0].data, self.win, -xp_of(self.best).inf)
+        src = padded(self.inputs[0].array, self.win, -xp_of(self.best).inf)
         masks, taken = [], None
         for _, i, j in _taps(self.win):  # first maximum of each window: ties go to the first tap
             m = _tap(src, self.win, i, j, self.out_hw) == self.best
@@ -67,6 +69,8 @@ class MaxPool2d(Function):
 class ArgmaxScatter(Function):
     """g (N, C, OH, OW) -> zeros (N, C, H, W) with each g added at its window's argmax, given
     as one boolean (C, N, OH, OW) mask per kernel tap."""
+
+    saves = ""
 
     def __init__(self, win: Window, masks: list[Any], shape: tuple[int, ...]) -> None:
         self.win, self.masks, self.shape = win, masks, tuple(shape)
@@ -93,6 +97,8 @@ class ArgmaxScatter(Function):
 class ArgmaxGather(Function):
     """x (N, C, H, W) -> (N, C, OH, OW): the element at each window's argmax (the adjoint of
     ArgmaxScatter)."""
+
+    saves = ""
 
     def __init__(self, win: Window, masks: list[Any]) -> None:
         self.win, self.masks = win, masks
@@ -168,9 +174,9 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     if divisor_override:
         y = s * (1.0 / divisor_override)
     else:
-        div = _divisors(xp_of(x4.data), win, x4.shape, out_hw, count_include_pad)
+        div = _divisors(xp_of(x4.array), win, x4.shape, out_hw, count_include_pad)
         y = s * Tensor._make((1 / div).astype(x4.dtype), None)
-    y = y.transpose(1, 0, 2, 3)
+    y = y.permute(1, 0, 2, 3)
     return y if x.ndim == 4 else y.reshape(y.shape[1:])
 
 
@@ -200,7 +206,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     if len(size) != 2 or min(oh, ow) < 1:
         raise ValueError(f"adaptive_avg_pool2d: output_size must be a positive int or a pair, "
                          f"got {output_size!r}")
-    xp = xp_of(x4.data)
+    xp = xp_of(x4.array)
     ph, pw = _averaging(xp, h, oh, x4.dtype), _averaging(xp, w, ow, x4.dtype)
     t = (x4.reshape(n * c * h, w) @ pw.T).reshape(n * c, h, ow)
     y = (ph @ t).reshape(n, c, oh, ow)

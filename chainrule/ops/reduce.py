@@ -1,36 +1,63 @@
-"""Reductions (sum mean max min prod var std logsumexp), softmax / log_softmax, cumsum, and the
-pair that undoes broadcasting: sum_to and broadcast_to, each the other's backward.
+"""Reductions (sum mean prod amax amin var std logsumexp all any), softmax / log_softmax,
+cumsum / cumprod, and the pair that undoes broadcasting: sum_to and broadcast_to, each the
+other's backward.
 
-Reductions take NumPy's `axis` (None, an int or a tuple) and `keepdims`.
+Reductions take PyTorch's `dim` (None, an int or a tuple) and `keepdim`; NumPy's spellings `axis`
+and `keepdims` are accepted too, as PyTorch accepts them. Integer and bool tensors sum to int64.
+The value-selecting reductions (max / min with a dim, median, sort, topk) live in ops/select.py.
 """
 
 from __future__ import annotations
 
 import builtins
+import warnings
 from typing import Any
 
 import numpy as np
 
 from chainrule.autograd import Function, is_grad_enabled
 from chainrule.backend import xp_of
-from chainrule.errors import ShapeError
-from chainrule.ops.elementwise import Scale, exp
-from chainrule.tensor import Tensor, as_operand
+from chainrule.dtypes import as_numpy_dtype, default_float
+from chainrule.errors import DimError, ShapeError, dim_error
+from chainrule.ops.elementwise import Scale, astype, exp
+from chainrule.tensor import Tensor, as_operand, as_view
 
 
 def _axes(op: str, axis: Any, ndim: int) -> tuple[int, ...] | None:
-    """axis as a sorted tuple of non-negative ints (None stays None: all axes)."""
+    """dim as a sorted tuple of non-negative ints (None, and () or [] as PyTorch reads them,
+    stay None: all dims)."""
     if axis is None:
         return None
     ax = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if not ax:
+        return None
     out = []
     for a in ax:
-        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
+            raise dim_error(op, a, ndim)
         out.append(int(a) % builtins.max(ndim, 1))
     if len(set(out)) != len(out):
-        raise ShapeError(f"{op}: axis {axis} repeats an axis")
+        raise RuntimeError(f"{op}: dim {out[0]} appears multiple times in the list of dims")
     return tuple(sorted(out)) if ndim else None
+
+
+def no_out(op: str, out: Any) -> None:
+    """out= is accepted (NumPy's functions pass out=None to tensor methods) but not supported."""
+    if out is not None:
+        raise TypeError(f"{op}: out= is not supported; assign the result instead "
+                        f"(y = x.{op}(...)) or copy it: out.copy_(x.{op}(...))")
+
+
+def dim_args(op: str, dim: Any, keepdim: bool, axis: Any = None,
+             keepdims: Any = None) -> tuple[Any, bool]:
+    """PyTorch's dim/keepdim, or NumPy's spellings axis/keepdims (not both)."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: give dim or axis, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, bool(keepdim)
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -48,6 +75,8 @@ def _expand(gy: Tensor, shape: tuple[int, ...], axes: Any, keepdims: bool,
 class Expand(Function):
     """Reshape to keep the reduced axes, then broadcast over them: the backward of a reduction,
     fused into one op (it runs in every loss's backward); its own backward is that sum."""
+
+    saves = ""
 
     def __init__(self, axes: Any, keepdims: bool, shape: tuple[int, ...],
                  scale: float = 1.0) -> None:
@@ -70,13 +99,16 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
 
 
 class _Reduction(Function):
+    saves = ""
+
     def __init__(self, axes: Any, keepdims: bool) -> None:
         self.axes, self.keepdims = axes, keepdims
 
 
 class Sum(_Reduction):
     def forward(self, x: Any) -> Any:
-        return x.sum(axis=self.axes, keepdims=self.keepdims)
+        y = x.sum(axis=self.axes, keepdims=self.keepdims)
+        return y.astype(x.dtype) if y.dtype != x.dtype and x.dtype.kind in "iu" else y
 
     def backward(self, gy: Tensor) -> Tensor:
         return _expand(gy, self.inputs[0].shape, self.axes, self.keepdims)
@@ -95,20 +127,24 @@ class Mean(_Reduction):
 
 
 class Max(_Reduction):
-    """max over axes; the gradient is split evenly between tied maxima."""
+    """amax over dims; the gradient is split evenly between tied maxima (PyTorch's amax, and
+    its max() and median() of a whole tensor)."""
+
+    saves = "0 out"
 
     def forward(self, x: Any) -> Any:
         if _count(x.shape, self.axes) == 0:  # an empty group has no max; (0, 3) over axis 1 is fine
-            raise ShapeError(
-                f"{self.name.lower()}: cannot reduce an empty tensor of shape {x.shape}")
+            raise DimError(
+                f"a{self.name.lower()}: cannot reduce an empty tensor of shape {x.shape} (the "
+                "reduced dims have no elements)")
         return self._reduce(x)
 
     def _reduce(self, x: Any) -> Any:
         return x.max(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy: Tensor) -> Tensor:
-        x = self.inputs[0].data
-        y = self.output.data.reshape(_kept_shape(x.shape, self.axes))
+        x = self.inputs[0].array
+        y = self.output.array.reshape(_kept_shape(x.shape, self.axes))
         hit = x == y
         w = hit / hit.sum(axis=self.axes, keepdims=True)
         return Scale(w.astype(x.dtype))(_expand(gy, x.shape, self.axes, self.keepdims))
@@ -120,17 +156,19 @@ class Min(Max):
 
 
 class Prod(_Reduction):
+    saves = "0 out"
+
     def forward(self, x: Any) -> Any:
         return x.prod(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
         g = _expand(gy, x.shape, self.axes, self.keepdims)
-        if (x.data != 0).all():
+        if (x.array != 0).all():
             return g * _expand(self.output, x.shape, self.axes, self.keepdims) / x
         # with zeros, y / x is undefined: use the product of the other elements
         if not is_grad_enabled():  # first order only: O(n) prefix products, a constant is right
-            return Scale(_prod_of_others(x.data, self.axes))(g)
+            return Scale(_prod_of_others(x.array, self.axes))(g)
         return g * _prod_of_others_graph(x, self.axes)  # create_graph: keep it differentiable
 
 
@@ -157,14 +195,16 @@ def _prod_of_others_graph(x: Tensor, axes: tuple[int, ...] | None) -> Tensor:
     axes = tuple(range(x.ndim)) if axes is None else axes
     rest = [a for a in range(x.ndim) if a not in axes]
     perm = rest + list(axes)
-    xm = x.transpose(perm).reshape(tuple(x.shape[a] for a in rest) + (-1,))
-    eye = Tensor._make(xp_of(x.data).eye(xm.shape[-1], dtype=bool), None)
-    others = where(eye, 1.0, xm.unsqueeze(-2)).prod(axis=-1)
-    return others.reshape(tuple(x.shape[a] for a in perm)).transpose(tuple(np.argsort(perm)))
+    xm = x.permute(perm).reshape(tuple(x.shape[a] for a in rest) + (-1,))
+    eye = Tensor._make(xp_of(x.array).eye(xm.shape[-1], dtype=bool), None)
+    others = prod(where(eye, 1.0, xm.unsqueeze(-2)), -1)
+    return others.reshape(tuple(x.shape[a] for a in perm)).permute(tuple(np.argsort(perm)))
 
 
 class LogSumExp(_Reduction):
     """log(sum(exp(x))), fused for stability: the max is subtracted before exp."""
+
+    saves = "0 out"
 
     def forward(self, x: Any) -> Any:
         xp = xp_of(x)
@@ -185,6 +225,8 @@ class LogSumExp(_Reduction):
 class Softmax(Function):
     """exp(x) / sum(exp(x)) along one axis, fused for stability."""
 
+    saves = "out"
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -203,6 +245,8 @@ class Softmax(Function):
 class SoftmaxGrad(Function):
     """y * (gy - sum(gy * y)): softmax's backward in one op (fused for speed), differentiable
     in gy (where it is its own adjoint) and in y."""
+
+    saves = "inputs"
 
     def __init__(self, axis: int | None) -> None:
         self.axis = axis
@@ -224,6 +268,8 @@ class SoftmaxGrad(Function):
 class LogSoftmax(Function):
     """x - logsumexp(x) along one axis, fused for stability."""
 
+    saves = "out"
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -243,6 +289,8 @@ class LogSoftmaxGrad(Function):
     """gy - exp(y) * sum(gy): log_softmax's backward in one op (fused for speed),
     differentiable in gy and y."""
 
+    saves = "inputs"
+
     def __init__(self, axis: int | None) -> None:
         self.axis = axis
 
@@ -259,6 +307,8 @@ class LogSoftmaxGrad(Function):
 
 
 class Cumsum(Function):
+    saves = ""
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -266,20 +316,22 @@ class Cumsum(Function):
         return x.cumsum(axis=self.axis)
 
     def backward(self, gy: Tensor) -> Tensor:
-        from chainrule.ops.shape import flip
+        from chainrule.ops.join import flip
 
-        return flip(flip(gy, self.axis).cumsum(self.axis), self.axis)
+        return flip(cumsum(flip(gy, self.axis), self.axis), self.axis)
 
 
 class SumTo(Function):
     """Sum a broadcast array back down to `shape` (the backward of broadcasting)."""
+
+    saves = ""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
     def forward(self, x: Any) -> Any:
         lead = x.ndim - len(self.shape)
-        if lead < 0 or any(s not in (1, xs) for s, xs in zip(self.shape, x.shape[lead:])):
+        if lead < 0 or builtins.any(s not in (1, xs) for s, xs in zip(self.shape, x.shape[lead:])):
             raise ShapeError(f"sum_to: shape {x.shape} cannot be summed to {self.shape}")
         axes = tuple(range(lead)) + tuple(
             lead + i for i, s in enumerate(self.shape) if s == 1 and x.shape[lead + i] != 1)
@@ -291,6 +343,8 @@ class SumTo(Function):
 
 
 class BroadcastTo(Function):
+    saves = ""
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -307,92 +361,270 @@ class BroadcastTo(Function):
         return sum_to(gy, self.inputs[0].shape)
 
 
+
+
 # -- the public functions ------------------------------------------------------------------------
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = as_operand(x)
-    return Sum(_axes("sum", axis, x.ndim), keepdims)(x)
+def _int_to_long(x: Tensor, dtype: Any) -> Tensor:
+    """The input in the accumulation dtype: dtype= when given, int64 for integers and bools."""
+    if dtype is not None:
+        return astype(x, as_numpy_dtype(dtype))
+    if x.array.dtype.kind in "iub" and x.array.dtype != np.int64:
+        return astype(x, np.int64)
+    return x
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    x = as_operand(x)
-    return Mean(_axes("mean", axis, x.ndim), keepdims)(x)
+def sum(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A001,A002
+        dtype: Any = None, axis: Any = None, keepdims: Any = None,
+        out: Any = None) -> Tensor:
+    """Sum over dim (all dims by default); integers and bools sum to int64."""
+    x = as_operand(input)
+    if dim is None and axis is None and dtype is None and keepdims is None and out is None \
+            and x.array.dtype.kind in "fc":
+        return Sum(None, bool(keepdim))(x)  # the common loss.sum(): no argument to sort out
+    no_out("sum", out)
+    x = _int_to_long(x, dtype)
+    dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
+    return Sum(_axes("sum", dim, x.ndim), keepdim)(x)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = as_operand(x)
-    return Max(_axes("max", axis, x.ndim), keepdims)(x)
+def mean(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+         dtype: Any = None, axis: Any = None, keepdims: Any = None,
+        out: Any = None) -> Tensor:
+    no_out("mean", out)
+    x = as_operand(input)
+    if dtype is not None:
+        x = astype(x, as_numpy_dtype(dtype))
+    elif x.array.dtype.kind not in "fc":
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point "
+            f"or complex dtype. Got: {x.dtype}; convert first: x.float().mean()")
+    dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
+    return Mean(_axes("mean", dim, x.ndim), keepdim)(x)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    x = as_operand(x)
-    return Min(_axes("min", axis, x.ndim), keepdims)(x)
+def nansum(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+           dtype: Any = None) -> Tensor:
+    """sum treating NaN as zero."""
+    from chainrule.ops.compare import isnan
+    from chainrule.ops.elementwise import where
+
+    x = as_operand(input)
+    return sum(where(isnan(x), 0.0, x), dim, keepdim, dtype=dtype)
 
 
-def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    x = as_operand(x)
-    return Prod(_axes("prod", axis, x.ndim), keepdims)(x)
+def nanmean(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+            dtype: Any = None) -> Tensor:
+    """mean over the elements that are not NaN."""
+    from chainrule.ops.compare import isnan
+
+    x = as_operand(input)
+    keep = ~isnan(x)
+    return nansum(x, dim, keepdim, dtype=dtype) / sum(keep, dim, keepdim).to(x.dtype)
 
 
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    x = as_operand(x)
-    return LogSumExp(_axes("logsumexp", axis, x.ndim), keepdims)(x)
+def amax(input: Any, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
+         axis: Any = None, keepdims: Any = None,
+        out: Any = None) -> Tensor:
+    """The maximum over dim (all dims by default); tied maxima share the gradient evenly."""
+    no_out("amax", out)
+    x = as_operand(input)
+    dim, keepdim = dim_args("amax", dim, keepdim, axis, keepdims)
+    return Max(_axes("amax", dim, x.ndim), keepdim)(x)
 
 
-def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """Variance with NumPy's convention (ddof=0); pass ddof=1 for PyTorch's unbiased default."""
-    x = as_operand(x)
-    axes = _axes("var", axis, x.ndim)
-    d = x - mean(x, axes, keepdims=True)
-    return sum(d * d, axes, keepdims) / (_count(x.shape, axes) - ddof)
+def amin(input: Any, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
+         axis: Any = None, keepdims: Any = None,
+        out: Any = None) -> Tensor:
+    """The minimum over dim (all dims by default); tied minima share the gradient evenly."""
+    no_out("amin", out)
+    x = as_operand(input)
+    dim, keepdim = dim_args("amin", dim, keepdim, axis, keepdims)
+    return Min(_axes("amin", dim, x.ndim), keepdim)(x)
 
 
-def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    return var(x, axis, ddof, keepdims).sqrt()
+def prod(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+         dtype: Any = None, axis: Any = None, keepdims: Any = None,
+        out: Any = None) -> Tensor:
+    no_out("prod", out)
+    x = _int_to_long(as_operand(input), dtype)
+    dim, keepdim = dim_args("prod", dim, keepdim, axis, keepdims)
+    return Prod(_axes("prod", dim, x.ndim), keepdim)(x)
 
 
-def _one_axis(op: str, axis: int, x: Tensor) -> int | None:
-    return _axes(op, axis, x.ndim)[0] if x.ndim else None
+def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+              axis: Any = None, keepdims: Any = None,
+        out: Any = None) -> Tensor:
+    no_out("logsumexp", out)
+    x = as_operand(input)
+    if x.array.dtype.kind not in "fc":
+        x = astype(x, default_float())
+    dim, keepdim = dim_args("logsumexp", dim, keepdim, axis, keepdims)
+    return LogSumExp(_axes("logsumexp", dim, x.ndim), keepdim)(x)
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    x = as_operand(x)
-    return Softmax(_one_axis("softmax", axis, x))(x)
+def _var_args(op: str, dim: Any, unbiased: Any, keepdim: bool, correction: Any,
+              kw: dict) -> tuple[Any, float, bool]:
+    """var/std's arguments in any of PyTorch's forms: var(dim, unbiased, keepdim), var(dim,
+    keepdim=, correction=), var(unbiased); NumPy's ddof= means correction."""
+    if isinstance(dim, bool):  # var(True): the legacy var(unbiased)
+        dim, unbiased = None, dim
+    if "ddof" in kw:
+        correction = kw.pop("ddof")
+    dim, keepdim = dim_args(op, dim, keepdim, kw.pop("axis", None), kw.pop("keepdims", None))
+    if kw:
+        raise TypeError(f"{op}() got an unexpected keyword argument '{next(iter(kw))}'")
+    if unbiased is not None and correction is not None:
+        raise RuntimeError(f"{op}: cannot specify both the unbiased and correction arguments")
+    c = (1.0 if unbiased else 0.0) if unbiased is not None else (
+        1.0 if correction is None else float(correction))
+    return dim, c, keepdim
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    x = as_operand(x)
-    return LogSoftmax(_one_axis("log_softmax", axis, x))(x)
+def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+        correction: Any = None, **kw: Any) -> Tensor:
+    """Variance over dim, dividing by N - correction: unbiased (correction=1) by default, as
+    in PyTorch; unbiased=False or correction=0 gives the population variance."""
+    x = as_operand(input)
+    dim, c, keepdim = _var_args("var", dim, unbiased, keepdim, correction, kw)
+    axes = _axes("var", dim, x.ndim)
+    d = x - mean(x, axes, keepdim=True)
+    n = builtins.max(_count(tuple(x.shape), axes) - c, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sum(d * d, axes, keepdim) / float(n) if n else sum(d * d, axes, keepdim) * np.inf
 
 
-def cumsum(x: Any, axis: int | None = None) -> Tensor:
-    """Cumulative sum along axis; axis=None works on the flattened tensor, as in NumPy."""
-    x = as_operand(x)
-    if axis is None:
-        x, axis = x.reshape(-1), 0
-    return Cumsum(_one_axis("cumsum", axis, x))(x)
+def std(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+        correction: Any = None, **kw: Any) -> Tensor:
+    """Standard deviation: sqrt(var) with var's arguments (unbiased by default)."""
+    return var(input, dim, unbiased, keepdim, correction=correction, **kw).sqrt()
+
+
+def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+             correction: Any = None, **kw: Any) -> tuple[Tensor, Tensor]:
+    x = as_operand(input)
+    v = var(x, dim, unbiased, keepdim, correction=correction, **kw)
+    d, _, k = _var_args("var_mean", dim, unbiased, keepdim, correction, dict(kw))
+    return v, mean(x, d, k)
+
+
+def std_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+             correction: Any = None, **kw: Any) -> tuple[Tensor, Tensor]:
+    v, m = var_mean(input, dim, unbiased, keepdim, correction=correction, **kw)
+    return v.sqrt(), m
+
+
+def implicit_softmax_dim(op: str, ndim: int) -> int:
+    """PyTorch's implicit dim for F.softmax and nn.Softmax without one (deprecated there too):
+    0 for 0-, 1- and 3-d inputs, else 1, with PyTorch's warning."""
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to "
+                  "include dim=X as an argument.", UserWarning, stacklevel=4)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_input(op: str, input: Any, dim: Any, dtype: Any) -> tuple[Tensor, int | None]:
+    x = as_operand(input)
+    if dim is None:
+        raise TypeError(f"{op}() missing required argument 'dim' (as in PyTorch); "
+                        f"F.{op}(x) alone picks PyTorch's deprecated implicit dim")
+    if dtype is not None:
+        x = astype(x, as_numpy_dtype(dtype))
+    elif x.array.dtype.kind not in "fc":
+        raise RuntimeError(f"{op}: \"{op}_lastdim_kernel_impl\" not implemented for integer "
+                           f"tensors ({x.dtype}); convert first, x.float(), or pass dtype=")
+    return x, (_axes(op, dim, x.ndim)[0] if x.ndim else None)
+
+
+def softmax(input: Any, dim: Any = None, dtype: Any = None, *,  # noqa: A002
+            axis: Any = None) -> Tensor:
+    """exp(x) / exp(x).sum(dim, keepdim=True), along dim (required)."""
+    x, d = _softmax_input("softmax", input, dim if axis is None else axis, dtype)
+    return Softmax(d)(x)
+
+
+def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *,  # noqa: A002
+                axis: Any = None) -> Tensor:
+    """x - logsumexp(x, dim, keepdim=True), along dim (required)."""
+    x, d = _softmax_input("log_softmax", input, dim if axis is None else axis, dtype)
+    return LogSoftmax(d)(x)
+
+
+def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None,  # noqa: A002
+           out: Any = None) -> Tensor:
+    """Cumulative sum along dim (integers accumulate in int64); dim is required, as in
+    PyTorch (for the flattened tensor: x.flatten().cumsum(0))."""
+    no_out("cumsum", out)
+    x = _int_to_long(as_operand(input), dtype)
+    dim = dim if axis is None else axis
+    if dim is None:
+        raise TypeError("cumsum() missing required argument 'dim' (as in PyTorch); for the "
+                        "flattened tensor use x.flatten().cumsum(0)")
+    return Cumsum(_axes("cumsum", dim, x.ndim)[0] if x.ndim else None)(x)
+
+
+def cumprod(input: Any, dim: Any, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    """Cumulative product along dim (integers accumulate in int64). Recorded as a running
+    product of slices, so it is differentiable everywhere, zeros included."""
+    x = _int_to_long(as_operand(input), dtype)
+    if x.ndim == 0:
+        return x * 1
+    d = _axes("cumprod", dim, x.ndim)[0]
+    if not (x.requires_grad and is_grad_enabled()):
+        return Tensor._make(xp_of(x.array).cumprod(x.array, axis=d), None)
+    from chainrule.ops.join import stack
+    from chainrule.ops.shape import select
+
+    out = [select(x, d, 0)]
+    for i in range(1, x.shape[d]):
+        out.append(out[-1] * select(x, d, i))
+    return stack(out, d)
+
+
+def _logical_reduce(name: str) -> Any:
+    def op(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+           axis: Any = None, keepdims: Any = None, out: Any = None) -> Tensor:
+        no_out(name, out)
+        x = as_operand(input)
+        dim, keepdim = dim_args(name, dim, keepdim, axis, keepdims)
+        ax = _axes(name, dim, x.ndim)
+        r = getattr(x.array.astype(bool, copy=False), name)(axis=ax, keepdims=keepdim)
+        return Tensor._make(xp_of(x.array).asarray(r), None)
+
+    op.__name__ = name
+    op.__doc__ = f"Whether {name} elements are nonzero, over dim (all dims by default)."
+    return op
+
+
+all = _logical_reduce("all")  # noqa: A001
+any = _logical_reduce("any")  # noqa: A001
+
+
+def count_nonzero(input: Any, dim: Any = None) -> Tensor:  # noqa: A002
+    x = as_operand(input)
+    r = (x.array != 0).sum(axis=_axes("count_nonzero", dim, x.ndim))
+    return Tensor._make(xp_of(x.array).asarray(r, dtype=np.int64), None)
 
 
 def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     return x if x.shape == tuple(shape) else SumTo(tuple(shape))(x)
 
 
-def broadcast_to(x: Any, shape: Any) -> Tensor:
-    x = as_operand(x)
-    shape = tuple(int(s) for s in shape)
-    return x if x.shape == shape else BroadcastTo(shape)(x)
+def sum_to_size(input: Any, *size: Any) -> Tensor:  # noqa: A002
+    from chainrule.tensor import _shape_arg
+
+    return sum_to(as_operand(input), _shape_arg(size))
 
 
-def _arg(name: str) -> Any:
-    def arg(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        x = as_operand(x)
-        if x.size == 0 and (axis is None or x.shape[axis] == 0):
-            raise ShapeError(f"{name}: cannot take {name} of an empty tensor of shape {x.shape}")
-        return Tensor._make(getattr(x.data, name)(axis=axis, keepdims=keepdims), None)
-
-    arg.__name__ = name
-    arg.__doc__ = f"Indices of the {name[3:]}ima along axis (int64, not differentiable)."
-    return arg
-
-
-argmax = _arg("argmax")
-argmin = _arg("argmin")
+def broadcast_to(input: Any, size: Any) -> Tensor:  # noqa: A002
+    """input expanded to size (a view; -1 keeps a dimension), as torch.broadcast_to."""
+    x = as_operand(input)
+    shape = tuple(int(s) for s in size)
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise RuntimeError(
+            f"broadcast_to: the number of sizes provided ({len(shape)}) must be greater or "
+            f"equal to the number of dimensions in the tensor ({x.ndim})")
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s
+                  for i, s in enumerate(shape))
+    if x.shape == shape:
+        return x
+    return as_view(BroadcastTo(shape)(x), x, lambda p: broadcast_to(p, shape))

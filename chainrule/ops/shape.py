@@ -1,30 +1,36 @@
-"""Ops that move elements without changing them: reshape, transpose, indexing, concatenate, stack,
-split, pad, flip, repeat, tile, and the composites built on them (squeeze, unsqueeze, flatten...).
+"""Ops that move elements without changing them, with PyTorch's meanings: reshape / view,
+transpose(dim0, dim1), permute, squeeze / unsqueeze, flatten, expand, indexing, narrow, select,
+and the copies clone and contiguous. Joining and splitting (cat, stack, split, chunk, repeat, ...)
+are in ops/join.py.
 
-Indexing's backward scatters with accumulation, so repeated integer indices add up.
+Views (reshape when possible, view, transpose, permute, t, squeeze, unsqueeze, expand, basic
+indexing, narrow, select) share their base's storage and version counter, as in PyTorch: an
+in-place change through one is seen by the other. Indexing's backward scatters with
+accumulation, so repeated integer indices add up.
 """
 
 from __future__ import annotations
 
-import builtins
 from typing import Any, Sequence
 
 import numpy as np
 
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
-from chainrule.errors import ShapeError
-from chainrule.ops.reduce import broadcast_to
-from chainrule.tensor import Tensor, as_operand, as_operands
+from chainrule.errors import DimError, ShapeError, dim_error
+from chainrule.tensor import Tensor, _shape_arg, as_operand, as_view
 
 
 def _axis(op: str, axis: int, ndim: int) -> int:
-    if not -ndim <= axis < ndim:
-        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of {ndim} dimensions")
-    return axis % ndim
+    n = max(ndim, 1)
+    if not -n <= axis < n:
+        raise dim_error(op, axis, ndim)
+    return int(axis) % n
 
 
 class Reshape(Function):
+    saves = ""
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -33,15 +39,17 @@ class Reshape(Function):
             return x.reshape(self.shape)
         except ValueError:
             raise ShapeError(
-                f"reshape: cannot reshape {x.shape} ({x.size} elements) into {self.shape}; the "
-                "number of elements must stay the same (one dimension may be -1)"
+                f"shape '{list(self.shape)}' is invalid for input of size {x.size} (shape "
+                f"{x.shape}): the number of elements must stay the same (one dimension may be -1)"
             ) from None
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy.reshape(self.inputs[0].shape)
+        return Reshape(tuple(self.inputs[0].shape))(gy)
 
 
 class Transpose(Function):
+    saves = ""
+
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
 
@@ -55,27 +63,66 @@ class Transpose(Function):
         return Transpose(tuple(inverse))(gy)
 
 
-def _normalize_index(index: Any) -> tuple[Any, bool]:
-    """Turn Tensors and lists in an index into arrays; say whether it is an advanced index."""
+class Clone(Function):
+    """A copy of x in new memory; the gradient passes through unchanged."""
+
+    saves = ""
+
+    def forward(self, x: Any) -> Any:
+        return x.copy()
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy
+
+
+def _normalize_index(index: Any, shape: tuple[int, ...] | None = None) -> tuple[Any, bool]:
+    """Turn Tensors and lists in an index into arrays; say whether it is an advanced index.
+    A basic index gets a trailing Ellipsis, so that picking one element gives a 0-d view (NumPy
+    would give a copied scalar). Masks are checked against `shape` (NumPy's rule, PyTorch's
+    error) and become the indices where they are True."""
     items = index if isinstance(index, tuple) else (index,)
     out = []
-    advanced = False
+    advanced = masked = False
     for it in items:
         if isinstance(it, Tensor):
-            it = it.data
+            it = it.array
         elif isinstance(it, list):
             it = np.asarray(it) if it else np.asarray(it, dtype=np.intp)  # x[[]]: no rows
+        elif isinstance(it, slice) and it.step is not None and it.step <= 0:
+            raise ValueError(f"index: step must be greater than zero, got {it.step} (as in "
+                             "PyTorch); to reverse a dim use x.flip(dim)")
         if hasattr(it, "dtype") and hasattr(it, "ndim") and not isinstance(it, np.generic):
             if it.dtype == bool:
+                masked = True
                 out.extend(it.nonzero())  # a mask is shorthand for the indices where it is True
                 advanced = True
                 continue
+            if it.dtype.kind not in "iu":
+                raise IndexError("tensors used as indices must be long, int, byte or bool "
+                                 f"tensors, got {it.dtype}")
             advanced = True
         out.append(it)
+    if masked and shape is not None:
+        _check_masks(items, shape)
+    if not advanced and not any(it is Ellipsis for it in out):
+        out.append(Ellipsis)
     return tuple(out), advanced
 
 
+def _check_masks(items: tuple, shape: tuple[int, ...]) -> None:
+    """NumPy's check (PyTorch's IndexError) that each boolean mask fits the dims it covers."""
+    probe = np.broadcast_to(np.zeros((), dtype=bool), shape)
+    fixed = tuple(np.asarray(it.array if isinstance(it, Tensor) else it)
+                  if isinstance(it, (Tensor, list)) else it for it in items)
+    try:
+        probe[fixed]
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor shape {tuple(shape)})") from None
+
+
 class GetItem(Function):
+    saves = ""
+
     def __init__(self, index: Any, advanced: bool) -> None:
         self.index, self.advanced = index, advanced
 
@@ -83,15 +130,16 @@ class GetItem(Function):
         try:
             return x[self.index]
         except IndexError as e:
-            raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
+            raise IndexError(f"index: {e} (tensor shape {x.shape})") from None
 
     def backward(self, gy: Tensor) -> Tensor:
-        x = self.inputs[0]
-        return IndexAdd(x.shape, self.index, self.advanced)(gy)
+        return IndexAdd(tuple(self.inputs[0].shape), self.index, self.advanced)(gy)
 
 
 class IndexAdd(Function):
     """zeros(shape) with g added at index (accumulating repeats): the backward of indexing."""
+
+    saves = ""
 
     def __init__(self, shape: tuple[int, ...], index: Any, advanced: bool) -> None:
         self.shape, self.index, self.advanced = shape, index, advanced
@@ -109,222 +157,281 @@ class IndexAdd(Function):
         return GetItem(self.index, self.advanced)(gy)
 
 
-class Concatenate(Function):
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, *xs: Any) -> Any:
-        try:
-            return xp_of(*xs).concatenate(xs, axis=self.axis)
-        except ValueError:
-            raise ShapeError(
-                f"concatenate: shapes {[x.shape for x in xs]} must agree on every axis but "
-                f"axis {self.axis}"
-            ) from None
-
-    def backward(self, gy: Tensor) -> tuple:
-        grads = []
-        start = 0
-        lead = (slice(None),) * self.axis
-        for x, need in zip(self.inputs, self.needs_input_grad):
-            stop = start + x.shape[self.axis]
-            grads.append(gy[lead + (slice(start, stop),)] if need else None)
-            start = stop
-        return tuple(grads)
-
-
-class Split(Function):
-    def __init__(self, sections: Any, axis: int) -> None:
-        self.sections, self.axis = sections, axis
-
-    def forward(self, x: Any) -> tuple:
-        try:
-            return tuple(xp_of(x).split(x, self.sections, axis=self.axis))
-        except ValueError:
-            raise ShapeError(
-                f"split: axis {self.axis} of size {x.shape[self.axis]} does not divide into "
-                f"{self.sections} equal parts; pass a list of split indices instead"
-            ) from None
-
-    def backward(self, *gys: Tensor) -> Tensor:
-        return concatenate(gys, self.axis)
-
-
-class Pad(Function):
-    def __init__(self, widths: tuple[tuple[int, int], ...], value: float) -> None:
-        self.widths, self.value = widths, value
-
-    def forward(self, x: Any) -> Any:
-        return xp_of(x).pad(x, self.widths, mode="constant", constant_values=self.value)
-
-    def backward(self, gy: Tensor) -> Tensor:
-        return gy[tuple(slice(b, s - a) for (b, a), s in zip(self.widths, gy.shape))]
-
-
-class Flip(Function):
-    def __init__(self, axes: Any) -> None:
-        self.axes = axes
-
-    def forward(self, x: Any) -> Any:
-        return xp_of(x).flip(x, self.axes)
-
-    def backward(self, gy: Tensor) -> Tensor:
-        return Flip(self.axes)(gy)
-
-
 # -- the public functions ------------------------------------------------------------------------
-def reshape(x: Any, shape: Any) -> Tensor:
-    x = as_operand(x)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return x if x.shape == shape else Reshape(shape)(x)
+def _resolve(shape: tuple[int, ...], numel: int, like: Any, op: str = "reshape") -> tuple:
+    """The shape with -1 filled in; PyTorch's error (with both shapes) for one that does not
+    fit."""
+    def bad(why: str) -> ShapeError:
+        return ShapeError(f"{op}: cannot make a tensor of shape {tuple(like.shape)} ({numel} "
+                          f"elements) into shape {shape}: {why}")
+
+    if shape.count(-1) > 1:
+        raise bad("only one dimension can be inferred (-1)")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise bad(f"invalid shape dimension {s}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise bad(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        return tuple(numel // known if s == -1 else s for s in shape)
+    if known != numel:
+        raise bad(f"shape '{list(shape)}' is invalid for input of size {numel}; the number of "
+                  "elements must stay the same (one dimension may be -1)")
+    return shape
 
 
-def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
-    """Permute axes as NumPy does: reversed by default, else axes[i] becomes axis i."""
-    x = as_operand(x)
-    if axes is None:
-        axes = tuple(range(x.ndim))[::-1]
-    axes = tuple(_axis("transpose", a, x.ndim) for a in axes)
-    if sorted(axes) != list(range(x.ndim)):
-        raise ShapeError(f"transpose: axes {axes} are not a permutation of a {x.ndim}-d tensor's")
-    return Transpose(axes)(x)
+def reshape(input: Any, *shape: Any) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """The same elements in a new shape: a view when the memory layout allows (as in PyTorch),
+    else a copy. reshape(x, 2, 3) and reshape(x, (2, 3)) both work; one size may be -1."""
+    x = as_operand(input)
+    shp = shape[0] if len(shape) == 1 and type(shape[0]) is tuple else _shape_arg(shape)
+    a = x.array
+    try:
+        y = Reshape(shp)(x)  # NumPy checks the sizes; PyTorch's message when they do not fit
+    except RuntimeError:
+        _resolve(tuple(int(s) for s in shp), a.size, x)
+        raise
+    if -1 in shp and a.size == 0:
+        _resolve(tuple(shp), 0, x)  # NumPy infers -1 from 0 elements, PyTorch refuses
+    b = y.array.base
+    if b is not None and (b is a or b is a.base) or not y.array.size:
+        as_view(y, x, lambda p: reshape(p, shp))
+    return y
 
 
-def permute(x: Any, axes: Sequence[int]) -> Tensor:
-    """PyTorch's name for transpose with explicit axes: permute(x, (0, 2, 1))."""
-    return transpose(x, axes)
+def view(input: Any, *shape: Any) -> Tensor:  # noqa: A002
+    """reshape that must not copy: PyTorch's error when the layout does not allow a view.
+    view(dtype) reinterprets the bytes as another dtype of the same size."""
+    x = as_operand(input)
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer, tuple, list)):
+        return _view_dtype(x, shape[0])
+    shp = _resolve(_shape_arg(shape), x.array.size, x, "view")
+    a = x.array.view()
+    try:
+        a.shape = shp
+    except AttributeError:
+        raise ShapeError(
+            f"view: view size is not compatible with input tensor's size and stride (shape "
+            f"{tuple(x.shape)}, strides {x.stride()}; at least one dimension spans across two "
+            "contiguous subspaces). Use .reshape(...) instead, which copies.") from None
+    return reshape(x, shp)
 
 
-def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
-    x = as_operand(x)
-    axes = list(range(x.ndim))
-    a, b = _axis("swapaxes", axis1, x.ndim), _axis("swapaxes", axis2, x.ndim)
-    axes[a], axes[b] = axes[b], axes[a]
-    return Transpose(tuple(axes))(x)
+def _view_dtype(x: Tensor, dtype: Any) -> Tensor:
+    from chainrule.dtypes import as_numpy_dtype
+
+    dt = as_numpy_dtype(dtype)
+    if dt.itemsize != x.array.dtype.itemsize:
+        raise RuntimeError(f"view(dtype): {x.dtype} and {dtype} have different sizes; chainrule "
+                           "only reinterprets between dtypes of the same size")
+    if x.requires_grad:
+        raise RuntimeError("view(dtype) of a tensor that requires grad: reinterpreting bits is "
+                           "not differentiable; use .detach().view(dtype)")
+    return as_view(Tensor._make(x.array.view(dt), None), x, lambda p: _view_dtype(p, dt))
 
 
-def squeeze(x: Any, axis: Any = None) -> Tensor:
-    x = as_operand(x)
-    if axis is None:
+def view_as(input: Any, other: Tensor) -> Tensor:  # noqa: A002
+    return view(input, tuple(other.shape))
+
+
+def reshape_as(input: Any, other: Tensor) -> Tensor:  # noqa: A002
+    return reshape(input, tuple(other.shape))
+
+
+def permute(input: Any, *dims: Any) -> Tensor:  # noqa: A002
+    """The dims reordered: output dim i is input dim dims[i] (a view)."""
+    x = as_operand(input)
+    n = x.array.ndim
+    axes = tuple(a + n if -n <= a < 0 else (a if 0 <= a < n else _axis("permute", a, n))
+                 for a in (dims[0] if len(dims) == 1 and type(dims[0]) is tuple
+                           else _shape_arg(dims)))
+    if len(axes) != x.ndim or sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {x.ndim} is not equal to len(dims) = {len(axes)}"
+                           if len(axes) != x.ndim else
+                           f"permute(): duplicate dims are not allowed: {list(dims)}")
+    if x.ndim == 0:
+        return reshape(x, ())
+    return as_view(Transpose(axes)(x), x, lambda p: permute(p, axes))
+
+
+def transpose(input: Any, dim0: int, dim1: int) -> Tensor:  # noqa: A002
+    """dim0 and dim1 swapped (a view), as torch.transpose."""
+    x = as_operand(input)
+    n = x.array.ndim
+    if n == 0:
+        _axis("transpose", dim0, 0), _axis("transpose", dim1, 0)
+        return reshape(x, ())
+    a = dim0 + n if dim0 < 0 else dim0
+    b = dim1 + n if dim1 < 0 else dim1
+    if not (0 <= a < n and 0 <= b < n):
+        _axis("transpose", dim0, n), _axis("transpose", dim1, n)
+    axes = list(range(n))
+    axes[a], axes[b] = b, a
+    axes = tuple(axes)
+    return as_view(Transpose(axes)(x), x, lambda p: permute(p, axes))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input: Any) -> Tensor:  # noqa: A002
+    """The transpose of a matrix (tensors of up to 2 dims), as torch.t."""
+    x = as_operand(input)
+    if x.ndim > 2:
+        raise ShapeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D; "
+                           "use x.transpose(dim0, dim1) or x.mT")
+    return transpose(x, 0, 1) if x.ndim == 2 else reshape(x, tuple(x.shape))
+
+
+def reverse_dims(input: Any) -> Tensor:  # noqa: A002
+    """All dims reversed (x.T)."""
+    x = as_operand(input)
+    return permute(x, tuple(range(x.ndim))[::-1])
+
+
+def matrix_transpose(input: Any) -> Tensor:  # noqa: A002
+    """The last two dims swapped (x.mT)."""
+    x = as_operand(input)
+    if x.ndim < 2:
+        raise ShapeError(f"tensor.mT is only supported on matrices or batches of matrices. "
+                           f"Got {x.ndim}-D tensor.")
+    return transpose(x, -2, -1)
+
+
+def movedim(input: Any, source: Any, destination: Any) -> Tensor:  # noqa: A002
+    x = as_operand(input)
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise ShapeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
+                           f"should contain the same number of dims as destination ({dst} dims)")
+    src = [_axis("movedim", s, x.ndim) for s in src]
+    dst = [_axis("movedim", d, x.ndim) for d in dst]
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, order)
+
+
+moveaxis = movedim
+
+
+def squeeze(input: Any, dim: Any = None) -> Tensor:  # noqa: A002
+    """Size-1 dims removed: all of them, or those of dim (an int or a tuple); a dim whose size
+    is not 1 is left as it is, as in PyTorch."""
+    x = as_operand(input)
+    if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
-    axes = {_axis("squeeze", a, x.ndim) for a in ((axis,) if isinstance(axis, int) else axis)}
-    for a in axes:
-        if x.shape[a] != 1:
-            raise ShapeError(f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1")
-    return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    axes = {_axis("squeeze", a, x.ndim) for a in dims}
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1)))
 
 
-def expand_dims(x: Any, axis: int) -> Tensor:
-    """Insert an axis of size 1 at `axis` (unsqueeze is PyTorch's name for it)."""
-    x = as_operand(x)
-    a = _axis("expand_dims", axis, x.ndim + 1)
-    return reshape(x, x.shape[:a] + (1,) + x.shape[a:])
+def unsqueeze(input: Any, dim: int) -> Tensor:  # noqa: A002
+    """A size-1 dim inserted at dim (dim may be -1 for last, as in PyTorch)."""
+    x = as_operand(input)
+    a = _axis("unsqueeze", dim, x.ndim + 1)
+    return reshape(x, tuple(x.shape[:a]) + (1,) + tuple(x.shape[a:]))
 
 
-unsqueeze = expand_dims
+expand_dims = unsqueeze
 
 
-def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge axes start_dim..end_dim into one (PyTorch's flatten; the default gives 1-D)."""
-    x = as_operand(x)
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
+    """Dims start_dim..end_dim merged into one (the default gives 1-D)."""
+    x = as_operand(input)
     if x.ndim == 0:
         return reshape(x, (1,))
     s, e = _axis("flatten", start_dim, x.ndim), _axis("flatten", end_dim, x.ndim)
     if s > e:
-        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise ShapeError("flatten() has invalid args: start_dim cannot come after end_dim")
     merged = int(np.prod(x.shape[s:e + 1]))
-    return reshape(x, x.shape[:s] + (merged,) + x.shape[e + 1:])
+    return reshape(x, tuple(x.shape[:s]) + (merged,) + tuple(x.shape[e + 1:]))
+
+
+def ravel(input: Any) -> Tensor:  # noqa: A002
+    return flatten(input)
+
+
+def unflatten(input: Any, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa: A002
+    """Dim dim split into sizes (one of which may be -1)."""
+    x = as_operand(input)
+    d = _axis("unflatten", dim, x.ndim)
+    sizes = tuple(int(s) for s in sizes)
+    inner = _resolve(sizes, x.shape[d], x) if x.shape[d] or -1 not in sizes else sizes
+    return reshape(x, tuple(x.shape[:d]) + inner + tuple(x.shape[d + 1:]))
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    index, advanced = _normalize_index(index)
-    return GetItem(index, advanced)(x)
+    """x[index] with NumPy's (and PyTorch's) indexing rules; basic indexing gives a view."""
+    index, advanced = _normalize_index(index, x.array.shape)
+    y = GetItem(index, advanced)(x)
+    if not advanced:
+        as_view(y, x, lambda p: getitem(p, index))
+    return y
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    xs = as_operands(tuple(tensors))
-    if not xs:
-        raise ValueError("concatenate: needs at least one tensor")
-    for x in xs:
-        if x.ndim == 0:
-            raise ShapeError("concatenate: 0-d tensors cannot be concatenated; use stack()")
-    return Concatenate(_axis("concatenate", axis, xs[0].ndim))(*xs)
+def select(input: Any, dim: int, index: int) -> Tensor:  # noqa: A002
+    """input[..., index, ...] at dim (a view with dim removed)."""
+    x = as_operand(input)
+    d = _axis("select", dim, x.ndim)
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise DimError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(x.shape)} at dimension {d}")
+    return getitem(x, (slice(None),) * d + (int(index),))
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    xs = as_operands(tuple(tensors))
-    if not xs:
-        raise ValueError("stack: needs at least one tensor")
-    if len({x.shape for x in xs}) > 1:
-        raise ShapeError(
-            f"stack: all tensors must have the same shape, got {[x.shape for x in xs]}")
-    a = _axis("stack", axis, xs[0].ndim + 1)
-    return concatenate([expand_dims(x, a) for x in xs], a)
+def narrow(input: Any, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
+    """input[..., start:start + length, ...] at dim (a view)."""
+    x = as_operand(input)
+    d = _axis("narrow", dim, x.ndim)
+    start = int(start)
+    if start < 0:
+        start += x.shape[d]
+    if not (0 <= start <= x.shape[d] and 0 <= length and start + length <= x.shape[d]):
+        raise ShapeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({x.shape[d]}).")
+    return getitem(x, (slice(None),) * d + (slice(start, start + int(length)),))
 
 
-def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """NumPy's split: an int gives that many equal parts, a list gives the split points."""
-    x = as_operand(x)
-    sec = indices_or_sections
-    sec = int(sec) if isinstance(sec, (int, np.integer)) else tuple(int(i) for i in sec)
-    return list(Split(sec, _axis("split", axis, x.ndim))(x))
+def expand(input: Any, *sizes: Any) -> Tensor:  # noqa: A002
+    """A view with size-1 dims repeated to sizes (-1 keeps a dim; new dims go in front)."""
+    from chainrule.ops.reduce import broadcast_to
+
+    x = as_operand(input)
+    shape = _shape_arg(sizes)
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ShapeError(f"expand: the number of sizes provided ({len(shape)}) must be greater "
+                           f"or equal to the number of dimensions in the tensor ({x.ndim})")
+    for i, s in enumerate(shape):
+        if i < lead and s == -1:
+            raise ShapeError(f"expand: -1 is not allowed in a leading, non-existing dimension "
+                               f"{i}")
+        if i >= lead and s != -1 and x.shape[i - lead] not in (1, s):
+            raise ShapeError(
+                f"The expanded size of the tensor ({s}) must match the existing size "
+                f"({x.shape[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
+                f"{list(shape)}.  Tensor sizes: {list(x.shape)}")
+    return broadcast_to(x, shape)
 
 
-def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
-    """Constant padding with NumPy's pad_width: an int, (before, after) or one pair per axis."""
-    x = as_operand(x)
-    try:
-        w = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
-    except ValueError:
-        raise ShapeError(
-            f"pad: pad_width {pad_width!r} does not fit a {x.ndim}-d tensor; give an int, "
-            "(before, after) or one (before, after) pair per axis"
-        ) from None
-    if (w < 0).any():
-        raise ValueError(f"pad: pad widths must be >= 0, got {pad_width!r}")
-    return Pad(tuple((int(b), int(a)) for b, a in w), value)(x)
+def expand_as(input: Any, other: Tensor) -> Tensor:  # noqa: A002
+    return expand(input, tuple(other.shape))
 
 
-def flip(x: Any, axis: Any = None) -> Tensor:
-    x = as_operand(x)
-    if axis is None:
-        axes = tuple(range(x.ndim))
-    else:
-        ax = (axis,) if isinstance(axis, (int, np.integer)) else axis
-        axes = tuple(_axis("flip", a, x.ndim) for a in ax)
-    return Flip(axes)(x)
+def clone(input: Any, *, memory_format: Any = None) -> Tensor:  # noqa: A002
+    """A copy in new memory, recorded in the graph (gradients flow back to input)."""
+    return Clone()(as_operand(input))
 
 
-def tile(x: Any, reps: Any) -> Tensor:
-    """NumPy's tile (PyTorch's Tensor.repeat): the whole tensor repeated reps times per axis."""
-    x = as_operand(x)
-    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
-    nd = builtins.max(x.ndim, len(reps))
-    reps = (1,) * (nd - len(reps)) + reps
-    shape = (1,) * (nd - x.ndim) + x.shape
-    # (s0, s1) -> (1, s0, 1, s1) -> broadcast (r0, s0, r1, s1) -> (r0*s0, r1*s1)
-    spread = tuple(v for s in shape for v in (1, s))
-    target = tuple(v for r, s in zip(reps, shape) for v in (r, s))
-    y = broadcast_to(reshape(x, spread), target)
-    return reshape(y, tuple(r * s for r, s in zip(reps, shape)))
-
-
-def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
-    """NumPy's repeat (PyTorch's repeat_interleave): each element repeated along axis."""
-    x = as_operand(x)
-    if axis is None:
-        x, axis = reshape(x, (-1,)), 0
-    a = _axis("repeat", axis, x.ndim)
-    if isinstance(repeats, (int, np.integer)):
-        if repeats < 0:
-            raise ValueError(f"repeat: repeats must be >= 0, got {repeats}")
-        spread = x.shape[:a + 1] + (1,) + x.shape[a + 1:]
-        target = x.shape[:a + 1] + (int(repeats),) + x.shape[a + 1:]
-        y = broadcast_to(reshape(x, spread), target)
-        return reshape(y, x.shape[:a] + (x.shape[a] * int(repeats),) + x.shape[a + 1:])
-    counts = np.asarray(repeats.data if isinstance(repeats, Tensor) else repeats)
-    if counts.shape != (x.shape[a],):
-        raise ShapeError(f"repeat: {counts.shape[0] if counts.ndim else 'scalar'} repeat counts "
-                         f"for an axis of size {x.shape[a]}")
-    idx = np.repeat(np.arange(x.shape[a]), counts)
-    return getitem(x, (slice(None),) * a + (idx,))
+def contiguous(input: Any, memory_format: Any = None) -> Tensor:  # noqa: A002
+    """input itself when its memory is C-contiguous, else a contiguous copy."""
+    x = as_operand(input)
+    return x if x.array.flags.c_contiguous else Clone()(x)

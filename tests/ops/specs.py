@@ -138,7 +138,7 @@ def raw_backward_dtypes(outputs: Sequence[Tensor]) -> dict[str, set]:
                  for k, y in enumerate(f.outputs)]
         if not all(metas):
             continue  # an output was dropped and its shape not kept: nothing to feed backward
-        gys = [Tensor(np.ones(shape, dtype)) for shape, dtype in metas]
+        gys = [cr.tensor(np.ones(shape, dtype)) for shape, dtype in metas]
         with cr.no_grad():
             gxs = f.backward(*gys)
         gxs = gxs if isinstance(gxs, tuple) else (gxs,)
@@ -301,30 +301,31 @@ for _ax, _kd, _case in [(None, False, "all"), (0, False, "ax0"), (-1, False, "ax
          lambda x, a=_ax, k=_kd: th.sum(x, dim=_tdims(x, a), keepdim=k), (2, 3, 4))
     spec("mean", _case, lambda x, a=_ax, k=_kd: x.mean(a, k),
          lambda x, a=_ax, k=_kd: th.mean(x, dim=_tdims(x, a), keepdim=k), (2, 3, 4))
-    spec("max", _case, lambda x, a=_ax, k=_kd: x.max(a, k),
+    spec("amax", _case, lambda x, a=_ax, k=_kd: x.amax(a, k),
          lambda x, a=_ax, k=_kd: th.amax(x, dim=_tdims(x, a), keepdim=k), (2, 3, 4),
          domain="distinct")
-    spec("min", _case, lambda x, a=_ax, k=_kd: cr.min(x, a, k),
+    spec("amin", _case, lambda x, a=_ax, k=_kd: cr.amin(x, a, k),
          lambda x, a=_ax, k=_kd: th.amin(x, dim=_tdims(x, a), keepdim=k), (2, 3, 4),
          domain="distinct")
     spec("logsumexp", _case, lambda x, a=_ax, k=_kd: cr.logsumexp(x, a, k),
          lambda x, a=_ax, k=_kd: th.logsumexp(x, dim=_tdims(x, a), keepdim=k), (2, 3, 4))
     spec("prod", _case, lambda x, a=_ax, k=_kd: x.prod(a, k),
          lambda x, a=_ax, k=_kd: _tprod(x, _tdims(x, a), k), (2, 3, 2), domain="nonzero")
-    spec("var", _case, lambda x, a=_ax, k=_kd: cr.var(x, a, keepdims=k),
-         lambda x, a=_ax, k=_kd: th.var(x, dim=_tdims(x, a), correction=0, keepdim=k),
-         (2, 3, 4))
-    spec("std", _case, lambda x, a=_ax, k=_kd: x.std(a, keepdims=k),
+    spec("var", _case, lambda x, a=_ax, k=_kd: cr.var(x, a, keepdim=k),
+         lambda x, a=_ax, k=_kd: th.var(x, dim=_tdims(x, a), keepdim=k), (2, 3, 4))
+    spec("std", _case, lambda x, a=_ax, k=_kd: x.std(a, keepdims=k, correction=0),
          lambda x, a=_ax, k=_kd: th.std(x, dim=_tdims(x, a), correction=0, keepdim=k),
          (2, 3, 4))
 
 
 for _op, _f, _tfn in [("sum", cr.sum, th.sum), ("mean", cr.mean, th.mean),
-                      ("max", cr.max, th.amax), ("min", cr.min, th.amin),
+                      ("max", cr.max, th.max), ("min", cr.min, th.min),
                       ("prod", cr.prod, th.prod),
                       ("logsumexp", cr.logsumexp, lambda x: th.logsumexp(x, _tdims(x, None))),
-                      ("var", cr.var, lambda x: th.var(x, correction=0)),
-                      ("std", cr.std, lambda x: th.std(x, correction=0))]:
+                      ("var", lambda x: cr.var(x, correction=0),
+                       lambda x: th.var(x, correction=0)),
+                      ("std", lambda x: cr.std(x, unbiased=False),
+                       lambda x: th.std(x, correction=0))]:
     if _op != "std":  # the std of one element is 0, where sqrt has no derivative
         spec(_op, "0d", _f, _tfn, (), domain="distinct")
     spec(_op, "1d", _f, _tfn, (5,), domain="distinct")
@@ -332,7 +333,7 @@ spec("sum", "empty_all", cr.sum, th.sum, (0, 3))
 spec("sum", "empty_ax0", lambda x: cr.sum(x, 0), lambda x: th.sum(x, 0), (0, 3))
 spec("sum", "empty_ax1_keep", lambda x: cr.sum(x, 1, True), lambda x: th.sum(x, 1, True), (0, 3))
 spec("mean", "empty_ax1", lambda x: cr.mean(x, 1), lambda x: th.mean(x, 1), (0, 3))
-spec("max", "empty_ax1", lambda x: cr.max(x, 1), lambda x: th.amax(x, 1), (0, 3),
+spec("amax", "empty_ax1", lambda x: cr.amax(x, 1), lambda x: th.amax(x, 1), (0, 3),
      domain="distinct")
 spec("logsumexp", "empty_ax1", lambda x: cr.logsumexp(x, 1), lambda x: th.logsumexp(x, 1),
      (0, 3))
@@ -342,6 +343,13 @@ spec("prod", "zeros_ax02_keep", lambda x: x.prod((0, 2), keepdims=True),
      lambda x: _tprod(x, (0, 2), True), (2, 3, 2), domain="zeros")
 spec("var", "ddof1", lambda x: cr.var(x, 1, ddof=1),
      lambda x: th.var(x, 1, correction=1), (3, 4))
+spec("var", "default_unbiased", lambda x: x.var(), lambda x: x.var(), (3, 4))
+spec("var", "unbiased_false_pos", lambda x: x.var(1, False), lambda x: x.var(1, False), (3, 4))
+spec("var", "correction2", lambda x: x.var(0, correction=2), lambda x: x.var(0, correction=2),
+     (5, 2))
+spec("std", "default_unbiased", lambda x: x.std(), lambda x: x.std(), (3, 4))
+spec("std", "dim_unbiased", lambda x: cr.std(x, 1, True, True),
+     lambda x: th.std(x, 1, True, True), (3, 4))
 spec("std", "ddof1_keep", lambda x: x.std((0, 1), ddof=1, keepdims=True),
      lambda x: th.std(x, (0, 1), unbiased=True, keepdim=True), (3, 4))
 spec("logsumexp", "large", lambda x: cr.logsumexp(x * 50.0, 1),
@@ -351,16 +359,18 @@ for _ax in (-1, 0, 1):
          lambda x, a=_ax: th.softmax(x, a), (2, 3, 4))
     spec("log_softmax", f"ax{_ax}", lambda x, a=_ax: x.log_softmax(a),
          lambda x, a=_ax: th.log_softmax(x, a), (2, 3, 4))
-spec("softmax", "1d", cr.softmax, lambda x: th.softmax(x, -1), (5,))
-spec("softmax", "large", lambda x: cr.softmax(x * 100.0), lambda x: th.softmax(x * 100.0, -1),
-     (2, 5), domain="distinct")
-spec("log_softmax", "1d", cr.log_softmax, lambda x: th.log_softmax(x, -1), (5,))
+spec("softmax", "1d", lambda x: cr.softmax(x, 0), lambda x: th.softmax(x, 0), (5,))
+spec("softmax", "large", lambda x: cr.softmax(x * 100.0, dim=1),
+     lambda x: th.softmax(x * 100.0, -1), (2, 5), domain="distinct")
+spec("log_softmax", "1d", lambda x: cr.log_softmax(x, dim=-1), lambda x: th.log_softmax(x, -1),
+     (5,))
 spec("softmax", "empty_axis", lambda x: cr.softmax(x, 0), lambda x: th.softmax(x, 0), (0, 4))
 spec("log_softmax", "empty_axis", lambda x: cr.log_softmax(x, 0),
      lambda x: th.log_softmax(x, 0), (0, 4))
 spec("log_softmax", "empty", lambda x: cr.log_softmax(x, 1),
      lambda x: th.log_softmax(x, 1), (0, 4))
-spec("cumsum", "none", lambda x: cr.cumsum(x), lambda x: th.cumsum(x.flatten(), 0), (2, 3, 4))
+spec("cumsum", "flat", lambda x: x.flatten().cumsum(0), lambda x: th.cumsum(x.flatten(), 0),
+     (2, 3, 4))
 spec("cumsum", "ax0", lambda x: x.cumsum(0), lambda x: th.cumsum(x, 0), (3, 4))
 spec("cumsum", "ax-1", lambda x: cr.cumsum(x, -1), lambda x: th.cumsum(x, -1), (2, 3, 4))
 spec("cumsum", "1d", lambda x: cr.cumsum(x, 0), lambda x: th.cumsum(x, 0), (6,))
@@ -379,11 +389,39 @@ spec("reshape", "infer", lambda x: cr.reshape(x, (-1,)), lambda x: x.reshape(-1)
 spec("reshape", "to_0d", lambda x: x.reshape(()), lambda x: x.reshape(()), (1, 1))
 spec("reshape", "from_0d", lambda x: x.reshape(1, 1, 1), lambda x: x.reshape(1, 1, 1), ())
 spec("reshape", "empty", lambda x: x.reshape(3, 0), lambda x: x.reshape(3, 0), (0, 3))
-spec("transpose", "default", lambda x: cr.transpose(x), lambda x: x.permute(2, 1, 0), (2, 3, 4))
-spec("transpose", "axes", lambda x: cr.transpose(x, (1, 2, 0)), lambda x: x.permute(1, 2, 0),
-     (2, 3, 4))
-spec("transpose", "T", lambda x: x.T, lambda x: x.T, (3, 4))
-spec("transpose", "empty", lambda x: x.transpose(), lambda x: x.T, (0, 3))
+spec("transpose", "02", lambda x: cr.transpose(x, 0, 2), lambda x: x.transpose(0, 2), (2, 3, 4))
+spec("transpose", "method", lambda x: x.transpose(1, 0), lambda x: x.transpose(1, 0), (3, 4))
+spec("transpose", "neg", lambda x: x.transpose(-1, -2), lambda x: x.transpose(-1, -2), (2, 3, 4))
+spec("transpose", "same", lambda x: x.transpose(1, 1), lambda x: x.transpose(1, 1), (2, 3))
+spec("transpose", "empty", lambda x: x.transpose(0, 1), lambda x: x.transpose(0, 1), (0, 3))
+spec("reverse_dims", "T", lambda x: x.T, lambda x: x.T, (3, 4))
+spec("reverse_dims", "fn", lambda x: cr.reverse_dims(x), lambda x: x.permute(1, 0), (3, 4))
+spec("matrix_transpose", "mT", lambda x: x.mT, lambda x: x.mT, (2, 3, 4))
+spec("t", "2d", lambda x: x.t(), lambda x: x.t(), (3, 4))
+spec("t", "1d", lambda x: cr.t(x), lambda x: th.t(x), (4,))
+spec("movedim", "", lambda x: cr.movedim(x, 0, -1), lambda x: th.movedim(x, 0, -1), (2, 3, 4))
+spec("movedim", "pairs", lambda x: x.movedim((0, 1), (2, 0)),
+     lambda x: x.movedim((0, 1), (2, 0)), (2, 3, 4))
+spec("view", "", lambda x: x.view(4, 3), lambda x: x.view(4, 3), (3, 4))
+spec("view", "infer", lambda x: cr.view(x, -1, 2), lambda x: x.view(-1, 2), (3, 4))
+spec("view_as", "", lambda a: a.view_as(cr.zeros(2, 6)), lambda a: a.view_as(th.zeros(2, 6)),
+     (3, 4))
+spec("reshape_as", "", lambda a: a.reshape_as(cr.zeros(6, 2)),
+     lambda a: a.reshape_as(th.zeros(6, 2)), (3, 4))
+spec("ravel", "", lambda x: x.T.ravel(), lambda x: x.T.ravel(), (3, 4))
+spec("unflatten", "", lambda x: x.unflatten(1, (2, -1)), lambda x: x.unflatten(1, (2, -1)),
+     (3, 4))
+spec("expand", "", lambda x: x.expand(2, 3, -1), lambda x: x.expand(2, 3, -1), (3, 1))
+spec("expand", "size", lambda x: cr.expand(x, (4, 3)), lambda x: x.expand((4, 3)), (1, 3))
+spec("expand_as", "", lambda a, b: a.expand_as(b) * b, lambda a, b: a.expand_as(b) * b,
+     (1, 3), (2, 3))
+spec("narrow", "", lambda x: x.narrow(1, 1, 2), lambda x: x.narrow(1, 1, 2), (3, 4))
+spec("narrow", "neg_start", lambda x: cr.narrow(x, 0, -2, 2), lambda x: th.narrow(x, 0, -2, 2),
+     (3, 4))
+spec("select", "", lambda x: x.select(1, 2), lambda x: x.select(1, 2), (3, 4))
+spec("select", "neg", lambda x: cr.select(x, -1, -1), lambda x: th.select(x, -1, -1), (3, 4))
+spec("clone", "", lambda x: x.clone() * 2.0, lambda x: x.clone() * 2.0, (3, 4))
+spec("contiguous", "", lambda x: x.T.contiguous(), lambda x: x.T.contiguous(), (3, 4))
 spec("permute", "", lambda x: x.permute(2, 0, 1), lambda x: x.permute(2, 0, 1), (2, 3, 4))
 spec("permute", "neg", lambda x: cr.permute(x, (-1, 0, 1)), lambda x: x.permute(-1, 0, 1),
      (2, 3, 4))
@@ -392,12 +430,13 @@ spec("swapaxes", "neg", lambda x: x.swapaxes(-1, -2), lambda x: x.transpose(-1, 
 spec("squeeze", "all", lambda x: cr.squeeze(x), lambda x: x.squeeze(), (1, 3, 1, 2))
 spec("squeeze", "axis", lambda x: x.squeeze(2), lambda x: x.squeeze(2), (1, 3, 1, 2))
 spec("squeeze", "tuple", lambda x: x.squeeze((0, 2)), lambda x: x.squeeze((0, 2)), (1, 3, 1, 2))
+spec("squeeze", "not_one", lambda x: x.squeeze(1), lambda x: x.squeeze(1), (1, 3, 1, 2))
 spec("unsqueeze", "", lambda x: cr.unsqueeze(x, 1), lambda x: x.unsqueeze(1), (3, 4))
 spec("unsqueeze", "0d", lambda x: x.unsqueeze(0), lambda x: x.unsqueeze(0), ())
 spec("expand_dims", "", lambda x: cr.expand_dims(x, -1), lambda x: x.unsqueeze(-1), (3, 4))
 spec("broadcast_to", "", lambda x: cr.broadcast_to(x, (2, 3, 4)),
      lambda x: th.broadcast_to(x, (2, 3, 4)), (3, 1))
-spec("broadcast_to", "0d", lambda x: x.broadcast_to(2, 3), lambda x: x.broadcast_to((2, 3)), ())
+spec("broadcast_to", "0d", lambda x: x.broadcast_to((2, 3)), lambda x: x.broadcast_to((2, 3)), ())
 spec("broadcast_to", "empty", lambda x: cr.broadcast_to(x, (0, 3)),
      lambda x: th.broadcast_to(x, (0, 3)), (3,))
 spec("flatten", "all", lambda x: cr.flatten(x), lambda x: th.flatten(x), (2, 3, 4))
@@ -417,39 +456,64 @@ spec("stack", "ax0", lambda a, b: cr.stack([a, b]), lambda a, b: th.stack([a, b]
 spec("stack", "ax-1", lambda a, b, c: cr.stack([a, b, c], axis=-1),
      lambda a, b, c: th.stack([a, b, c], -1), (2, 3), (2, 3), (2, 3))
 spec("stack", "0d", lambda a, b: cr.stack([a, b]), lambda a, b: th.stack([a, b]), (), ())
-spec("split", "sections", lambda x: cr.split(x, 3, axis=1),
-     lambda x: _tsplit(x, 3, 1), (2, 6))
-spec("split", "indices", lambda x: x.split([1, 3]), lambda x: _tsplit(x, [1, 3], 0), (5, 2))
+spec("split", "size", lambda x: cr.split(x, 2, dim=1), lambda x: th.split(x, 2, 1), (2, 6))
+spec("split", "uneven", lambda x: x.split(2), lambda x: x.split(2), (5, 2))
+spec("split", "sizes", lambda x: x.split([1, 4]), lambda x: x.split([1, 4]), (5, 2))
 spec("split", "partial_use", lambda x: cr.split(x, 2)[1] * 3.0,
-     lambda x: _tsplit(x, 2, 0)[1] * 3.0, (4, 3))
-spec("pad", "int", lambda x: cr.pad(x, 1), lambda x: _tpad(x, [(1, 1), (1, 1)]), (2, 3))
-spec("pad", "pairs", lambda x: x.pad(((1, 0), (0, 2)), value=0.5),
+     lambda x: th.split(x, 2)[1] * 3.0, (4, 3))
+spec("chunk", "", lambda x: x.chunk(3, 1), lambda x: x.chunk(3, 1), (2, 6))
+spec("chunk", "uneven", lambda x: cr.chunk(x, 3), lambda x: th.chunk(x, 3), (5, 2))
+spec("chunk", "fewer", lambda x: cr.chunk(x, 4, dim=0), lambda x: th.chunk(x, 4, 0), (6, 2))
+spec("tensor_split", "sections", lambda x: cr.tensor_split(x, 3, dim=1),
+     lambda x: _tsplit(x, 3, 1), (2, 7))
+spec("tensor_split", "indices", lambda x: x.tensor_split([1, 3]),
+     lambda x: _tsplit(x, [1, 3], 0), (5, 2))
+spec("unbind", "", lambda x: x.unbind(1), lambda x: x.unbind(1), (2, 3))
+spec("unbind", "partial", lambda x: cr.unbind(x)[2] * 2.0, lambda x: th.unbind(x)[2] * 2.0,
+     (3, 2))
+spec("pad", "int", lambda x: cr.ops.join.pad(x, 1), lambda x: _tpad(x, [(1, 1), (1, 1)]), (2, 3))
+spec("pad", "pairs", lambda x: cr.ops.join.pad(x, ((1, 0), (0, 2)), value=0.5),
      lambda x: thF.pad(x, (0, 2, 1, 0), value=0.5), (2, 3))
-spec("pad", "3d", lambda x: cr.pad(x, ((0, 0), (2, 1), (1, 1))),
-     lambda x: _tpad(x, [(0, 0), (2, 1), (1, 1)]), (2, 2, 3))
 spec("flip", "all", lambda x: cr.flip(x), lambda x: th.flip(x, (0, 1)), (3, 4))
 spec("flip", "ax1", lambda x: x.flip(1), lambda x: th.flip(x, (1,)), (3, 4))
 spec("flip", "tuple", lambda x: cr.flip(x, (0, 2)), lambda x: th.flip(x, (0, 2)), (2, 3, 4))
-spec("repeat", "axis", lambda x: cr.repeat(x, 2, axis=1),
+spec("repeat_interleave", "dim", lambda x: cr.repeat_interleave(x, 2, dim=1),
      lambda x: th.repeat_interleave(x, 2, dim=1), (2, 3))
-spec("repeat", "none", lambda x: x.repeat(3), lambda x: th.repeat_interleave(x, 3), (2, 2))
-spec("repeat", "counts", lambda x: cr.repeat(x, [1, 0, 3], axis=0),
+spec("repeat_interleave", "none", lambda x: x.repeat_interleave(3),
+     lambda x: th.repeat_interleave(x, 3), (2, 2))
+spec("repeat_interleave", "counts", lambda x: cr.repeat_interleave(x, cr.tensor([1, 0, 3]), 0),
      lambda x: th.repeat_interleave(x, th.tensor([1, 0, 3]), dim=0), (3, 2))
-spec("repeat", "0d", lambda x: cr.repeat(x, 2), lambda x: th.repeat_interleave(x, 2), ())
+spec("repeat_interleave", "0d", lambda x: cr.repeat_interleave(x, 2),
+     lambda x: th.repeat_interleave(x, 2), ())
+spec("repeat", "tile", lambda x: x.repeat(2, 1), lambda x: x.repeat(2, 1), (2, 3))
+spec("repeat", "more_dims", lambda x: x.repeat(2, 1, 3), lambda x: x.repeat(2, 1, 3), (2, 3))
+spec("repeat", "ones", lambda x: x.repeat(1, 1) * 2.0, lambda x: x.repeat(1, 1) * 2.0, (2, 3))
+spec("roll", "", lambda x: x.roll(1, 0), lambda x: x.roll(1, 0), (3, 4))
+spec("roll", "flat", lambda x: cr.roll(x, -2), lambda x: th.roll(x, -2), (3, 4))
+spec("roll", "multi", lambda x: x.roll((1, -1), (0, 1)), lambda x: x.roll((1, -1), (0, 1)),
+     (3, 4))
+spec("fliplr", "", cr.fliplr, th.fliplr, (3, 4))
+spec("flipud", "", lambda x: x.flipud(), lambda x: x.flipud(), (3, 4))
+spec("cat", "", lambda a, b: cr.cat([a, b], 1), lambda a, b: th.cat([a, b], 1), (2, 3), (2, 1))
+spec("cat", "dim_kw", lambda a, b: cr.cat((a, b), dim=-1), lambda a, b: th.cat((a, b), dim=-1),
+     (2, 3), (2, 2))
+spec("cat", "legacy_empty", lambda a: cr.cat([cr.tensor([], dtype=cr.float64), a]),
+     lambda a: th.cat([a.new_zeros(0), a]), (2, 3))
+spec("hstack", "", lambda a, b: cr.hstack([a, b]), lambda a, b: th.hstack([a, b]), (2, 3), (2, 1))
+spec("vstack", "", lambda a, b: cr.vstack([a, b]), lambda a, b: th.vstack([a, b]), (3,), (2, 3))
+spec("dstack", "", lambda a, b: cr.dstack([a, b]), lambda a, b: th.dstack([a, b]), (2, 3), (2, 3))
+spec("dstack", "1d", lambda a, b: cr.dstack([a, b]), lambda a, b: th.dstack([a, b]), (3,), (3,))
 spec("tile", "1", lambda x: cr.tile(x, 2), lambda x: th.tile(x, (2,)), (2, 3))
 spec("tile", "2d", lambda x: x.tile((2, 3)), lambda x: th.tile(x, (2, 3)), (2, 3))
 spec("tile", "more_dims", lambda x: cr.tile(x, (2, 1, 2)), lambda x: th.tile(x, (2, 1, 2)),
      (2, 3))
 
-# indexing and slicing (getitem); torch has no negative steps, so its side flips
+# indexing and slicing (getitem); negative steps are refused, as in PyTorch
 spec("getitem", "slice", lambda x: x[1:3], lambda x: x[1:3], (4, 3))
 spec("getitem", "slice2", lambda x: x[:, 1:], lambda x: x[:, 1:], (4, 3))
 spec("getitem", "int", lambda x: x[1], lambda x: x[1], (4, 3))
 spec("getitem", "int_neg", lambda x: x[-1, 2], lambda x: x[-1, 2], (4, 3))
-spec("getitem", "neg_step", lambda x: x[::-1], lambda x: th.flip(x, (0,)), (4, 3))
-spec("getitem", "neg_step2", lambda x: x[-1, ::-2], lambda x: th.flip(x[-1], (0,))[::2], (3, 4))
-spec("getitem", "neg_step_range", lambda x: x[3:0:-2, 1],
-     lambda x: th.flip(x[1:4, 1], (0,))[::2], (4, 3))
+spec("getitem", "step", lambda x: x[::2, 1:], lambda x: x[::2, 1:], (4, 3))
 spec("getitem", "ellipsis", lambda x: x[..., 0], lambda x: x[..., 0], (2, 3, 4))
 spec("getitem", "newaxis", lambda x: x[None, :, 1:], lambda x: x[None, :, 1:], (3, 4))
 spec("getitem", "int_array_repeated", lambda x: x[REP_IDX], lambda x: x[REP_IDX], (3, 4))
@@ -506,9 +570,122 @@ for _case, _sub, _shapes in _EINSUM:
     spec("einsum", _case, lambda *xs, s=_sub: cr.einsum(s, *xs),
          lambda *xs, s=_sub: th.einsum(s, *xs), *_shapes)
 
+
+# ================================================================================================
+# PyTorch's other elementwise functions, reductions and selections
+# ================================================================================================
+for _name, _dom in [("floor", "distinct"), ("ceil", "distinct"), ("trunc", "distinct"),
+                    ("round", "distinct"), ("sign", "distinct"), ("expm1", "real"),
+                    ("exp2", "real"), ("log2", "positive"), ("log10", "positive"),
+                    ("tan", "real"), ("square", "real"), ("rsqrt", "positive"),
+                    ("reciprocal", "nonzero")]:
+    spec(_name, "", getattr(cr, _name), lambda x, n=_name: getattr(th, n)(x), (3, 4),
+         domain=_dom)
+spec("fix", "", cr.fix, th.fix, (3, 4), domain="distinct")
+spec("absolute", "", cr.absolute, th.absolute, (3, 4), domain="distinct")
+spec("negative", "", cr.negative, th.negative, (3, 4))
+spec("round", "decimals", lambda x: cr.round(x * 10.0, decimals=1),
+     lambda x: th.round(x * 10.0, decimals=1), (3, 4), domain="distinct")
+spec("div", "floor", lambda a, b: cr.div(a, b, rounding_mode="floor"),
+     lambda a, b: th.div(a, b, rounding_mode="floor"), (3, 4), (3, 4),
+     domain=("distinct", "nonzero"))
+spec("div", "trunc", lambda a, b: a.div(b, rounding_mode="trunc"),
+     lambda a, b: a.div(b, rounding_mode="trunc"), (3, 4), (4,),
+     domain=("distinct", "nonzero"))
+spec("remainder", "", lambda a, b: a % b, lambda a, b: a % b, (3, 4), (3, 4),
+     domain=("real", "nonzero"))
+spec("remainder", "scalar", lambda a: cr.remainder(a, 0.7), lambda a: th.remainder(a, 0.7),
+     (3, 4))
+spec("fmod", "", cr.fmod, th.fmod, (3, 4), (4,), domain=("real", "nonzero"))
+spec("float_power", "", lambda a: cr.float_power(a, 2.5), lambda a: th.float_power(a, 2.5),
+     (3,), domain="positive")
+spec("lerp", "", cr.lerp, th.lerp, (3, 4), (3, 4), (4,))
+spec("lerp", "scalar_weight", lambda a, b: a.lerp(b, 0.3), lambda a, b: a.lerp(b, 0.3),
+     (3, 4), (3, 4))
+spec("addcmul", "", lambda a, b, c: cr.addcmul(a, b, c, value=0.5),
+     lambda a, b, c: th.addcmul(a, b, c, value=0.5), (3, 4), (3, 4), (4,))
+spec("addcdiv", "", lambda a, b, c: a.addcdiv(b, c, value=2.0),
+     lambda a, b, c: a.addcdiv(b, c, value=2.0), (3, 4), (3, 4), (3, 4),
+     domain=("real", "real", "nonzero"))
+spec("clamp", "tensors", lambda x, lo, hi: cr.clamp(x, lo, hi + 1.0),
+     lambda x, lo, hi: th.clamp(x, lo, hi + 1.0), (3, 4), (4,), (3, 4), domain="distinct")
+spec("clamp", "min_gt_max", lambda x: cr.clamp(x, 0.55, -0.55),
+     lambda x: th.clamp(x, 0.55, -0.55), (3, 4), domain="distinct")
+spec("clamp_min", "", lambda x: x.clamp_min(0.05), lambda x: x.clamp_min(0.05), (3, 4),
+     domain="distinct")
+spec("clamp_max", "", lambda x: cr.clamp_max(x, 0.05), lambda x: th.clamp_max(x, 0.05), (3, 4),
+     domain="distinct")
+spec("divide", "", cr.divide, th.divide, (3, 4), (4,), domain=("real", "nonzero"))
+spec("multiply", "", cr.multiply, th.multiply, (3, 4), (4,))
+spec("subtract", "alpha", lambda a, b: cr.subtract(a, b, alpha=2.0),
+     lambda a, b: th.subtract(a, b, alpha=2.0), (3, 4), (4,))
+spec("add", "alpha", lambda a, b: a.add(b, alpha=0.5), lambda a, b: a.add(b, alpha=0.5),
+     (3, 4), (4,))
+spec("true_divide", "", cr.true_divide, th.true_divide, (3, 4), (4,),
+     domain=("real", "nonzero"))
+spec("clip", "method_bounds", lambda x: x.clip(-0.5, 0.5), lambda x: x.clip(-0.5, 0.5), (3, 4),
+     domain="distinct")
+spec("clamp", "method", lambda x: x.clamp(min=-0.5), lambda x: x.clamp(min=-0.5), (3, 4),
+     domain="distinct")
+spec("gelu", "tanh", lambda x: cr.gelu(x, approximate="tanh"),
+     lambda x: thF.gelu(x, approximate="tanh"), (3, 4))
+
+spec("cumprod", "", lambda x: x.cumprod(1), lambda x: x.cumprod(1), (3, 4), domain="nonzero")
+spec("cumprod", "zeros", lambda x: cr.cumprod(x, 0), lambda x: th.cumprod(x, 0), (4, 3),
+     domain="zeros")
+spec("nansum", "", lambda x: x.nansum(1), lambda x: x.nansum(1), (3, 4))
+spec("nanmean", "", lambda x: cr.nanmean(x, 0, True), lambda x: th.nanmean(x, 0, True), (3, 4))
+spec("var_mean", "", lambda x: cr.var_mean(x, 1), lambda x: th.var_mean(x, 1), (3, 4))
+spec("std_mean", "", lambda x: cr.std_mean(x, 0, keepdim=True),
+     lambda x: th.std_mean(x, 0, keepdim=True), (3, 4))
+spec("sum_to_size", "", lambda x: x.sum_to_size(1, 4), lambda x: x.sum_to_size(1, 4), (3, 4))
+spec("sum", "dtype", lambda x: cr.sum(x, 1, dtype=cr.float64),
+     lambda x: th.sum(x, 1, dtype=x.dtype), (3, 4))
+spec("mean", "dim_list", lambda x: x.mean([0, 2]), lambda x: x.mean([0, 2]), (2, 3, 4))
+
+spec("max", "dim", lambda x: x.max(1).values, lambda x: x.max(1).values, (3, 4),
+     domain="distinct")
+spec("max", "dim_keep", lambda x: cr.max(x, 0, keepdim=True)[0],
+     lambda x: th.max(x, 0, keepdim=True)[0], (3, 4), domain="distinct")
+spec("max", "binary", lambda a, b: cr.max(a, b), lambda a, b: th.max(a, b), (3, 4), (4,),
+     domain="distinct")
+spec("min", "dim", lambda x: x.min(-1)[0], lambda x: x.min(-1)[0], (3, 4), domain="distinct")
+spec("median", "all", lambda x: x.median(), lambda x: x.median(), (3, 5), domain="distinct")
+spec("median", "dim", lambda x: cr.median(x, 1).values, lambda x: th.median(x, 1).values,
+     (3, 4), domain="distinct")
+spec("kthvalue", "", lambda x: x.kthvalue(2, 1).values, lambda x: x.kthvalue(2, 1).values,
+     (3, 4), domain="distinct")
+spec("sort", "", lambda x: x.sort(1).values, lambda x: x.sort(1).values, (3, 4),
+     domain="distinct")
+spec("sort", "descending", lambda x: cr.sort(x, 0, descending=True)[0],
+     lambda x: th.sort(x, 0, descending=True)[0], (3, 4), domain="distinct")
+spec("msort", "", cr.msort, th.msort, (3, 4), domain="distinct")
+spec("topk", "", lambda x: x.topk(2).values, lambda x: x.topk(2).values, (3, 4),
+     domain="distinct")
+spec("topk", "smallest_dim0", lambda x: cr.topk(x, 2, 0, largest=False)[0],
+     lambda x: th.topk(x, 2, 0, largest=False)[0], (3, 4), domain="distinct")
+spec("gather", "", lambda x: x.gather(1, cr.tensor(IDX_2D)),
+     lambda x: x.gather(1, th.as_tensor(IDX_2D)), (2, 3))
+spec("gather", "dim0_repeats", lambda x: cr.gather(x, 0, cr.tensor([[0, 1, 0], [0, 0, 1]])),
+     lambda x: th.gather(x, 0, th.tensor([[0, 1, 0], [0, 0, 1]])), (2, 3))
+spec("take_along_dim", "", lambda x: cr.take_along_dim(x, cr.tensor(IDX_2D), 1),
+     lambda x: th.take_along_dim(x, th.as_tensor(IDX_2D), 1), (2, 3))
+
+spec("mm", "", cr.mm, th.mm, (3, 4), (4, 2))
+spec("bmm", "", lambda a, b: a.bmm(b), lambda a, b: a.bmm(b), (2, 3, 4), (2, 4, 2))
+spec("mv", "", cr.mv, th.mv, (3, 4), (4,))
+spec("dot", "", lambda a, b: a.dot(b), lambda a, b: a.dot(b), (4,), (4,))
+spec("outer", "", cr.outer, th.outer, (3,), (4,))
+spec("ger", "", cr.ger, th.outer, (3,), (2,))
+spec("swapdims", "", lambda x: cr.swapdims(x, 0, 1), lambda x: th.swapdims(x, 0, 1), (3, 4))
+spec("moveaxis", "", lambda x: cr.moveaxis(x, 1, 0), lambda x: th.moveaxis(x, 1, 0), (3, 4))
+spec("concat", "", lambda a, b: cr.concat([a, b]), lambda a, b: th.concat([a, b]), (2, 3), (1, 3))
+spec("row_stack", "", lambda a, b: cr.row_stack([a, b]), lambda a, b: th.vstack([a, b]),
+     (3,), (3,))
+
 # ops that take or give no gradient; the coverage check leaves them out
-NOT_DIFFERENTIABLE = {"argmax", "argmin", "equal", "not_equal", "less", "less_equal", "greater",
-                      "greater_equal"}
+NOT_DIFFERENTIABLE = {"argmax", "argmin", "argsort", "all", "any", "count_nonzero",
+                      "floor_divide"}
 
 
 def seed_of(s: OpSpec) -> int:

@@ -61,7 +61,7 @@ def test_max_splits_ties_like_torch() -> None:
     """Ties are outside the gradcheck domain, so check the tie rule against torch directly."""
     x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     w = np.array([0.7, -1.3])
-    for cr_fn, th_fn in [(cr.max, torch.amax), (cr.min, torch.amin)]:
+    for cr_fn, th_fn in [(cr.amax, torch.amax), (cr.amin, torch.amin)]:
         t = cr.tensor(x, requires_grad=True)
         (cr_fn(t, 1) * cr.tensor(w)).sum().backward()
         u = torch.tensor(x, requires_grad=True)
@@ -73,3 +73,33 @@ def test_max_splits_ties_like_torch() -> None:
     torch.maximum(ta, tb).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), **TOL)
     np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), **TOL)
+
+
+def test_max_with_dim_gives_the_gradient_to_the_index_like_torch() -> None:
+    """max(dim) is value-selecting: the gradient goes to the returned index, not split."""
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    w = np.array([0.7, -1.3])
+    for name in ("max", "min", "median"):
+        t = cr.tensor(x, requires_grad=True)
+        v, i = getattr(t, name)(1)
+        (v * cr.tensor(w)).sum().backward()
+        u = torch.tensor(x, requires_grad=True)
+        tv, ti = getattr(u, name)(1)
+        (tv * torch.tensor(w)).sum().backward()
+        np.testing.assert_array_equal(v.numpy(), tv.detach().numpy())
+        g = np.zeros_like(x)
+        g[np.arange(2), i.numpy()] = w  # the gradient sits at chainrule's own index
+        np.testing.assert_allclose(t.grad.numpy(), g, **TOL)
+        assert t.grad.numpy().sum() == pytest.approx(u.grad.numpy().sum())
+
+
+def test_floor_divide_has_no_derivative_as_in_torch() -> None:
+    x = cr.tensor([1.5, -2.5], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floor_divide"):
+        (x // 2).sum().backward()
+    u = torch.tensor([1.5, -2.5], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floor_divide"):
+        (u // 2).sum().backward()
+    y = cr.div(x, 2, rounding_mode="floor")  # div with a rounding mode has zero gradient
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])

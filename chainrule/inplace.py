@@ -1,0 +1,503 @@
+"""In-place operations, as PyTorch has them: `p -= lr * p.grad`, `x.add_(y)`, `x[idx] = v`,
+`x.zero_()`, `nn.ReLU(inplace=True)`. They change the tensor's storage, keep the object, and
+count the change in its version counter (shared with its views), so that backward refuses to use
+a saved tensor that changed since it was saved.
+
+Where autograd must see the change (grad mode on, and the tensor or an operand requires grad),
+the op is recorded as PyTorch records it: the tensor becomes the output of the op, whose input is
+a stand-in for the old value ("rebase"), and ops recorded before the change keep sending their
+gradients to that old value. A change through a view is recorded as a change of its base (what
+PyTorch calls CopySlices). A leaf that requires grad, or a view of one, cannot be changed in place
+outside no_grad(): PyTorch's error, word for word.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.autograd import Function, saved_tensors_of
+from chainrule.backend import xp_of
+from chainrule.dtypes import can_cast, from_numpy_dtype, result_type
+from chainrule.modes import _Mode, no_grad
+from chainrule.tensor import Tensor, _Version
+
+
+def _leaf_error() -> RuntimeError:
+    return RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                        "operation.")
+
+
+def _check_result(t: Tensor, r: Tensor, name: str) -> None:
+    """The out-of-place result must fit t: same shape (no broadcasting of t itself) and a dtype
+    that PyTorch would write into t's."""
+    if tuple(r.array.shape) != tuple(t.array.shape):
+        raise RuntimeError(f"{name}: output with shape {list(t.array.shape)} doesn't match the "
+                           f"broadcast shape {list(r.array.shape)}")
+    if not can_cast(r.array.dtype, t.array.dtype):
+        raise RuntimeError(f"{name}: result type {_kind(r.array.dtype)} can't be cast to the "
+                           f"desired output type {_kind(t.array.dtype)}")
+
+
+def _kind(d: np.dtype) -> str:
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+            "complex64": "ComplexFloat", "complex128": "ComplexDouble"}.get(d.name, d.name)
+
+
+def write(t: Tensor, values: Any) -> None:
+    """Copy values into t's storage (casting to t's dtype), with PyTorch's error for a tensor
+    whose elements share memory (an expand()ed view)."""
+    a = t.array
+    try:
+        a[...] = values
+    except ValueError as e:
+        if not getattr(a.flags, "writeable", True):
+            if a.base is not None and 0 in a.strides:
+                raise RuntimeError(
+                    "unsupported operation: more than one element of the written-to tensor "
+                    "refers to a single memory location. Please clone() the tensor before "
+                    "performing the operation.") from None
+            raise RuntimeError("this tensor's memory is read-only (it shares a read-only NumPy "
+                               "array); clone() it before changing it in place") from None
+        raise RuntimeError(f"in-place write: {e}") from None
+
+
+def _records(t: Tensor, others: tuple) -> bool:
+    if not _Mode.grad_enabled:
+        return False
+    if t._requires_grad:
+        return True
+    return any(isinstance(o, Tensor) and o._requires_grad for o in others)
+
+
+def _view_root_leaf(t: Tensor) -> bool:
+    """Whether t is a view (of a view ...) of a leaf that requires grad."""
+    v = t._view
+    while v is not None:
+        base = v[0]
+        if base.creator is None and base._requires_grad:
+            return True
+        v = base._view
+    return False
+
+
+def apply(t: Tensor, name: str, compute: Callable[[], Tensor], others: tuple = (),
+          fast: Callable[[], None] | None = None) -> Tensor:
+    """t <- compute() in place, where compute() is the op's out-of-place result from t and
+    others. `fast` (optional) does the same directly on the arrays when nothing is recorded."""
+    if not _records(t, others):
+        if fast is not None:
+            fast()
+        else:
+            with no_grad():
+                r = compute()
+            _check_result(t, r, name)
+            write(t, r.array)
+        t._bump()
+        return t
+    if t.creator is None and t._requires_grad:
+        raise _leaf_error()
+    if _view_root_leaf(t):
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    r = compute()
+    _check_result(t, r, name)
+    if r.array.dtype != t.array.dtype:
+        r = ops.astype(r, t.array.dtype)
+    if t._view is not None:
+        _rebase_view(t, r)
+    else:
+        _rebase(t, r)
+    return t
+
+
+def _stand_in(t: Tensor, arr: Any) -> Tensor:
+    """A tensor for t's value before the change: t's place in the graph (its creator's output)
+    is handed to it, and ops recorded with t before now will send their gradients to it."""
+    old = Tensor._make(arr, None)
+    if arr is t.array:
+        old._vc = t._vc  # the same storage: a later change is seen through the stand-in too
+    old.creator = t.creator
+    old._requires_grad = t._requires_grad
+    old.name = t.name
+    f = t.creator
+    if f is not None and "_outputs" in f.__dict__:  # a graph freed by backward has none
+        f._outputs = tuple(weakref.ref(old) if r() is t else r for r in f._outputs)
+    return old
+
+
+def _remember(t: Tensor, old: Tensor) -> None:
+    if t._rebased is None:
+        t._rebased = []
+    t._rebased.append((_Version.clock, old))
+
+
+def _rebase(t: Tensor, r: Tensor) -> None:
+    """Make t (now holding r's values) the output of r's op, whose input is t's old value."""
+    f = r.creator
+    if f is None:  # nothing differentiable came out: t is cut from the graph
+        write(t, r.array)
+        t._bump()
+        t.creator, t._requires_grad = None, False
+        return
+    keep = any(x is t for x, _ in saved_tensors_of(f))
+    if t._vc is None:
+        t._vc = _Version()
+    old = _stand_in(t, t.array.copy() if keep else t.array)
+    f.inputs = tuple(old if x is t else x for x in f.inputs)
+    if r.array is not t.array:
+        write(t, r.array)
+    t._bump()
+    _remember(t, old)
+    f._outputs = (weakref.ref(t),)
+    t.creator, t._requires_grad = f, True
+    vc = t._vc
+    if not any(x is not t and x._vc is vc for x, _ in saved_tensors_of(f)):
+        f._t = _Version.clock  # its saved output is t as it is now
+
+
+class ViewAssign(Function):
+    """base with the region a view selects replaced by value (the out-of-place form of an
+    in-place change through a view); backward: the gradient outside the region to base, the
+    region's gradient to value."""
+
+    saves = ""
+
+    def __init__(self, replay: Callable[[Tensor], Tensor]) -> None:
+        self.replay = replay
+
+    def _region(self, a: Any) -> Any:
+        with no_grad():
+            return self.replay(Tensor._make(a, None)).array
+
+    def forward(self, base: Any, value: Any) -> Any:
+        out = base.copy()
+        self._region(out)[...] = value
+        self.mask = xp_of(base).ones(base.shape, dtype=base.dtype)
+        self._region(self.mask)[...] = 0
+        return out
+
+    def backward(self, g: Tensor) -> tuple:
+        n = self.needs_input_grad
+        gb = ops.elementwise.Scale(self.mask)(g) if n[0] else None
+        gv = self.replay(g) if n[1] else None
+        return gb, gv
+
+
+def _rebase_view(t: Tensor, r: Tensor) -> None:
+    """An in-place change of view t recorded as a change of its base, then t re-made as a view
+    of the changed base."""
+    base, replay = t._view
+    apply(base, "copy_slices", lambda: ViewAssign(replay)(base, r), (r,))
+    v = replay(base)
+    old = _stand_in(t, t.array)
+    _remember(t, old)
+    f = v.creator
+    if f is not None:
+        f._outputs = (weakref.ref(t),)
+    t.creator, t._requires_grad = f, f is not None
+
+
+# -- the in-place methods ------------------------------------------------------------------------
+def _operand(v: Any) -> Any:
+    return v.array if isinstance(v, Tensor) else v
+
+
+def _ufunc_fast(t: Tensor, ufunc: str, other: Any, name: str) -> Callable[[], None]:
+    def fast() -> None:
+        r = result_type(t, other)
+        if not can_cast(r, t.array.dtype):
+            raise RuntimeError(f"{name}: result type {_kind(r)} can't be cast to the desired "
+                               f"output type {_kind(t.array.dtype)}")
+        o = _operand(other)
+        shape = np.broadcast_shapes(t.array.shape, np.shape(o))
+        if shape != t.array.shape:
+            raise RuntimeError(f"{name}: output with shape {list(t.array.shape)} doesn't match "
+                               f"the broadcast shape {list(shape)}")
+        if not getattr(t.array.flags, "writeable", True):
+            write(t, t.array)  # raises PyTorch's error for expanded views
+        if isinstance(o, type(t.array)) and o is not t.array and _overlaps(t.array, o):
+            raise RuntimeError(
+                f"{name}: unsupported operation: some elements of the input tensor and the "
+                "written-to tensor refer to a single memory location. Please clone() the "
+                "tensor before performing the operation.")
+        getattr(xp_of(t.array), ufunc)(t.array, o, out=t.array, casting="unsafe")
+    return fast
+
+
+def _overlaps(a: Any, b: Any) -> bool:
+    """b shares memory with a in another layout (the same array is fine: x += x)."""
+    if not xp_of(a).may_share_memory(a, b):
+        return False
+    same = (b.shape == a.shape and b.strides == a.strides
+            and b.__array_interface__["data"][0] == a.__array_interface__["data"][0]) \
+        if hasattr(b, "__array_interface__") else False
+    return not same
+
+
+def _scaled(other: Any, alpha: Any) -> Any:
+    if alpha == 1:
+        return other
+    return other * alpha if isinstance(other, Tensor) else np.multiply(other, alpha)
+
+
+def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    o = _scaled(other, alpha)
+    return apply(self, "add_", lambda: ops.add(self, o), (other,),
+                 _ufunc_fast(self, "add", o, "add_"))
+
+
+def sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    o = _scaled(other, alpha)
+    return apply(self, "sub_", lambda: ops.sub(self, o), (other,),
+                 _ufunc_fast(self, "subtract", o, "sub_"))
+
+
+def mul_(self: Tensor, other: Any) -> Tensor:
+    return apply(self, "mul_", lambda: ops.mul(self, other), (other,),
+                 _ufunc_fast(self, "multiply", other, "mul_"))
+
+
+def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    fast = _ufunc_fast(self, "true_divide", other, "div_") if rounding_mode is None and \
+        self.array.dtype.kind in "fc" else None
+    return apply(self, "div_", lambda: ops.div(self, other, rounding_mode=rounding_mode),
+                 (other,), fast)
+
+
+def _unary_inplace(name: str) -> Callable[..., Tensor]:
+    fn = getattr(ops, name)
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        others = tuple(a for a in args + tuple(kwargs.values()) if isinstance(a, Tensor))
+        return apply(self, name + "_", lambda: fn(self, *args, **kwargs), others)
+
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place {name}: self <- {name}(self, ...); returns self."
+    return method
+
+
+def _everywhere(t: Tensor) -> Any:
+    return xp_of(t.array).ones(t.array.shape, dtype=bool)
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    """Every element set to value (a number or a one-element tensor)."""
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value.ndim} dimensions.")
+
+    def fast() -> None:
+        write(self, _operand(value))
+
+    def compute() -> Tensor:
+        v = value if isinstance(value, Tensor) else Tensor._make(
+            xp_of(self.array).asarray(value, dtype=self.array.dtype), None)
+        return ops.where(_everywhere(self), ops.astype(v, self.array.dtype), self)
+
+    return apply(self, "fill_", compute, (value,), fast)
+
+
+def zero_(self: Tensor) -> Tensor:
+    return fill_(self, 0)
+
+
+def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    """The elements of src (broadcast to this shape, converted to this dtype and device)."""
+    s = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src), None)
+
+    def fast() -> None:
+        shape = np.broadcast_shapes(self.array.shape, s.array.shape)
+        if shape != self.array.shape:
+            raise RuntimeError(f"copy_: the size of src {list(s.array.shape)} must broadcast "
+                               f"to the size of self {list(self.array.shape)}")
+        write(self, s.to(self.device).array)
+
+    def compute() -> Tensor:
+        v = ops.astype(s.to(self.device), self.array.dtype)
+        return ops.where(_everywhere(self), v, self)
+
+    return apply(self, "copy_", compute, (s,), fast)
+
+
+def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
+    """Elements where mask is True set to value."""
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != bool:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{from_numpy_dtype(m.dtype)}")
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s).")
+
+    def compute() -> Tensor:
+        v = value if isinstance(value, Tensor) else Tensor._make(
+            xp_of(self.array).asarray(value, dtype=self.array.dtype), None)
+        return ops.where(m, ops.astype(v, self.array.dtype), self)
+
+    def fast() -> None:
+        shape = np.broadcast_shapes(self.array.shape, m.shape)
+        if shape != self.array.shape:
+            raise RuntimeError(f"masked_fill_: mask of shape {list(m.shape)} does not broadcast "
+                               f"to self's shape {list(self.array.shape)}")
+        xp_of(self.array).copyto(self.array, _operand(value), where=m, casting="unsafe")
+
+    return apply(self, "masked_fill_", compute, (value,), fast)
+
+
+def masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
+    """A copy with the elements where mask is True set to value (mask broadcasts)."""
+    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != bool:
+        raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype "
+                           f"{from_numpy_dtype(m.dtype)}")
+    v = value if isinstance(value, Tensor) else Tensor._make(
+        xp_of(self.array).asarray(value, dtype=self.array.dtype), None)
+    shape = np.broadcast_shapes(self.array.shape, m.shape)
+    x = self if shape == self.array.shape else self.expand(shape)
+    return ops.where(m, ops.astype(v, self.array.dtype), x)
+
+
+def _random_fill(name: str, draw: Callable[..., Any]) -> Callable[..., Tensor]:
+    def method(self: Tensor, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
+        from chainrule.random import generator_of
+
+        g = generator_of(generator)
+        values = draw(g, self.array.shape, *args, **kwargs)
+        if self.array.dtype.kind in "fc":
+            values = values.astype(self.array.dtype, copy=False)
+        v = Tensor._make(xp_of(self.array).asarray(values), None)
+
+        def fast() -> None:
+            write(self, v.array)
+
+        return apply(self, name, lambda: ops.where(_everywhere(self), ops.astype(
+            v, self.array.dtype), self), (), fast)
+
+    method.__name__ = name
+    return method
+
+
+def _normal(g: Any, shape: tuple, mean: float = 0.0, std: float = 1.0) -> Any:
+    return g.normal(mean, std, shape)
+
+
+def _uniform(g: Any, shape: tuple, a: float = 0.0, b: float = 1.0, **kw: Any) -> Any:
+    lo, hi = kw.get("from", a), kw.get("to", b)
+    return g.uniform(lo, hi, shape)
+
+
+def _bernoulli(g: Any, shape: tuple, p: Any = 0.5) -> Any:
+    p = p.numpy() if isinstance(p, Tensor) else p
+    return (g.random(shape) < p).astype(np.float64)
+
+
+def _exponential(g: Any, shape: tuple, lambd: float = 1.0) -> Any:
+    return g.exponential(1.0 / lambd, shape)
+
+
+def _log_normal(g: Any, shape: tuple, mean: float = 1.0, std: float = 2.0) -> Any:
+    return g.lognormal(mean, std, shape)
+
+
+def _random_ints(g: Any, shape: tuple, a: int | None = None, b: int | None = None) -> Any:
+    lo, hi = (0, a) if b is None else (a, b)
+    return g.integers(lo or 0, hi if hi is not None else 2 ** 24, shape)
+
+
+def setitem(self: Tensor, index: Any, value: Any) -> None:
+    """self[index] = value, in place: recorded where autograd must see it."""
+    from chainrule.ops.shape import _normalize_index
+
+    idx, advanced = _normalize_index(index, self.array.shape)
+    if not _records(self, (value,)):
+        a = self.array
+        v = _operand(value)
+        if isinstance(value, Tensor) and a.dtype.kind in "iub" and value.array.dtype.kind in "fc":
+            v = v.astype(a.dtype)
+        try:
+            a[idx] = v
+        except ValueError as e:
+            if not getattr(a.flags, "writeable", True):
+                write(self, a)  # PyTorch's error for expanded or read-only tensors
+            raise RuntimeError(f"setitem: {e} (tensor shape {tuple(a.shape)}, index {index!r})"
+                               ) from None
+        except IndexError as e:
+            raise IndexError(f"setitem: {e} (tensor shape {tuple(a.shape)})") from None
+        self._bump()
+        return
+    if self.creator is None and self._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation." if advanced else "a view of a leaf Variable that "
+                           "requires grad is being used in an in-place operation.")
+    v = value if isinstance(value, Tensor) else Tensor._make(
+        xp_of(self.array).asarray(value, dtype=self.array.dtype), None)
+    v = ops.astype(v, self.array.dtype)
+    apply(self, "setitem", lambda: IndexPut(idx, advanced)(self, v), (v,))
+
+
+class IndexPut(Function):
+    """x with x[index] = value (broadcast); backward: zeros at index for x, the gradient at
+    index (summed over broadcasting) for value. The forward writes into x's array itself: it
+    runs only inside an in-place setitem, where x's old values are never needed."""
+
+    saves = ""
+
+    def __init__(self, index: Any, advanced: bool) -> None:
+        self.index, self.advanced = index, advanced
+
+    def forward(self, x: Any, value: Any) -> Any:
+        try:
+            x[self.index] = value
+        except (ValueError, IndexError) as e:
+            raise RuntimeError(f"setitem: {e} (tensor shape {tuple(x.shape)})") from None
+        return x
+
+    def backward(self, g: Tensor) -> tuple:
+        n = self.needs_input_grad
+        gx = gv = None
+        if n[0]:
+            mask = xp_of(g.array).ones(g.array.shape, dtype=g.array.dtype)
+            mask[self.index] = 0
+            gx = ops.elementwise.Scale(mask)(g)
+        if n[1]:
+            gv = ops.getitem(g, self.index)
+        return gx, gv
+
+
+def _bind() -> None:
+    for fn in (add_, sub_, mul_, div_, fill_, zero_, copy_, masked_fill_, masked_fill):
+        setattr(Tensor, fn.__name__, fn)
+    Tensor.__setitem__ = setitem
+    for name in ("pow", "clamp", "clip", "clamp_min", "clamp_max", "exp", "log", "log1p",
+                 "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "neg", "abs", "floor",
+                 "ceil", "round", "trunc", "sign", "reciprocal", "square", "rsqrt", "expm1",
+                 "addcmul", "addcdiv", "lerp", "fmod", "remainder", "floor_divide", "leaky_relu",
+                 "elu", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+                 "logical_and", "logical_or", "logical_not", "exp2", "log2", "log10"):
+        setattr(Tensor, name + "_", _unary_inplace(name))
+    for name, draw in (("normal_", _normal), ("uniform_", _uniform),
+                       ("bernoulli_", _bernoulli), ("exponential_", _exponential),
+                       ("log_normal_", _log_normal), ("random_", _random_ints)):
+        setattr(Tensor, name, _random_fill(name, draw))
+    Tensor.multiply_, Tensor.subtract_, Tensor.divide_, Tensor.true_divide_ = (
+        mul_, sub_, div_, div_)
+    Tensor.negative_, Tensor.absolute_, Tensor.clip_ = (
+        Tensor.neg_, Tensor.abs_, Tensor.clamp_)
+    Tensor.__iadd__ = add_
+    Tensor.__isub__ = sub_
+    Tensor.__imul__ = mul_
+    Tensor.__itruediv__ = div_
+    Tensor.__ifloordiv__ = Tensor.floor_divide_
+    Tensor.__imod__ = Tensor.remainder_
+    Tensor.__ipow__ = Tensor.pow_
+    Tensor.__iand__ = Tensor.bitwise_and_
+    Tensor.__ior__ = Tensor.bitwise_or_
+    Tensor.__ixor__ = Tensor.bitwise_xor_
+
+
+_bind()
