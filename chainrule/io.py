@@ -45,7 +45,7 @@ def _as_array(obj: Any) -> np.ndarray | None:
     from chainrule.tensor import Tensor
 
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj.array
     if hasattr(obj, "get") and type(obj).__module__.startswith("cupy"):
         obj = obj.get()  # a GPU array: bring it to the host
     if isinstance(obj, np.ndarray):
@@ -71,7 +71,12 @@ class _Encoder:
         from chainrule.nn.module import Module
 
         if isinstance(obj, Module):
-            obj = obj.state_dict()
+            raise TypeError(
+                f"cr.save: cannot save a whole {type(obj).__name__} module at "
+                f"{path or 'the top level'}: that would need pickle, which chainrule never uses "
+                "(nothing read from a file may run code). Save its weights instead, "
+                "cr.save(model.state_dict(), path), and load them into a freshly built model "
+                "with model.load_state_dict(cr.load(path))")
         arr = _as_array(obj)
         if arr is not None:
             name = self.name_for(path)
@@ -207,16 +212,38 @@ def _check_entries(header: dict, body: int, name: str) -> None:
                               f"section, which has only {body} bytes")
 
 
-def from_bytes(data: bytes, name: str = "<bytes>") -> Any:
+def _pytorch_pickle(data: bytes) -> bool:
+    """torch.save's formats: a zip archive (PyTorch >= 1.6), or the legacy pickle stream that
+    starts with PyTorch's magic number."""
+    return data[:4] == b"PK\x03\x04" or data[:3] == b"\x80\x02\x8a"
+
+
+def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False) -> Any:
     """The structure stored in checkpoint bytes; CheckpointError (naming `name`) when the bytes
-    are damaged, edited, or not a chainrule checkpoint."""
+    are damaged, edited, or not a chainrule checkpoint. With plain_ok, a plain safetensors file
+    (safetensors.torch.save_file(model.state_dict(), path) in PyTorch) gives its dict of arrays,
+    in the file's order."""
     from safetensors.numpy import load as st_load
 
-    meta = _header(data, name).get("__metadata__")
+    if _pytorch_pickle(data):
+        raise _fail(name, "this is a PyTorch pickle file (torch.save), which chainrule never "
+                          "opens: unpickling can run any code. In PyTorch, save the weights "
+                          "as safetensors instead: from safetensors.torch import save_file; "
+                          "save_file(model.state_dict(), 'model.safetensors'); then "
+                          "model.load_state_dict(cr.load('model.safetensors'))")
+    header = _header(data, name)
+    meta = header.get("__metadata__")
+    if (not isinstance(meta, dict) or meta.get("format") != FORMAT) and plain_ok:
+        try:
+            arrays = st_load(bytes(data))
+        except Exception as e:  # the safetensors parser's own verdict, whatever its type
+            raise _fail(name, f"damaged tensor data ({e})") from None
+        order = sorted((k for k in header if k != "__metadata__"),
+                       key=lambda k: header[k]["data_offsets"][0])
+        return {k: arrays[k] for k in order}
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _fail(name, "not a chainrule checkpoint (its metadata has no 'format': "
-                          f"'{FORMAT}'); a plain safetensors file loads with "
-                          "safetensors.numpy.load_file")
+                          f"'{FORMAT}'); cr.load reads plain safetensors files too")
     if meta.get("version") != str(VERSION):
         raise _fail(name, f"written by an unknown checkpoint format version "
                           f"{meta.get('version')!r}; this chainrule reads version {VERSION}")
@@ -273,19 +300,34 @@ def atomic_write(path: str | Path, data: bytes, keep_previous: str | Path | None
     return path
 
 
-def save(obj: Any, path: str | Path) -> Path:
-    """Save a Module (its state_dict), an optimizer's state_dict(), or any dict/list/tuple of
-    arrays, Tensors, numbers, strings and None, to one safetensors file, atomically.
+def _is_file(f: Any) -> bool:
+    return hasattr(f, "write") or hasattr(f, "read")
 
-    cr.save(model, "model.safetensors"); model.load_state_dict(cr.load("model.safetensors"))
+
+def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Path | None:
+    """Save obj (a state_dict, an optimizer's state_dict(), or any dict / list / tuple of
+    Tensors, arrays, numbers, strings and None) to f: a path (written atomically) or a file
+    object opened for binary writing, as torch.save. Nothing is pickled: a whole Module is
+    refused with the way to save its state_dict.
+
+    cr.save(model.state_dict(), "model.pt"); model.load_state_dict(cr.load("model.pt"))
     """
-    return atomic_write(path, to_bytes(obj))
+    data = to_bytes(obj)
+    if _is_file(f):
+        f.write(data)
+        return None
+    return atomic_write(f, data)
 
 
-def load(path: str | Path) -> Any:
-    """What save() stored: dicts, lists, tuples and numbers as saved, arrays as NumPy arrays.
+def load_raw(path: Any, plain_ok: bool = False) -> Any:
+    """What save() stored, with arrays as NumPy arrays (what the library's own readers use).
     Raises FileNotFoundError, or CheckpointError for a truncated, damaged, oversized-header,
     unsupported-dtype or tampered file."""
+    if _is_file(path):
+        data = path.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("cr.load: the file object must be opened in binary mode ('rb')")
+        return from_bytes(bytes(data), getattr(path, "name", "<file object>"), plain_ok)
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cr.load: {path} is a folder, not a checkpoint file")
@@ -293,4 +335,41 @@ def load(path: str | Path) -> Any:
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"cr.load: no such checkpoint file: {path}") from None
-    return from_bytes(data, str(path))
+    return from_bytes(data, str(path), plain_ok)
+
+
+def load(f: Any, map_location: Any = None, pickle_module: Any = None, *,
+         weights_only: bool | None = None, mmap: Any = None, **kwargs: Any) -> Any:
+    """What save() stored, read from a path or a binary file object, as torch.load: dicts,
+    lists, tuples, numbers and strings as saved, every array as a Tensor (on map_location: a
+    device, a device name, a {saved: wanted} dict or a function of (tensor, 'cpu'); the CPU by
+    default). weights_only is accepted for compatibility: chainrule only ever loads data.
+    A plain safetensors file (from safetensors.torch.save_file in PyTorch) loads as its dict of
+    tensors; a PyTorch pickle file is refused with how to convert it."""
+    return _tensors(load_raw(f, plain_ok=True), map_location)
+
+
+def _tensors(obj: Any, map_location: Any) -> Any:
+    """Every NumPy array in obj as a Tensor (moved as map_location says)."""
+    from chainrule.tensor import Tensor
+
+    if isinstance(obj, np.ndarray):
+        t = Tensor._make(obj, None)
+        return t if map_location is None else _mapped(t, map_location)
+    if isinstance(obj, dict):
+        return {k: _tensors(v, map_location) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_tensors(v, map_location) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_tensors(v, map_location) for v in obj)
+    return obj
+
+
+def _mapped(t: Any, map_location: Any) -> Any:
+    if callable(map_location) and not isinstance(map_location, str):
+        out = map_location(t, "cpu")
+        return t if out is None else out
+    if isinstance(map_location, dict):
+        target = map_location.get("cpu", map_location.get(str(t.device)))
+        return t if target is None else t.to(target)
+    return t.to(map_location)

@@ -2,7 +2,7 @@
 
 from chainrule.nn.module import Module, Parameter
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
-from chainrule.nn import functional
+from chainrule.nn import functional, utils
 
 # -- layers-core: Linear, activations, Dropout, Embedding, norms, Residual, init ---------------
 from chainrule.nn import init  # noqa: F401

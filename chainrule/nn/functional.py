@@ -4,13 +4,12 @@ This module only gathers names; each family is defined next to its ops or layers
 """
 
 # -- activations and softmax (engine ops) -------------------------------------------------------
-from chainrule.ops.activation import (  # noqa: F401
-    elu, gelu, leaky_relu, relu, sigmoid, softplus, tanh,
-)
-from chainrule.ops.reduce import log_softmax, softmax  # noqa: F401
+from chainrule.ops.activation import gelu, sigmoid, softplus, tanh  # noqa: F401
+from chainrule.nn.layers.activation import elu, leaky_relu, relu  # noqa: F401
+from chainrule.nn.layers.activation import log_softmax, softmax  # noqa: F401
 
 # -- linear, dropout, embedding, normalization (owner: layers-core) -----------------------------
-from chainrule.nn.layers.linear import dropout, embedding, flatten, linear  # noqa: F401
+from chainrule.nn.layers.linear import dropout, embedding, flatten, linear, pad  # noqa: F401
 from chainrule.nn.layers.norm import batch_norm, layer_norm  # noqa: F401
 
 # -- convolution and pooling (owner: conv) ------------------------------------------------------

@@ -1,6 +1,6 @@
 """Parameter initialisation, in place on a tensor's array, with PyTorch's names and formulas.
 
-Every function fills `tensor.data` without recording a graph, returns the tensor, and draws from
+Every function fills `tensor.array` without recording a graph, returns the tensor, and draws from
 the library's default generator (seed it with cr.manual_seed) unless `generator=` is given.
 Fans follow PyTorch: for a weight of shape (out, in, *kernel), fan_in = in * prod(kernel) and
 fan_out = out * prod(kernel).
@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import no_grad
-from chainrule.backend import default_generator, xp_of
+from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
+from chainrule.random import generator_of
 from chainrule.tensor import Tensor
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -57,15 +58,16 @@ def _fans(tensor: Tensor, who: str) -> tuple[int, int]:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    """Write values into tensor.data in place (keeping its dtype and array module)."""
+    """Write values into tensor.array in place (keeping its dtype and array module)."""
     with no_grad():
-        a = tensor.data
+        a = tensor.array
         a[...] = xp_of(a).asarray(values, dtype=a.dtype) if xp_of(a) is not np else values
+    tensor._bump()  # an in-place change, as PyTorch's init functions make: seen by autograd
     return tensor
 
 
-def _rng(generator: np.random.Generator | None) -> np.random.Generator:
-    return generator if generator is not None else default_generator()
+def _rng(generator: Any) -> np.random.Generator:
+    return generator_of(generator)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
@@ -146,10 +148,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0,
     (shape[0], prod(shape[1:])); rows or columns, whichever are fewer, are orthonormal."""
     if tensor.ndim < 2:
         raise ShapeError(f"orthogonal_: needs at least 2 dimensions, got shape {tensor.shape}")
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     flat = _rng(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

@@ -69,7 +69,7 @@ def _pair(name: str, input: Any, target: Any, what: str = "target") -> tuple[Ten
     t = _like(target, x)
     if x.shape != t.shape:
         hint = (f"; reshape one of them, e.g. {what}.reshape({x.shape}) (a model that outputs "
-                "(N, 1) for targets (N,) is the usual cause)" if x.size == t.size else "")
+                "(N, 1) for targets (N,) is the usual cause)" if x.numel() == t.numel() else "")
         raise ShapeError(f"{name}: input shape {x.shape} and {what} shape {t.shape} differ; they "
                          f"must be equal{hint}")
     return x, t
@@ -109,7 +109,7 @@ def reduce_loss(name: str, loss: Tensor, reduction: str, sample_weight: Any = No
         w = _sample_weight(name, sample_weight, loss)
         loss = loss * w
         denom = None if denom is None else denom * w
-        per = loss.size // max(loss.shape[0], 1)
+        per = loss.numel() // max(loss.shape[0], 1)
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -162,7 +162,7 @@ def huber_loss(input: Any, target: Any, *, reduction: str = "mean", delta: float
     x, t = _pair("huber_loss", input, target)
     d = x - t
     a = d.abs()
-    loss = where(a.data < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    loss = where(a.array < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
     return _elementwise_weighted("huber_loss", loss, reduction, weight, sample_weight, False)
 
 
@@ -178,7 +178,7 @@ def smooth_l1_loss(input: Any, target: Any, *, reduction: str = "mean", beta: fl
     if beta == 0:
         return reduce_loss("smooth_l1_loss", a, reduction, sample_weight)
     d = x - t
-    loss = where(a.data < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+    loss = where(a.array < beta, d * d * (0.5 / beta), a - 0.5 * beta)
     return reduce_loss("smooth_l1_loss", loss, reduction, sample_weight)
 
 
@@ -195,7 +195,7 @@ def _elementwise_weighted(name: str, loss: Tensor, reduction: str, weight: Any,
 def _clamped_log(x: Tensor) -> Tensor:
     """max(log x, -100), PyTorch's guard that keeps the loss finite at x = 0; the gradient is 0
     where the clamp holds (and never inf * 0 = NaN: log only sees safe values)."""
-    ok = x.data > math.exp(-100)
+    ok = x.array > math.exp(-100)
     return where(ok, where(ok, x, 1.0).log(), -100.0)
 
 
@@ -207,9 +207,9 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *,
     name = "binary_cross_entropy"
     check_reduction(name, reduction)
     x, t = _pair(name, input, target)
-    if x.size and (x.data.min() < 0 or x.data.max() > 1):
+    if x.numel() and (x.array.min() < 0 or x.array.max() > 1):
         raise ValueError(f"{name}: the input must hold probabilities in [0, 1], got values in "
-                         f"[{float(x.data.min()):g}, {float(x.data.max()):g}]; for raw scores "
+                         f"[{float(x.array.min()):g}, {float(x.array.max()):g}]; for raw scores "
                          "use binary_cross_entropy_with_logits")
     loss = -(t * _clamped_log(x) + (1.0 - t) * _clamped_log(1.0 - x))
     if weight is not None:
@@ -255,14 +255,14 @@ def kl_div(input: Any, target: Any, *, reduction: str = "mean", log_target: bool
     if log_target:
         loss = t.exp() * (t - x)
     else:
-        pos = t.data > 0
+        pos = t.array > 0
         loss = where(pos, t * where(pos, t, 1.0).log(), 0.0) - t * x
     return reduce_loss("kl_div", loss, reduction, sample_weight)
 
 
 def _signs(name: str, target: Any, x: Tensor, shape: tuple) -> Any:
     """A +1/-1 target as a constant array in x's dtype, checked against `shape`."""
-    y = as_tensor(target).data
+    y = as_tensor(target).array
     if y.shape != tuple(shape):
         raise ShapeError(f"{name}: target of shape {y.shape} must have shape {tuple(shape)}")
     return y.astype(x.dtype, copy=False)
@@ -300,7 +300,7 @@ def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float =
 def _class_weight(name: str, weight: Any, C: int, x: Tensor) -> Any:
     if weight is None:
         return None
-    w = as_tensor(weight).data.astype(x.dtype, copy=False)
+    w = as_tensor(weight).array.astype(x.dtype, copy=False)
     if w.shape != (C,):
         raise ShapeError(f"{name}: weight must hold one weight per class, shape ({C},), "
                          f"got {w.shape}")
@@ -328,7 +328,7 @@ def _class_targets(name: str, x: Tensor, y: Any, w: Any, ignore_index: int) -> t
 
 
 def _target_array(name: str, target: Any, x: Tensor) -> Any:
-    y = target.data if isinstance(target, Tensor) else target
+    y = target.array if isinstance(target, Tensor) else target
     y = y if hasattr(y, "dtype") and hasattr(y, "shape") else np.asarray(y)
     if y.dtype.kind == "f" and y.shape != x.shape:
         raise TypeError(f"{name}: class-index targets must be integers, got {y.dtype} of shape "
@@ -395,7 +395,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
         if label_smoothing == 0:
             loss = softmax_cross_entropy(x, coef=wy, index=index)
         else:
-            a = xp_of(x.data).zeros(x.shape, dtype=x.dtype)
+            a = xp_of(x.array).zeros(x.shape, dtype=x.dtype)
             a[index] = (1.0 - label_smoothing) * wy
             spread = (label_smoothing / C) * xp_of(valid).expand_dims(valid, 1)
             a += spread if wcol is None else spread * wcol

@@ -7,21 +7,33 @@ buffers (state that is saved but not trained, e.g. running statistics) and its s
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
 from chainrule.backend import as_dtype
 from chainrule.errors import ShapeError
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _Version
 
 
 class Parameter(Tensor):
     """A leaf tensor a Module trains: requires_grad=True unless told otherwise."""
 
-    def __init__(self, data: Any, requires_grad: bool = True) -> None:
-        super().__init__(data.data if isinstance(data, Tensor) else data,
-                         requires_grad=requires_grad)
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        """data (a Tensor or an array) keeps its dtype; nn.Parameter() is an empty float
+        tensor, as in PyTorch. A Parameter made from a tensor shares its storage."""
+        from chainrule.backend import to_array
+        from chainrule.dtypes import default_float
+
+        if data is None:
+            data = np.zeros((0,), dtype=default_float())
+        arr = data.array if isinstance(data, Tensor) else to_array(data)
+        Tensor.__init__(self, arr, dtype=arr.dtype)
+        if isinstance(data, Tensor):
+            if data._vc is None:
+                data._vc = _Version()
+            self._vc = data._vc  # the same storage: in-place changes are seen through both
+        self.requires_grad = requires_grad
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -159,58 +171,140 @@ class Module:
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         return (b for _, b in self.named_buffers(recurse))
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (set_to_none=False zeroes it in place)."""
         for p in self.parameters():
-            p.grad = None
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                if p.grad.creator is not None:
+                    p.grad = p.grad.detach()
+                p.grad.zero_()
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
-        for m in list(self.modules())[::-1]:
-            fn(m)
+        """fn(m) for every sub-module, children first, then this one (as PyTorch)."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Convert every floating parameter and buffer to dtype, in place (e.g. float64 for
-        gradient checks)."""
-        dt = as_dtype(dtype)
+    def get_submodule(self, target: str) -> Module:
+        m: Module = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules:
+                raise AttributeError(f"{type(m).__name__} has no attribute `{part}`")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target: str) -> Parameter:
+        mod, _, name = target.rpartition(".")
+        m = self.get_submodule(mod)
+        if name not in m._parameters:
+            raise AttributeError(f"{type(m).__name__} has no parameter `{name}`")
+        return m._parameters[name]
+
+    # -- dtype and device ----------------------------------------------------------------------
+    def _apply(self, fn: Callable[[Any], Any], floating_only: bool = False) -> Module:
+        """Replace every parameter's and buffer's array (and gradient's) by fn(array), keeping
+        the Tensor objects, so an optimizer built before still holds them."""
         for t in list(self.parameters()) + list(self.buffers()):
-            if t.dtype.kind == "f":
-                t.data = t.data.astype(dt)
-                if t.grad is not None:
-                    t.grad = None
+            if floating_only and t.array.dtype.kind not in "fc":
+                continue
+            t.array = fn(t.array)
+            if t.grad is not None:
+                t.grad.array = fn(t.grad.array)
         return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move to a device and/or convert floating parameters and buffers to a dtype, in place:
+        model.to('cpu'), model.to(cr.float64), model.to(device, dtype), model.to(tensor)."""
+        from chainrule.backend import check_device, to_device
+        from chainrule.methods import _parse_to
+
+        device, dtype, _ = _parse_to(args, kwargs)
+        if dtype is not None:
+            dt = as_dtype(dtype)
+            if dt.kind not in "fc":
+                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype}")
+            self._apply(lambda a: a.astype(dt), floating_only=True)
+        if device is not None:
+            d = check_device(device, f"{type(self).__name__}.to")
+            self._apply(lambda a: to_device(a, d, "to"))
+        return self
+
+    def _to_device(self, device: Any) -> None:
+        """For layer constructors: move the new parameters to `device` (None: the default)."""
+        from chainrule.backend import default_device
+
+        d = default_device() if device is None else device
+        if str(d) != "cpu":
+            self.to(d)
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Module:
+        return self.to("cuda" if device is None else
+                       (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def float(self) -> Module:  # noqa: A003
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def half(self) -> Module:
+        return self.to(np.float16)
+
+    def type(self, dst_type: Any) -> Module:  # noqa: A003
+        return self._apply(lambda a: a.astype(as_dtype(dst_type)))
 
     # -- state -------------------------------------------------------------------------------
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Every parameter and buffer by dotted name, as copies of their arrays."""
-        out: OrderedDict[str, np.ndarray] = OrderedDict()
+    def state_dict(self, destination: Any = None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Every parameter and buffer by dotted name, as tensors sharing their storage (cut
+        from the graph unless keep_vars), as in PyTorch: copy.deepcopy it to keep a snapshot."""
+        out: Any = OrderedDict() if destination is None else destination
         for k, t in list(self.named_parameters()) + list(self.named_buffers()):
-            out[k] = np.array(t.numpy(), copy=True)
+            out[prefix + k] = t if keep_vars else t.detach()
         return out
 
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> tuple[list, list]:
-        """Copy arrays into the parameters and buffers in place (optimizers keep working).
-        With strict, missing, unexpected and mis-shaped names are all listed in one error."""
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True,
+                        assign: bool = False) -> _IncompatibleKeys:
+        """Copy tensors (or arrays) into the parameters and buffers in place, so optimizers keep
+        working. With strict, missing and unexpected names raise; mis-shaped ones always do,
+        all listed in one error."""
+        state = state_dict
         own = dict(list(self.named_parameters()) + list(self.named_buffers()))
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         mismatched = [f"{k}: checkpoint {tuple(np.shape(_arr(state[k])))} vs model "
-                      f"{own[k].shape}" for k in own
-                      if k in state and tuple(np.shape(_arr(state[k]))) != own[k].shape]
+                      f"{tuple(own[k].shape)}" for k in own
+                      if k in state and tuple(np.shape(_arr(state[k]))) != tuple(own[k].shape)]
         if mismatched or (strict and (missing or unexpected)):
             parts = [f"{title}: {', '.join(names)}" for title, names in
                      (("missing keys", missing), ("unexpected keys", unexpected),
                       ("shape mismatches", mismatched)) if names]
             raise ShapeError(
-                f"load_state_dict into {type(self).__name__} failed; " + "; ".join(parts)
+                f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(parts)
                 + ". Check that the checkpoint was saved from the same architecture"
             )
         for k, t in own.items():
             if k in state:
-                t.data[...] = _arr(state[k]).astype(t.dtype, copy=False)
-        return missing, unexpected
+                t.array[...] = _arr(state[k]).astype(t.array.dtype, copy=False)
+                t._bump()
+        return _IncompatibleKeys(missing, unexpected)
 
     # -- printing ----------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -223,4 +317,17 @@ class Module:
 
 
 def _arr(v: Any) -> np.ndarray:
-    return v.numpy() if isinstance(v, Tensor) else np.asarray(v)
+    return v.numpy(force=True) if isinstance(v, Tensor) else np.asarray(v)
+
+
+class _IncompatibleKeys(NamedTuple):
+    """What load_state_dict returns: the names it did not find, and those it did not use."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
+                f"unexpected_keys={self.unexpected_keys})")

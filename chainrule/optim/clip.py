@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+import numpy as np
+
 from chainrule.backend import xp_of
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 
 def _grads(parameters: Tensor | Iterable[Tensor]) -> list:
     ps = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p.grad.data for p in ps if p.grad is not None]
+    return [p.grad.array for p in ps if p.grad is not None]
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
@@ -26,7 +28,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     grads = _grads(parameters)
     norm_type = float(norm_type)
     if not grads:
-        return Tensor(0.0)
+        return as_tensor(np.float32(0.0))
     xp = xp_of(grads[0])
     norms = xp.stack([xp.linalg.norm(g.reshape(-1), norm_type) for g in grads])
     total = xp.linalg.norm(norms, norm_type)

@@ -21,7 +21,7 @@ import numpy as np
 from chainrule.autograd import enable_grad, no_grad
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 ParamsT = Union[Iterable[Tensor], Iterable[dict]]
 
@@ -113,11 +113,12 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    g = p.grad.data if isinstance(p.grad, Tensor) else p.grad
+                    g = p.grad.array if isinstance(p.grad, Tensor) else p.grad
                     state = self.state[p]
                     if not state:
-                        state.update(self._init_state(p.data, group))
-                    self._update(p.data, g, state, group)
+                        state.update(self._init_state(p.array, group))
+                    self._update(p.array, g, state, group)
+                    p._bump()  # an in-place change: a graph that saved p sees it
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -128,10 +129,11 @@ class Optimizer:
                     continue
                 if set_to_none or not isinstance(p.grad, Tensor):
                     p.grad = None
-                elif p.grad.creator is None and getattr(p.grad.data.flags, "writeable", True):
-                    p.grad.data.fill(0)
+                elif p.grad.creator is None and getattr(p.grad.array.flags, "writeable", True):
+                    p.grad.array.fill(0)
+                    p.grad._bump()
                 else:
-                    p.grad = Tensor._make(xp_of(p.grad.data).zeros_like(p.grad.data), None)
+                    p.grad = Tensor._make(xp_of(p.grad.array).zeros_like(p.grad.array), None)
 
     # -- the classic array interface -----------------------------------------------------------
     def update(self, grads: Any, params: Any) -> Any:
@@ -145,12 +147,12 @@ class Optimizer:
         gs = [grads] if single else list(grads)
         ps, gs = self._checked_arrays(ps, gs)
         if not self.param_groups:
-            self.add_param_group({"params": [Tensor(p) for p in ps]})
+            self.add_param_group({"params": [as_tensor(p) for p in ps]})
             if self._pending_state is not None:
                 self.load_state_dict(self._pending_state)
         holders = self.param_groups[0]["params"]
         for h, p, g in zip(holders, ps, gs):
-            h.data, h.grad = p, Tensor._make(g, None)
+            h.array, h.grad = p, Tensor._make(g, None)
         self.step()
         for h in holders:
             h.grad = None
@@ -164,7 +166,7 @@ class Optimizer:
             raise ValueError(f"{who}: got {len(gs)} gradients for {len(ps)} parameters; pass "
                              "one gradient per parameter")
         ps = [_float_array(p, who) for p in ps]
-        gs = [xp_of(p).asarray(g.data if isinstance(g, Tensor) else g, dtype=p.dtype)
+        gs = [xp_of(p).asarray(g.array if isinstance(g, Tensor) else g, dtype=p.dtype)
               for p, g in zip(ps, gs)]
         old = self.param_groups[0]["params"] if self.param_groups else None
         if old is not None and len(old) != len(ps):
@@ -278,7 +280,7 @@ class Optimizer:
 def _float_array(p: Any, who: str) -> Any:
     """p as an array to update in place (numbers and lists become new float64 arrays)."""
     if isinstance(p, Tensor):
-        p = p.data
+        p = p.array
     if not hasattr(p, "dtype") or not hasattr(p, "shape") or isinstance(p, np.generic):
         p = np.array(p, dtype=np.float64)
     if p.dtype.kind != "f":
@@ -302,7 +304,7 @@ def _restored(v: Any, p: Tensor, key: str, who: str) -> Any:
     if tuple(v.shape) != p.shape:
         raise ShapeError(f"{who}.load_state_dict: state '{key}' has shape {tuple(v.shape)} "
                          f"but its parameter has shape {p.shape}; same model, same order?")
-    return xp_of(p.data).array(v, dtype=p.dtype, copy=True)
+    return xp_of(p.array).array(v, dtype=p.dtype, copy=True)
 
 
 # -- the registry: one table of names used by every front door ---------------------------------

@@ -42,7 +42,9 @@ def assert_same(a, b):
     if isinstance(a, cr.Tensor):
         a = a.numpy()
     if isinstance(a, np.ndarray):
-        assert isinstance(b, np.ndarray) and b.dtype == a.dtype.newbyteorder("=")
+        assert isinstance(b, cr.Tensor), f"an array loads back as a Tensor, got {type(b)}"
+        b = b.numpy()
+        assert b.dtype == a.dtype.newbyteorder("=")
         assert b.shape == a.shape
         np.testing.assert_array_equal(b, a)
     elif isinstance(a, dict):
@@ -71,7 +73,7 @@ def test_a_module_saves_its_state_dict_and_loads_back(tmp_path):
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 2))
     model(cr.randn(8, 3))  # move the running statistics
-    io.save(model, tmp_path / "m.safetensors")
+    io.save(model.state_dict(), tmp_path / "m.safetensors")
     cr.manual_seed(1)
     other = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 2))
     other.load_state_dict(io.load(tmp_path / "m.safetensors"))
@@ -93,7 +95,7 @@ def test_optimizer_state_round_trip_continues_identically(tmp_path):
     m1, o1 = setup(0)
     for _ in range(3):
         step(m1, o1)
-    io.save({"model": m1, "optimizer": o1.state_dict()}, tmp_path / "s.safetensors")
+    io.save({"model": m1.state_dict(), "optimizer": o1.state_dict()}, tmp_path / "s.safetensors")
     m2, o2 = setup(5)
     state = io.load(tmp_path / "s.safetensors")
     m2.load_state_dict(state["model"])
@@ -101,6 +103,31 @@ def test_optimizer_state_round_trip_continues_identically(tmp_path):
     step(m1, o1)
     step(m2, o2)
     np.testing.assert_array_equal(m1.weight.numpy(), m2.weight.numpy())
+
+
+def test_pytorch_habits_file_objects_map_location_and_whole_modules(tmp_path):
+    import io as pyio
+
+    model = nn.Linear(3, 2)
+    buf = pyio.BytesIO()
+    cr.save(model.state_dict(), buf)  # torch.save(obj, file_object)
+    buf.seek(0)
+    sd = cr.load(buf, map_location="cpu", weights_only=True)
+    assert all(isinstance(v, cr.Tensor) for v in sd.values())
+    assert model.load_state_dict(sd).missing_keys == []
+    with open(tmp_path / "m.pth", "wb") as f:  # any file name, any open file
+        cr.save({"epoch": 3, "state": model.state_dict()}, f)
+    with open(tmp_path / "m.pth", "rb") as f:
+        ck = cr.load(f, map_location=cr.device("cpu"))
+    assert ck["epoch"] == 3 and ck["state"]["weight"].shape == (2, 3)
+    moved = cr.load(tmp_path / "m.pth", map_location=lambda storage, loc: storage)
+    np.testing.assert_array_equal(moved["state"]["bias"].numpy(), model.bias.numpy())
+    assert cr.load(str(tmp_path / "m.pth"), map_location={"cuda:0": "cpu"})["epoch"] == 3
+    with pytest.raises(TypeError, match=r"save model.state_dict\(\)|cr.save\(model.state_dict"):
+        cr.save(model, tmp_path / "whole.pt")
+    with pytest.raises(TypeError, match="state_dict"):
+        cr.save({"model": model}, tmp_path / "whole.pt")
+    assert not (tmp_path / "whole.pt").exists()
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -180,8 +207,23 @@ def test_damaged_files_raise_a_clear_error_naming_the_file(tmp_path, case):
     path = tmp_path / "damaged.safetensors"
     path.write_bytes(make())
     with pytest.raises(CheckpointError, match=match) as e:
-        io.load(path)
+        io.load_raw(path)  # the library's own strict reader (the CLI, chainrule.keras)
     assert str(e.value).startswith(str(path) + ": ")
+    if case != "foreign safetensors":
+        with pytest.raises(CheckpointError, match=match):
+            io.load(path)
+
+
+def test_cr_load_reads_plain_safetensors_and_refuses_pytorch_pickles(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    path.write_bytes(edit_header(lambda h: h.pop("__metadata__")))
+    state = cr.load(path)
+    assert list(state) == ["w"] and isinstance(state["w"], cr.Tensor)
+    assert state["w"].shape == (2, 3)
+    for magic in (b"PK\x03\x04", b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"):
+        (tmp_path / "model.pt").write_bytes(magic + b"rest of a torch.save file")
+        with pytest.raises(CheckpointError, match="PyTorch pickle file .* save_file"):
+            cr.load(tmp_path / "model.pt")
 
 
 def test_fuzz_byte_flips_and_truncations_raise_only_checkpoint_error():

@@ -28,7 +28,7 @@ def ids(case):
 def test_activation_gradients_to_second_order(case):
     name, kw = case
     module = getattr(nn, name)(**kw)
-    x = cr.Tensor(X.copy(), requires_grad=True)
+    x = cr.tensor(X.copy(), requires_grad=True)
     assert cr.gradcheck(module, x)
     assert cr.gradgradcheck(module, x)
     assert module(x).dtype == np.float64
@@ -49,22 +49,22 @@ def test_activation_matches_torch(case):
     x = RNG.standard_normal((5, 6)) * 3
     x[0, :3] = [12.0, -15.0, 30.0]  # include the far tails (Softplus' threshold, saturation)
     gy = RNG.standard_normal(x.shape)
-    xo, xt = cr.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    xo, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     yo, yt = getattr(nn, name)(**kw)(xo), getattr(torch.nn, name)(**kw)(xt)
-    np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(yo.array, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     yo.backward(gy)
     yt.backward(torch.from_numpy(gy))
-    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xo.grad.array, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_activation_values_by_hand():
     x = cr.tensor([-2.0, 0.5])
-    np.testing.assert_allclose(nn.ReLU()(x).data, [0, 0.5])
-    np.testing.assert_allclose(nn.LeakyReLU(0.1)(x).data, [-0.2, 0.5])
-    np.testing.assert_allclose(nn.ELU(2.0)(x).data, [2 * (np.exp(-2) - 1), 0.5], rtol=1e-6)
-    np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp([2, -0.5])), rtol=1e-6)
-    np.testing.assert_allclose(nn.Softplus(threshold=1.0)(cr.tensor([3.0])).data, [3.0])
-    np.testing.assert_allclose(nn.Softmax()(x).data.sum(), 1.0, rtol=1e-6)  # dim None: last
+    np.testing.assert_allclose(nn.ReLU()(x).array, [0, 0.5])
+    np.testing.assert_allclose(nn.LeakyReLU(0.1)(x).array, [-0.2, 0.5])
+    np.testing.assert_allclose(nn.ELU(2.0)(x).array, [2 * (np.exp(-2) - 1), 0.5], rtol=1e-6)
+    np.testing.assert_allclose(nn.Sigmoid()(x).array, 1 / (1 + np.exp([2, -0.5])), rtol=1e-6)
+    np.testing.assert_allclose(nn.Softplus(threshold=1.0)(cr.tensor([3.0])).array, [3.0])
+    np.testing.assert_allclose(nn.Softmax()(x).array.sum(), 1.0, rtol=1e-6)  # dim None: last
 
 
 def test_activation_reprs_and_bad_arguments():

@@ -154,7 +154,7 @@ def _against_torch(ours, theirs, x, rng):
     theirs = theirs.double()
     ours.to(cr.float64)
     for name, p in theirs.named_parameters():
-        getattr(ours, name).data[...] = p.detach().numpy()
+        getattr(ours, name).array[...] = p.detach().numpy()
     xc, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     yc, yt = ours(xc), theirs(xt)
     assert yc.shape == tuple(yt.shape)

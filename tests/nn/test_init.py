@@ -20,8 +20,8 @@ def param(*shape, dtype=np.float32):
 
 def test_constant_fills_are_in_place_and_keep_dtype_and_leaf():
     p = param(3, 4)
-    arr = p.data
-    assert init.ones_(p) is p and p.data is arr and (arr == 1).all()
+    arr = p.array
+    assert init.ones_(p) is p and p.array is arr and (arr == 1).all()
     init.zeros_(p)
     assert not arr.any()
     init.constant_(p, 2.5)
@@ -32,10 +32,10 @@ def test_constant_fills_are_in_place_and_keep_dtype_and_leaf():
 def test_uniform_and_normal_statistics():
     p = param(*SHAPE)
     init.uniform_(p, -2.0, 3.0)
-    assert p.data.min() >= -2.0 and p.data.max() < 3.0
-    assert abs(p.data.mean() - 0.5) < 0.02 and abs(p.data.std() - 5 / math.sqrt(12)) < 0.01
+    assert p.array.min() >= -2.0 and p.array.max() < 3.0
+    assert abs(p.array.mean() - 0.5) < 0.02 and abs(p.array.std() - 5 / math.sqrt(12)) < 0.01
     init.normal_(p, mean=1.0, std=0.2)
-    assert abs(p.data.mean() - 1.0) < 0.002 and abs(p.data.std() - 0.2) < 0.002
+    assert abs(p.array.mean() - 1.0) < 0.002 and abs(p.array.std() - 0.2) < 0.002
     assert p.dtype == np.float32
 
 
@@ -51,9 +51,9 @@ def _check_normal(a, std):
 def test_xavier_formulas_with_gain():
     fan_in, fan_out = SHAPE[1], SHAPE[0]
     p = param(*SHAPE)
-    _check_uniform(init.xavier_uniform_(p).data, math.sqrt(6 / (fan_in + fan_out)))
-    _check_uniform(init.xavier_uniform_(p, gain=2.0).data, 2 * math.sqrt(6 / (fan_in + fan_out)))
-    _check_normal(init.xavier_normal_(p, gain=0.5).data, 0.5 * math.sqrt(2 / (fan_in + fan_out)))
+    _check_uniform(init.xavier_uniform_(p).array, math.sqrt(6 / (fan_in + fan_out)))
+    _check_uniform(init.xavier_uniform_(p, gain=2.0).array, 2 * math.sqrt(6 / (fan_in + fan_out)))
+    _check_normal(init.xavier_normal_(p, gain=0.5).array, 0.5 * math.sqrt(2 / (fan_in + fan_out)))
 
 
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
@@ -64,24 +64,24 @@ def test_kaiming_formulas(mode, nonlinearity, a):
     fan = SHAPE[1] if mode == "fan_in" else SHAPE[0]
     gain = init.calculate_gain(nonlinearity, a)
     init.kaiming_uniform_(p, a=a, mode=mode, nonlinearity=nonlinearity)
-    _check_uniform(p.data, gain * math.sqrt(3 / fan))
+    _check_uniform(p.array, gain * math.sqrt(3 / fan))
     init.kaiming_normal_(p, a=a, mode=mode, nonlinearity=nonlinearity)
-    _check_normal(p.data, gain / math.sqrt(fan))
+    _check_normal(p.array, gain / math.sqrt(fan))
 
 
 def test_conv_shaped_fans_include_the_receptive_field():
     p = param(64, 32, 5, 5)
     init.kaiming_normal_(p, mode="fan_out", nonlinearity="relu")
-    _check_normal(p.data, math.sqrt(2) / math.sqrt(64 * 25))
+    _check_normal(p.array, math.sqrt(2) / math.sqrt(64 * 25))
     init.xavier_uniform_(p)
-    _check_uniform(p.data, math.sqrt(6 / (32 * 25 + 64 * 25)))
+    _check_uniform(p.array, math.sqrt(6 / (32 * 25 + 64 * 25)))
 
 
 @pytest.mark.parametrize("shape", [(5, 8), (8, 5), (6, 6), (4, 2, 3)])
 def test_orthogonal_rows_or_columns_are_orthonormal(shape):
     p = param(*shape, dtype=np.float64)
     init.orthogonal_(p, gain=1.5)
-    W = p.data.reshape(shape[0], -1)
+    W = p.array.reshape(shape[0], -1)
     small = min(W.shape)
     G = W @ W.T if W.shape[0] == small else W.T @ W
     np.testing.assert_allclose(G, 2.25 * np.eye(small), atol=1e-10)
@@ -103,12 +103,12 @@ def test_generators_default_and_explicit():
     init.kaiming_uniform_(p)
     cr.manual_seed(3)
     init.kaiming_uniform_(q)
-    np.testing.assert_array_equal(p.data, q.data)
+    np.testing.assert_array_equal(p.array, q.array)
     init.normal_(p, generator=np.random.default_rng(9))
     init.normal_(q, generator=np.random.default_rng(9))
-    np.testing.assert_array_equal(p.data, q.data)
+    np.testing.assert_array_equal(p.array, q.array)
     init.orthogonal_(q, generator=np.random.default_rng(10))
-    assert not np.array_equal(p.data, q.data)
+    assert not np.array_equal(p.array, q.array)
 
 
 def test_errors_are_clear():
@@ -140,6 +140,6 @@ def test_gains_and_bounds_match_torch():
     for fn, kw in [("kaiming_uniform_", {"a": math.sqrt(5)}), ("xavier_uniform_", {"gain": 3.0}),
                    ("kaiming_uniform_", {"mode": "fan_out", "nonlinearity": "relu"})]:
         theirs = getattr(torch.nn.init, fn)(t, **kw).numpy()
-        ours = getattr(init, fn)(param(*SHAPE), **kw).data
+        ours = getattr(init, fn)(param(*SHAPE), **kw).array
         assert abs(np.abs(ours).max() - np.abs(theirs).max()) < 1e-3 * np.abs(theirs).max()
         assert abs(ours.std() - theirs.std()) < 0.01 * theirs.std()

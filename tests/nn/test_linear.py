@@ -16,7 +16,7 @@ RNG = np.random.default_rng(0)
 
 
 def t64(*shape, requires_grad=True):
-    return cr.Tensor(RNG.standard_normal(shape), requires_grad=requires_grad)
+    return cr.tensor(RNG.standard_normal(shape), requires_grad=requires_grad)
 
 
 # -- Linear --------------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ def t64(*shape, requires_grad=True):
 def test_linear_shapes_default_init_and_repr():
     cr.manual_seed(0)
     layer = nn.Linear(400, 300)
-    W, b = layer.weight.data, layer.bias.data
+    W, b = layer.weight.array, layer.bias.array
     assert W.shape == (300, 400) and b.shape == (300,)
     assert W.dtype == np.float32 and b.dtype == np.float32
     bound = 1 / math.sqrt(400)
@@ -40,12 +40,12 @@ def test_linear_computes_x_times_w_transpose_plus_b():
     layer = nn.Linear(3, 2)
     x = RNG.standard_normal((4, 3)).astype(np.float32)
     y = layer(cr.tensor(x))
-    np.testing.assert_allclose(y.data, x @ layer.weight.data.T + layer.bias.data, rtol=1e-6)
+    np.testing.assert_allclose(y.array, x @ layer.weight.array.T + layer.bias.array, rtol=1e-6)
     assert y.dtype == np.float32
     y3 = layer(cr.tensor(x.reshape(2, 2, 3)))  # any leading dimensions
-    np.testing.assert_allclose(y3.data.reshape(4, 2), y.data, rtol=1e-6)
+    np.testing.assert_allclose(y3.array.reshape(4, 2), y.array, rtol=1e-6)
     y1 = layer(cr.tensor(x[0]))  # a single sample without a batch axis
-    np.testing.assert_allclose(y1.data, y.data[0], rtol=1e-6)
+    np.testing.assert_allclose(y1.array, y.array[0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("xshape", [(4, 3), (2, 2, 3), (3,)])
@@ -63,7 +63,7 @@ def test_linear_fast_and_differentiable_backward_agree():
     fast = cr.autograd.grad(F.linear(x, W, b), [x, W, b], grad_outputs=gy)
     slow = cr.autograd.grad(F.linear(x, W, b), [x, W, b], grad_outputs=gy, create_graph=True)
     for a, s in zip(fast, slow):
-        np.testing.assert_allclose(a.data, s.data, rtol=1e-12)
+        np.testing.assert_allclose(a.array, s.array, rtol=1e-12)
 
 
 def test_linear_wrong_width_names_layer_and_shapes():
@@ -82,18 +82,18 @@ def test_linear_matches_torch():
     ours = nn.Linear(5, 3).to(cr.float64)
     theirs = torch.nn.Linear(5, 3).double()
     with torch.no_grad():
-        theirs.weight.copy_(torch.from_numpy(ours.weight.data))
-        theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+        theirs.weight.copy_(torch.from_numpy(ours.weight.array))
+        theirs.bias.copy_(torch.from_numpy(ours.bias.array))
     x = RNG.standard_normal((2, 4, 5))
     gy = RNG.standard_normal((2, 4, 3))
-    xo, xt = cr.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    xo, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     yo, yt = ours(xo), theirs(xt)
-    np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(yo.array, yt.detach().numpy(), rtol=1e-10)
     yo.backward(gy)
     yt.backward(torch.from_numpy(gy))
-    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(xo.grad.array, xt.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ours.weight.grad.array, theirs.weight.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ours.bias.grad.array, theirs.bias.grad.numpy(), rtol=1e-10)
 
 
 def test_linear_init_statistics_match_torch_formula():
@@ -103,8 +103,8 @@ def test_linear_init_statistics_match_torch_formula():
     ours = nn.Linear(300, 200)
     for p, q in ((ours.weight, theirs.weight), (ours.bias, theirs.bias)):
         q = q.detach().numpy()
-        assert abs(np.abs(p.data).max() - np.abs(q).max()) < 0.02 * np.abs(q).max()
-        assert abs(p.data.std() - q.std()) < 0.1 * q.std()
+        assert abs(np.abs(p.array).max() - np.abs(q).max()) < 0.02 * np.abs(q).max()
+        assert abs(p.array.std() - q.std()) < 0.1 * q.std()
 
 
 # -- Identity and Flatten ----------------------------------------------------------------------
@@ -125,13 +125,13 @@ def test_dropout_statistics_and_inverted_scaling():
     cr.manual_seed(0)
     x = cr.ones(200, 500, requires_grad=True)
     y = nn.Dropout(0.3)(x)
-    zero = y.data == 0
+    zero = y.array == 0
     assert abs(zero.mean() - 0.3) < 0.01
-    np.testing.assert_allclose(y.data[~zero], 1 / 0.7, rtol=1e-6)
-    assert abs(y.data.mean() - 1.0) < 0.02  # expectation preserved
+    np.testing.assert_allclose(y.array[~zero], 1 / 0.7, rtol=1e-6)
+    assert abs(y.array.mean() - 1.0) < 0.02  # expectation preserved
     assert y.dtype == np.float32
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)  # the same mask and scale
+    np.testing.assert_array_equal(x.grad.array, y.array)  # the same mask and scale
 
 
 def test_dropout_eval_identity_and_edge_probabilities():
@@ -140,7 +140,7 @@ def test_dropout_eval_identity_and_edge_probabilities():
     assert d(x) is x
     assert F.dropout(x, 0.0) is x
     assert F.dropout(x, 0.9, training=False) is x
-    assert not F.dropout(x, 1.0).data.any()
+    assert not F.dropout(x, 1.0).array.any()
     assert repr(nn.Dropout(0.25)) == "Dropout(p=0.25)"
     with pytest.raises(ValueError, match=r"p must be in \[0, 1\], got 1.5"):
         nn.Dropout(1.5)
@@ -151,13 +151,13 @@ def test_dropout_eval_identity_and_edge_probabilities():
 def test_dropout_follows_the_default_generator_and_a_given_one():
     x = cr.ones(50)
     cr.manual_seed(7)
-    a = F.dropout(x, 0.5).data
+    a = F.dropout(x, 0.5).array
     cr.manual_seed(7)
-    b = F.dropout(x, 0.5).data
+    b = F.dropout(x, 0.5).array
     np.testing.assert_array_equal(a, b)
     g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
-    np.testing.assert_array_equal(F.dropout(x, 0.5, generator=g1).data,
-                                  F.dropout(x, 0.5, generator=g2).data)
+    np.testing.assert_array_equal(F.dropout(x, 0.5, generator=g1).array,
+                                  F.dropout(x, 0.5, generator=g2).array)
 
 
 def test_dropout_gradients_with_a_fixed_mask():
@@ -174,7 +174,7 @@ def test_dropout_statistics_match_torch():
     torch = pytest.importorskip("torch")
     cr.manual_seed(0)
     torch.manual_seed(0)
-    ours = F.dropout(cr.ones(100_000, dtype=cr.float64), 0.2).data
+    ours = F.dropout(cr.ones(100_000, dtype=cr.float64), 0.2).array
     theirs = torch.nn.functional.dropout(torch.ones(100_000, dtype=torch.float64), 0.2).numpy()
     assert set(np.unique(ours)) == set(np.unique(theirs)) == {0.0, 1.25}
     assert abs((ours == 0).mean() - (theirs == 0).mean()) < 0.01
@@ -185,14 +185,14 @@ def test_dropout_statistics_match_torch():
 def test_embedding_init_shape_lookup_and_repr():
     cr.manual_seed(0)
     emb = nn.Embedding(1000, 64, padding_idx=3)
-    W = emb.weight.data
+    W = emb.weight.array
     assert W.shape == (1000, 64) and W.dtype == np.float32
     assert not W[3].any()
     assert abs(W.std() - 1.0) < 0.02 and abs(W.mean()) < 0.02
     idx = np.array([[1, 2], [3, 1]])
     out = emb(cr.tensor(idx))
     assert out.shape == (2, 2, 64)
-    np.testing.assert_array_equal(out.data, W[idx])
+    np.testing.assert_array_equal(out.array, W[idx])
     assert repr(emb) == "Embedding(1000, 64, padding_idx=3)"
     assert repr(nn.Embedding(5, 2)) == "Embedding(5, 2)"
     assert nn.Embedding(5, 2, padding_idx=-1).padding_idx == 4
@@ -202,7 +202,7 @@ def test_embedding_gradient_adds_repeats_and_skips_padding():
     emb = nn.Embedding(5, 3, padding_idx=0)
     idx = np.array([2, 0, 2, 4, 2])
     emb(idx).sum().backward()
-    np.testing.assert_array_equal(emb.weight.grad.data[:, 0], [0, 0, 3, 0, 1])
+    np.testing.assert_array_equal(emb.weight.grad.array[:, 0], [0, 0, 3, 0, 1])
 
 
 def test_embedding_gradients_to_second_order():
@@ -231,11 +231,11 @@ def test_embedding_matches_torch_with_repeated_indices(padding_idx):
     ours = nn.Embedding(7, 4, padding_idx=padding_idx).to(cr.float64)
     theirs = torch.nn.Embedding(7, 4, padding_idx=padding_idx).double()
     with torch.no_grad():
-        theirs.weight.copy_(torch.from_numpy(ours.weight.data))
+        theirs.weight.copy_(torch.from_numpy(ours.weight.array))
     idx = np.array([[2, 3, 2], [6, 2, 0], [3, 3, 1]])
     gy = RNG.standard_normal((3, 3, 4))
     yo, yt = ours(idx), theirs(torch.from_numpy(idx))
-    np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(yo.array, yt.detach().numpy(), rtol=1e-12)
     yo.backward(gy)
     yt.backward(torch.from_numpy(gy))
-    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ours.weight.grad.array, theirs.weight.grad.numpy(), rtol=1e-10)

@@ -2,6 +2,7 @@
 children and modules, train/eval, zero_grad, state_dict / load_state_dict (strict errors list
 missing, unexpected and mismatched keys), repr, num_parameters, to(dtype)."""
 
+import copy
 from collections import OrderedDict
 
 import numpy as np
@@ -72,12 +73,12 @@ def test_train_eval_reach_every_submodule_and_change_behaviour():
     assert not any(m.training for m in net.modules())
     with cr.no_grad():
         a, b = net(x), net(x)
-    np.testing.assert_array_equal(a.data, b.data)  # no dropout, running statistics
-    assert int(net.bn.num_batches_tracked.data) == 0
+    np.testing.assert_array_equal(a.array, b.array)  # no dropout, running statistics
+    assert int(net.bn.num_batches_tracked.array) == 0
     net.train()
     assert all(m.training for m in net.modules())
     net(x)
-    assert int(net.bn.num_batches_tracked.data) == 1
+    assert int(net.bn.num_batches_tracked.array) == 1
 
 
 def test_zero_grad_clears_every_parameter():
@@ -94,14 +95,17 @@ def test_state_dict_round_trip_copies_in_place():
     state = a.state_dict()
     assert isinstance(state, OrderedDict)
     assert list(state)[-3:] == ["bn.running_mean", "bn.running_var", "bn.num_batches_tracked"]
-    state["fc1.weight"][0, 0] = 123.0  # a copy: the model is untouched
-    assert a.fc1.weight.data[0, 0] != 123.0
-    arr = b.fc1.weight.data
+    state["fc1.weight"][0, 0] = 123.0  # shares the parameter's storage, as in PyTorch
+    assert a.fc1.weight.array[0, 0] == 123.0 and not state["fc1.weight"].requires_grad
+    snapshot = copy.deepcopy(a.state_dict())  # the PyTorch idiom for a copy
+    a.fc1.weight.array[0, 0] = 7.0
+    assert snapshot["fc1.weight"][0, 0].item() == 123.0
+    arr = b.fc1.weight.array
     b.load_state_dict(a.state_dict())
-    assert b.fc1.weight.data is arr  # in place, so optimizers holding the array keep working
+    assert b.fc1.weight.array is arr  # in place, so optimizers holding the array keep working
     for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         np.testing.assert_array_equal(x, y, err_msg=k)
-    assert int(b.bn.num_batches_tracked.data) == 1
+    assert int(b.bn.num_batches_tracked.array) == 1
 
 
 def test_load_state_dict_strict_error_lists_every_problem():
@@ -116,7 +120,7 @@ def test_load_state_dict_strict_error_lists_every_problem():
     assert "missing keys: fc1.bias" in msg
     assert "unexpected keys: extra.weight" in msg
     assert "fc2.weight: checkpoint (5, 8) vs model (2, 8)" in msg
-    assert net.fc2.weight.data.any()  # nothing was loaded
+    assert net.fc2.weight.array.any()  # nothing was loaded
 
 
 def test_load_state_dict_non_strict_reports_missing_and_unexpected():
@@ -126,7 +130,7 @@ def test_load_state_dict_non_strict_reports_missing_and_unexpected():
     state["extra"] = np.zeros(1)
     missing, unexpected = net.load_state_dict(state, strict=False)
     assert missing == ["fc1.bias"] and unexpected == ["extra"]
-    np.testing.assert_array_equal(net.fc2.weight.data, other.fc2.weight.data)
+    np.testing.assert_array_equal(net.fc2.weight.array, other.fc2.weight.array)
     bad = other.state_dict()
     bad["fc2.bias"] = np.zeros(7)
     with pytest.raises(ShapeError, match="shape mismatches"):
@@ -136,7 +140,7 @@ def test_load_state_dict_non_strict_reports_missing_and_unexpected():
 def test_load_state_dict_accepts_tensors():
     a, b = nn.Linear(2, 3), nn.Linear(2, 3)
     b.load_state_dict({"weight": a.weight, "bias": a.bias})
-    np.testing.assert_array_equal(b.weight.data, a.weight.data)
+    np.testing.assert_array_equal(b.weight.array, a.weight.array)
 
 
 def test_repr_is_nested_and_readable():
@@ -158,7 +162,7 @@ def test_to_float64_converts_parameters_and_float_buffers():
     assert all(p.dtype == np.float64 for p in net.parameters())
     assert net.bn.running_var.dtype == np.float64
     assert net.bn.num_batches_tracked.dtype == np.int64
-    assert net(cr.Tensor(np.ones((4, 4)))).dtype == np.float64
+    assert net(cr.tensor(np.ones((4, 4)))).dtype == np.float64
 
 
 def test_layers_accept_a_dtype():

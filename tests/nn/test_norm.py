@@ -14,7 +14,7 @@ RNG = np.random.default_rng(0)
 
 
 def t64(shape, scale=1.0, shift=0.0, requires_grad=True):
-    return cr.Tensor(RNG.standard_normal(shape) * scale + shift, requires_grad=requires_grad)
+    return cr.tensor(RNG.standard_normal(shape) * scale + shift, requires_grad=requires_grad)
 
 
 def with_params(module, x, *ps):
@@ -26,10 +26,10 @@ def with_params(module, x, *ps):
 
 def check_layer(module, x, second_order=True):
     module.to(cr.float64)
-    params = [cr.Tensor(p.data.copy(), requires_grad=True) for p in module.parameters()]
+    params = [cr.tensor(p.array.copy(), requires_grad=True) for p in module.parameters()]
     # perturb the affine parameters away from 1 and 0, so every term of the gradient shows
     for p in params:
-        p.data += RNG.standard_normal(p.shape) * 0.3
+        p.array += RNG.standard_normal(p.shape) * 0.3
     assert cr.gradcheck(lambda *a: with_params(module, *a), x, *params)
     if second_order:
         assert cr.gradgradcheck(lambda *a: with_params(module, *a), x, *params)
@@ -48,8 +48,8 @@ def test_batchnorm2d_train_gradients_to_second_order():
 
 def test_batchnorm_eval_and_without_affine_gradients():
     bn = nn.BatchNorm1d(3).to(cr.float64)
-    bn.running_mean.data[:] = [0.5, -1.0, 2.0]
-    bn.running_var.data[:] = [0.3, 2.0, 1.5]
+    bn.running_mean.array[:] = [0.5, -1.0, 2.0]
+    bn.running_var.array[:] = [0.3, 2.0, 1.5]
     bn.eval()
     check_layer(bn, t64((4, 3)))
     check_layer(nn.BatchNorm1d(3, affine=False), t64((4, 3)))
@@ -73,7 +73,7 @@ def test_fast_backward_equals_differentiable_backward(make):
     the two must give the same numbers."""
     layer = make().to(cr.float64)
     for p in layer.parameters():
-        p.data += RNG.standard_normal(p.shape) * 0.3
+        p.array += RNG.standard_normal(p.shape) * 0.3
     x = t64((2, 3, 4, 5), 2.0, 1.0)
     gy = RNG.standard_normal(x.shape)
     wrt = [x] + list(layer.parameters())
@@ -81,7 +81,7 @@ def test_fast_backward_equals_differentiable_backward(make):
     slow = cr.autograd.grad(layer(x), wrt, grad_outputs=gy, create_graph=True)
     assert slow[0].requires_grad and not fast[0].requires_grad
     for a, b in zip(fast, slow):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("make", [lambda: nn.BatchNorm2d(3), lambda: nn.LayerNorm(5)])
@@ -93,11 +93,11 @@ def test_non_contiguous_input_gives_the_same_result(make):
     results = []
     for arr in (base.transpose(3, 2, 1, 0), np.ascontiguousarray(base.transpose(3, 2, 1, 0))):
         assert arr.flags.c_contiguous == (len(results) == 1)
-        x = cr.Tensor(arr, requires_grad=True)
+        x = cr.tensor(arr, requires_grad=True)
         layer.zero_grad()
         y = layer(x)
         y.backward(gy)
-        results.append([y.data, x.grad.data] + [p.grad.data for p in layer.parameters()])
+        results.append([y.array, x.grad.array] + [p.grad.array for p in layer.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
@@ -107,28 +107,28 @@ def test_non_contiguous_input_gives_the_same_result(make):
 def test_batchnorm_normalises_batch_and_updates_running_stats_by_hand():
     bn = nn.BatchNorm1d(2, momentum=0.1)
     x = np.array([[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]], dtype=np.float32)
-    y = bn(cr.tensor(x)).data
+    y = bn(cr.tensor(x)).array
     np.testing.assert_allclose(y.mean(0), 0, atol=1e-6)
     np.testing.assert_allclose(y.var(0), x.var(0) / (x.var(0) + 1e-5), rtol=1e-5)
-    np.testing.assert_allclose(bn.running_mean.data, 0.1 * x.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(bn.running_var.data, 0.9 + 0.1 * x.var(0, ddof=1), rtol=1e-6)
-    assert int(bn.num_batches_tracked.data) == 1
+    np.testing.assert_allclose(bn.running_mean.array, 0.1 * x.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.array, 0.9 + 0.1 * x.var(0, ddof=1), rtol=1e-6)
+    assert int(bn.num_batches_tracked.array) == 1
     assert y.dtype == np.float32 and bn.running_mean.dtype == np.float32
 
 
 def test_batchnorm_eval_uses_running_stats_and_leaves_them_alone():
     bn = nn.BatchNorm1d(2)
-    bn.running_mean.data[:] = [1.0, -2.0]
-    bn.running_var.data[:] = [4.0, 0.25]
-    bn.weight.data[:] = [2.0, 1.0]
-    bn.bias.data[:] = [0.5, 0.0]
+    bn.running_mean.array[:] = [1.0, -2.0]
+    bn.running_var.array[:] = [4.0, 0.25]
+    bn.weight.array[:] = [2.0, 1.0]
+    bn.bias.array[:] = [0.5, 0.0]
     bn.eval()
     x = np.array([[3.0, -1.0]], dtype=np.float32)  # a batch of one is fine in eval mode
-    y = bn(cr.tensor(x)).data
+    y = bn(cr.tensor(x)).array
     expect = (x - [1.0, -2.0]) / np.sqrt(np.array([4.0, 0.25]) + 1e-5) * [2.0, 1.0] + [0.5, 0.0]
     np.testing.assert_allclose(y, expect, rtol=1e-6)
-    assert int(bn.num_batches_tracked.data) == 0
-    np.testing.assert_array_equal(bn.running_mean.data, [1.0, -2.0])
+    assert int(bn.num_batches_tracked.array) == 0
+    np.testing.assert_array_equal(bn.running_mean.array, [1.0, -2.0])
 
 
 def test_batchnorm_momentum_none_is_cumulative_average():
@@ -136,7 +136,7 @@ def test_batchnorm_momentum_none_is_cumulative_average():
     batches = [RNG.standard_normal((6, 1)).astype(np.float32) + k for k in range(3)]
     for b in batches:
         bn(cr.tensor(b))
-    np.testing.assert_allclose(bn.running_mean.data, np.mean([b.mean() for b in batches]),
+    np.testing.assert_allclose(bn.running_mean.array, np.mean([b.mean() for b in batches]),
                                rtol=1e-5)
 
 
@@ -145,7 +145,7 @@ def test_batchnorm_without_running_stats_always_uses_the_batch():
     assert bn.running_mean is None and list(bn.buffers()) == []
     x = cr.tensor(RNG.standard_normal((8, 2)).astype(np.float32) * 3 + 5)
     bn.eval()
-    np.testing.assert_allclose(bn(x).data.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(bn(x).array.mean(0), 0, atol=1e-5)
 
 
 def test_batchnorm_state_dict_has_buffers_and_reset():
@@ -153,9 +153,9 @@ def test_batchnorm_state_dict_has_buffers_and_reset():
     assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var",
                                      "num_batches_tracked"]
     bn(cr.randn(4, 3, 2, 2))
-    assert bn.running_mean.data.any()
+    assert bn.running_mean.array.any()
     bn.reset_running_stats()
-    assert not bn.running_mean.data.any() and int(bn.num_batches_tracked.data) == 0
+    assert not bn.running_mean.array.any() and int(bn.num_batches_tracked.array) == 0
 
 
 def test_norm_reprs():
@@ -168,7 +168,7 @@ def test_norm_reprs():
 
 def test_layernorm_normalises_each_sample():
     x = cr.tensor(RNG.standard_normal((5, 3, 8)).astype(np.float32) * 4 + 2)
-    y = nn.LayerNorm(8)(x).data
+    y = nn.LayerNorm(8)(x).array
     np.testing.assert_allclose(y.mean(-1), 0, atol=1e-5)
     np.testing.assert_allclose(y.std(-1), 1, atol=1e-3)
     assert y.dtype == np.float32
@@ -186,7 +186,7 @@ def test_batchnorm_errors_name_the_layer_and_change_no_state():
         bn(cr.randn(1, 16))
     with pytest.raises(ShapeError, match=r"BatchNorm2d\(3\): expected a 4-D"):
         nn.BatchNorm2d(3)(cr.randn(2, 3))
-    assert int(bn.num_batches_tracked.data) == 0 and not bn.running_mean.data.any()
+    assert int(bn.num_batches_tracked.array) == 0 and not bn.running_mean.array.any()
 
 
 def test_layernorm_and_functional_errors():
@@ -202,10 +202,10 @@ def test_layernorm_and_functional_errors():
 
 def test_functional_batch_norm_with_weight_only():
     x = t64((6, 2))
-    w = cr.Tensor(np.array([2.0, 3.0]), requires_grad=True)
+    w = cr.tensor(np.array([2.0, 3.0]), requires_grad=True)
     y = F.batch_norm(x, None, None, weight=w, training=True)
-    xd = x.data
-    np.testing.assert_allclose(y.data, (xd - xd.mean(0)) / np.sqrt(xd.var(0) + 1e-5) * [2, 3],
+    xd = x.array
+    np.testing.assert_allclose(y.array, (xd - xd.mean(0)) / np.sqrt(xd.var(0) + 1e-5) * [2, 3],
                                rtol=1e-10)
     assert cr.gradcheck(lambda x, w: F.batch_norm(x, None, None, w, training=True), x, w)
 
@@ -217,25 +217,25 @@ def _torch_pair(ours, theirs, torch):
     theirs.double()
     with torch.no_grad():
         for (_, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-            p.data[...] = RNG.standard_normal(p.shape) * 0.5 + 1.0
-            q.copy_(torch.from_numpy(p.data))
+            p.array[...] = RNG.standard_normal(p.shape) * 0.5 + 1.0
+            q.copy_(torch.from_numpy(p.array))
 
 
 def _step_and_compare(ours, theirs, x, torch):
-    xo = cr.Tensor(x.copy(), requires_grad=True)
+    xo = cr.tensor(x.copy(), requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
     gy = RNG.standard_normal(x.shape)
     yo, yt = ours(xo), theirs(xt)
-    np.testing.assert_allclose(yo.data, yt.detach().numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(yo.array, yt.detach().numpy(), rtol=1e-5, atol=1e-7)
     ours.zero_grad()
     theirs.zero_grad()
     (yo * gy).sum().backward()
     (yt * torch.from_numpy(gy)).sum().backward()
-    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(xo.grad.array, xt.grad.numpy(), rtol=1e-5, atol=1e-7)
     for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-5, atol=1e-7, err_msg=n)
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-5, atol=1e-7, err_msg=n)
     for (n, b), (_, c) in zip(ours.named_buffers(), theirs.named_buffers()):
-        np.testing.assert_allclose(b.data, c.numpy(), rtol=1e-5, atol=1e-7, err_msg=n)
+        np.testing.assert_allclose(b.array, c.numpy(), rtol=1e-5, atol=1e-7, err_msg=n)
 
 
 @pytest.mark.parametrize("kind,shape,kw", [
@@ -287,10 +287,10 @@ def test_mlp_with_batchnorm_learns_xor_in_float32():
         loss.backward()
         for p in model.parameters():
             assert p.grad.dtype == np.float32
-            p.data -= 0.5 * p.grad.data
+            p.array -= 0.5 * p.grad.array
     model.eval()
     with cr.no_grad():
-        pred = model(x).data.argmax(-1)
+        pred = model(x).array.argmax(-1)
     assert (pred == labels).mean() > 0.95
     assert all(p.dtype == np.float32 for p in model.parameters())
     assert model[1].running_mean.dtype == np.float32

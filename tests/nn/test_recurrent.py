@@ -125,24 +125,24 @@ def test_gradgradcheck_tiny(mode):
 def test_parameter_gradients_match_finite_differences(mode):
     rng = np.random.default_rng(3)
     m = make(mode, 2, 2, num_layers=2, bidirectional=(mode == "gru"))
-    x = cr.Tensor(rng.standard_normal((3, 2, 2)))
+    x = cr.tensor(rng.standard_normal((3, 2, 2)))
     outs = flat(m(x))
     weights = [rng.standard_normal(o.shape) for o in outs]
 
     def loss():
         return sum(float((o.numpy() * w).sum()) for o, w in zip(flat(m(x)), weights))
 
-    sum(((o * cr.Tensor(w)).sum() for o, w in zip(outs, weights)), cr.tensor(0.0, "float64")
+    sum(((o * cr.tensor(w)).sum() for o, w in zip(outs, weights)), cr.tensor(0.0, "float64")
         ).backward()
     for name, p in m.named_parameters():
         num = np.zeros(p.shape)
-        for j in range(p.size):
-            old = p.data.flat[j]
-            p.data.flat[j] = old + 1e-6
+        for j in range(p.numel()):
+            old = p.array.flat[j]
+            p.array.flat[j] = old + 1e-6
             up = loss()
-            p.data.flat[j] = old - 1e-6
+            p.array.flat[j] = old - 1e-6
             num.flat[j] = (up - loss()) / 2e-6
-            p.data.flat[j] = old
+            p.array.flat[j] = old
         np.testing.assert_allclose(p.grad.numpy(), num, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
@@ -167,8 +167,8 @@ def test_unbatched_equals_batch_of_one(mode):
     m = make(mode, 3, 4, num_layers=2, bidirectional=True)
     x = rng.standard_normal((5, 3))
     hs = states(mode, (4, 4), rng)
-    one = flat(m(cr.Tensor(x), hx_arg(mode, [cr.Tensor(h) for h in hs])))
-    batch = flat(m(cr.Tensor(x[:, None]), hx_arg(mode, [cr.Tensor(h[:, None]) for h in hs])))
+    one = flat(m(cr.tensor(x), hx_arg(mode, [cr.tensor(h) for h in hs])))
+    batch = flat(m(cr.tensor(x[:, None]), hx_arg(mode, [cr.tensor(h[:, None]) for h in hs])))
     assert one[0].shape == (5, 8) and one[1].shape == (4, 4)
     for a, b in zip(one, batch):
         np.testing.assert_allclose(a.numpy(), b.numpy().squeeze(1), **TOL)
@@ -177,7 +177,7 @@ def test_unbatched_equals_batch_of_one(mode):
 def test_zero_initial_state_is_the_default():
     rng = np.random.default_rng(6)
     m = make("lstm", 3, 4, num_layers=2)
-    x = cr.Tensor(rng.standard_normal((4, 2, 3)))
+    x = cr.tensor(rng.standard_normal((4, 2, 3)))
     z = cr.zeros(2, 2, 4, dtype="float64")
     for a, b in zip(flat(m(x)), flat(m(x, (z, z)))):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -186,7 +186,7 @@ def test_zero_initial_state_is_the_default():
 def test_dropout_only_between_layers_and_only_in_training():
     cr.manual_seed(7)
     m = make("gru", 3, 4, num_layers=2, dropout=0.5)
-    x = cr.Tensor(np.random.default_rng(7).standard_normal((5, 2, 3)))
+    x = cr.tensor(np.random.default_rng(7).standard_normal((5, 2, 3)))
     y_train, h_train = m(x)
     m.eval()
     y_eval, h_eval = m(x)
@@ -253,7 +253,7 @@ def test_bad_arguments_are_refused_at_construction():
 
 def test_dtype_mismatch_is_refused():
     with pytest.raises(TypeError, match="float64.*float32"):
-        GRU(3, 4)(cr.Tensor(np.zeros((2, 1, 3))))
+        GRU(3, 4)(cr.tensor(np.zeros((2, 1, 3))))
 
 
 # -- against PyTorch --------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def torch_pair(torch, mode, *args, cell=False, **kw):
 def compare(torch, m, t, x, hs, tuple_state):
     """Forward both, backprop the same random weighting of every output, compare everything."""
     rng = np.random.default_rng(11)
-    xs = [cr.Tensor(a, requires_grad=True) for a in [x, *hs]]
+    xs = [cr.tensor(a, requires_grad=True) for a in [x, *hs]]
     ts = [torch.tensor(a, requires_grad=True) for a in [x, *hs]]
     def pack(v):
         return None if not v else tuple(v) if tuple_state else v[0]
@@ -284,7 +284,7 @@ def compare(torch, m, t, x, hs, tuple_state):
     ws = [rng.standard_normal(o.shape) for o in ours]
     for o, q in zip(ours, theirs):
         np.testing.assert_allclose(o.numpy(), q.detach().numpy(), **TOL)
-    sum((o * cr.Tensor(w)).sum() for o, w in zip(ours, ws)).backward()
+    sum((o * cr.tensor(w)).sum() for o, w in zip(ours, ws)).backward()
     sum((q * torch.tensor(w)).sum() for q, w in zip(theirs, ws)).backward()
     for i, (a, b) in enumerate(zip(xs, ts)):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), err_msg=f"input {i}", **TOL)

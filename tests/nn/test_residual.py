@@ -27,7 +27,7 @@ def test_identity_shortcut_adds_the_input():
     block = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
     res = nn.Residual(block)
     x = cr.randn(4, 3)
-    np.testing.assert_allclose(res(x).data, block(x).data + x.data, rtol=1e-6)
+    np.testing.assert_allclose(res(x).array, block(x).array + x.array, rtol=1e-6)
     assert res.shortcut is None
     assert [n for n, _ in res.named_parameters()] == ["block.0.weight", "block.0.bias"]
 
@@ -37,7 +37,7 @@ def test_projection_shortcut_changes_the_width():
     x = cr.randn(2, 3)
     y = res(x)
     assert y.shape == (2, 5)
-    np.testing.assert_allclose(y.data, res.block(x).data + res.shortcut(x).data, rtol=1e-6)
+    np.testing.assert_allclose(y.array, res.block(x).array + res.shortcut(x).array, rtol=1e-6)
     assert res.num_parameters() == 2 * (3 * 5 + 5)
     assert repr(res) == (
         "Residual(\n"
@@ -52,17 +52,17 @@ def test_projection_shortcut_changes_the_width():
 
 def test_residual_gradients_to_second_order():
     res = nn.Residual(nn.Sequential(nn.Linear(3, 4), nn.Tanh()), nn.Linear(3, 4)).to(cr.float64)
-    x = cr.Tensor(RNG.standard_normal((2, 3)), requires_grad=True)
-    ps = [cr.Tensor(p.data.copy(), requires_grad=True) for p in res.parameters()]
+    x = cr.tensor(RNG.standard_normal((2, 3)), requires_grad=True)
+    ps = [cr.tensor(p.array.copy(), requires_grad=True) for p in res.parameters()]
     assert cr.gradcheck(lambda *a: with_params(res, *a), x, *ps)
     assert cr.gradgradcheck(lambda *a: with_params(res, *a), x, *ps)
 
 
 def test_identity_residual_gradient_is_one_plus_block():
     res = nn.Residual(nn.Tanh())
-    x = cr.Tensor(RNG.standard_normal(5), requires_grad=True)
+    x = cr.tensor(RNG.standard_normal(5), requires_grad=True)
     res(x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 1 + (1 - np.tanh(x.data) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, 1 + (1 - np.tanh(x.array) ** 2), rtol=1e-12)
 
 
 def test_shape_mismatch_without_projection_is_a_clear_error():

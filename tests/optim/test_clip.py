@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import chainrule as cr
 import chainrule.optim as optim
 from chainrule import Tensor
 from chainrule.nn import Parameter
@@ -14,7 +15,7 @@ def with_grads(*grads):
     ps = []
     for g in grads:
         p = Parameter(np.zeros(np.shape(g)))
-        p.grad = Tensor(np.array(g, dtype=np.float64))
+        p.grad = cr.tensor(np.array(g, dtype=np.float64))
         ps.append(p)
     return ps
 

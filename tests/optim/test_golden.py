@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
+import chainrule as cr
 import chainrule.optim as optim
-from chainrule import Tensor
 from chainrule.nn import Parameter
 
 
@@ -22,7 +22,7 @@ def run(cls, p0, grads, **kwargs):
     opt = cls([p], **kwargs)
     values = []
     for g in grads:
-        p.grad = Tensor(np.array([g], dtype=np.float64))
+        p.grad = cr.tensor(np.array([g], dtype=np.float64))
         opt.step()
         values.append(p.numpy()[0])
     return values

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+import chainrule as cr
 import chainrule.optim as optim
-from chainrule import Tensor, no_grad
+from chainrule import no_grad
 from chainrule.nn import Parameter
 
 NAMES = ["sgd", "momentum", "nesterov", "nag", "adagrad", "rmsprop", "adadelta", "adam",
@@ -160,7 +161,7 @@ def test_param_groups_fill_defaults_and_add_param_group():
     assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[0]["momentum"] == 0.5
     opt.add_param_group({"params": q, "lr": 1.0})
     assert opt.param_groups[1]["momentum"] == 0 and opt.param_groups[1]["params"][0] is q
-    p.grad, q.grad = Tensor(np.ones(2)), Tensor(np.ones(3))
+    p.grad, q.grad = cr.tensor(np.ones(2)), cr.tensor(np.ones(3))
     opt.step()
     np.testing.assert_allclose(p.numpy(), 0.9)  # 1 - 0.1*1
     np.testing.assert_allclose(q.numpy(), 0.0)  # 1 - 1.0*1
@@ -171,7 +172,7 @@ def test_state_is_lazy_and_params_without_grad_are_skipped():
     p, q = Parameter(np.ones(2)), Parameter(np.ones(2))
     opt = optim.Adam([p, q], lr=0.1)
     assert len(opt.state) == 0
-    p.grad = Tensor(np.ones(2))
+    p.grad = cr.tensor(np.ones(2))
     opt.step()
     assert set(opt.state[p]) == {"step", "exp_avg", "exp_avg_sq"} and opt.state[p]["step"] == 1
     assert not opt.state.get(q)
@@ -199,7 +200,7 @@ def test_step_with_closure_returns_the_loss():
 def test_zero_grad():
     p = Parameter(np.ones(2))
     opt = optim.SGD([p], lr=0.1)
-    p.grad = Tensor(np.ones(2))
+    p.grad = cr.tensor(np.ones(2))
     kept = p.grad
     opt.zero_grad(set_to_none=False)
     assert p.grad is kept and not p.grad.numpy().any()
@@ -212,7 +213,7 @@ def test_gradients_are_never_written_and_float32_stays_float32():
     g = np.arange(4, dtype=np.float32)
     for name in NAMES:
         opt = optim.create(name, [p], lr=0.01, weight_decay=0.1, maximize=True)
-        p.grad = Tensor(g)
+        p.grad = cr.tensor(g)
         opt.step()
         np.testing.assert_array_equal(g, np.arange(4))
         assert p.dtype == np.float32
@@ -252,7 +253,7 @@ def test_state_dict_round_trip_continues_identically(name):
 def test_load_state_dict_refuses_mismatches_before_changing_anything():
     p = Parameter(np.ones(2))
     opt = optim.Adam([p], lr=0.1)
-    p.grad = Tensor(np.ones(2))
+    p.grad = cr.tensor(np.ones(2))
     opt.step()
     saved = opt.state_dict()
     other = optim.Adam([Parameter(np.ones(2)), Parameter(np.ones(3))], lr=0.2)

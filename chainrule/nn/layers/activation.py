@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from chainrule.nn.module import Module
 from chainrule.ops import activation as E
@@ -11,39 +12,63 @@ from chainrule.ops.elementwise import where
 from chainrule.tensor import Tensor, as_operand
 
 
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's names)
+    """max(x, 0); with inplace=True the input itself is changed (and returned)."""
+    return as_operand(input).relu_() if inplace else E.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
+               inplace: bool = False) -> Tensor:
+    if inplace:
+        return as_operand(input).leaky_relu_(negative_slope)
+    return E.leaky_relu(input, negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    return as_operand(input).elu_(alpha) if inplace else E.elu(input, alpha)
+
+
 class ReLU(Module):
-    """max(x, 0)."""
+    """max(x, 0); inplace=True changes the input itself, as in PyTorch."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return E.relu(x)
+        return relu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return E.leaky_relu(x, self.negative_slope)
+        return leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
+                                                           else "")
 
 
 class ELU(Module):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
-    def __init__(self, alpha: float = 1.0) -> None:
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = alpha
+        self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return E.elu(x, self.alpha)
+        return elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class GELU(Module):
@@ -91,7 +116,7 @@ class Softplus(Module):
     def forward(self, x: Tensor) -> Tensor:
         x = as_operand(x)
         y = E.softplus(x, self.beta)
-        linear = x.data * self.beta > self.threshold
+        linear = x.array * self.beta > self.threshold
         return where(linear, x, y) if linear.any() else y
 
     def extra_repr(self) -> str:
@@ -107,16 +132,34 @@ class _SoftmaxBase(Module):
         return f"dim={self.dim}"
 
 
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+            dtype: Any = None) -> Tensor:
+    """F.softmax: along dim; without one, PyTorch's deprecated implicit choice (dim 0 for 0-,
+    1- and 3-d inputs, else 1), with its warning."""
+    x = as_operand(input)
+    d = R.implicit_softmax_dim("softmax", x.ndim) if dim is None else dim
+    return R.softmax(x, d, dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+                dtype: Any = None) -> Tensor:
+    """F.log_softmax: along dim (PyTorch's implicit choice without one, as F.softmax)."""
+    x = as_operand(input)
+    d = R.implicit_softmax_dim("log_softmax", x.ndim) if dim is None else dim
+    return R.log_softmax(x, d, dtype)
+
+
 class Softmax(_SoftmaxBase):
-    """exp(x) / sum(exp(x)) along dim (the last axis when dim is None)."""
+    """exp(x) / sum(exp(x)) along dim. Give dim: without it PyTorch's implicit choice is
+    taken (dim 0 for 0-, 1- and 3-d inputs, else 1), with PyTorch's warning."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return R.softmax(x, -1 if self.dim is None else self.dim)
+        return softmax(x, self.dim)
 
 
 class LogSoftmax(_SoftmaxBase):
-    """x - logsumexp(x) along dim (the last axis when dim is None)."""
+    """x - logsumexp(x) along dim (give dim; see Softmax for the implicit choice)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return R.log_softmax(x, -1 if self.dim is None else self.dim)
+        return log_softmax(x, self.dim)
 

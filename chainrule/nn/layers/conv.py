@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import DEFAULT_FLOAT, as_dtype
+from chainrule.backend import as_dtype
+from chainrule.dtypes import default_float
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.conv import (
@@ -23,7 +24,7 @@ from chainrule.ops.conv import (
     conv_transpose2d,
     make_window,
 )
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 
 def _ntuple(value: Any, n: int, name: str, who: str) -> tuple[int, ...]:
@@ -41,7 +42,7 @@ class _ConvNd(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any,
                  padding: Any, dilation: Any, groups: int, bias: bool, padding_mode: str,
-                 dtype: Any, output_padding: Any = 0) -> None:
+                 dtype: Any, output_padding: Any = 0, device: Any = None) -> None:
         super().__init__()
         n = len(self.dims)
         who = f"{type(self).__name__}({in_channels}, {out_channels})"
@@ -57,13 +58,14 @@ class _ConvNd(Module):
         self.padding_mode = padding_mode
         shape = ((in_channels, out_channels // groups) if self.transposed else
                  (out_channels, in_channels // groups)) + self.kernel_size
-        dt = DEFAULT_FLOAT if dtype is None else as_dtype(dtype)
+        dt = default_float() if dtype is None else as_dtype(dtype)
         self.weight = Parameter(np.empty(shape, dtype=dt))
         if bias:
             self.bias = Parameter(np.empty((out_channels,), dtype=dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        self._to_device(device)
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -80,7 +82,7 @@ class _ConvNd(Module):
 
     def _check(self, x: Any) -> None:
         """Wrong shapes raise errors that name this layer (before any work is done)."""
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x)
         batched = check_input(x, self.label, self.in_channels, self.dims)
         if self.transposed:
             return
@@ -126,7 +128,7 @@ def _check_args(who: str, c_in: int, c_out: int, groups: int, padding: Any,
                              f"convolutions (stride={stride})")
     if padding_mode != "zeros":
         raise NotImplementedError(f"{who}: padding_mode={padding_mode!r} is not supported; "
-                                  "only 'zeros' (pad the input yourself with Tensor.pad)")
+                                  "only 'zeros' (pad the input yourself with F.pad)")
 
 
 class Conv1d(_ConvNd):
@@ -138,9 +140,9 @@ class Conv1d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", dtype: Any = None) -> None:
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype)
+                         groups, bias, padding_mode, dtype, device=device)
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
@@ -156,9 +158,9 @@ class Conv2d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", dtype: Any = None) -> None:
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype)
+                         groups, bias, padding_mode, dtype, device=device)
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
@@ -175,12 +177,13 @@ class ConvTranspose2d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
-                 dilation: Any = 1, padding_mode: str = "zeros", dtype: Any = None) -> None:
+                 dilation: Any = 1, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
         if isinstance(padding, str):
             raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got "
                              f"{padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype, output_padding)
+                         groups, bias, padding_mode, dtype, output_padding, device)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if not 0 <= op < max(s, d):
                 raise ValueError(f"{self.label}: output_padding {self.output_padding} must be "

@@ -11,12 +11,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule.autograd import no_grad
-from chainrule.backend import DEFAULT_FLOAT, as_dtype, xp_of
+from chainrule.backend import as_dtype, xp_of
+from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.normalization import normalize
-from chainrule.tensor import Tensor, as_operand
+from chainrule.tensor import Tensor, as_operand, as_tensor
 
 
 def _affine_pair(weight: Tensor | None, bias: Tensor | None, shape: tuple[int, ...],
@@ -24,26 +25,27 @@ def _affine_pair(weight: Tensor | None, bias: Tensor | None, shape: tuple[int, .
     """weight and bias both or neither: a missing one becomes a constant 1 or 0."""
     if weight is None and bias is None:
         return None, None
-    xp = xp_of(like.data)
+    xp = xp_of(like.array)
     if weight is None:
-        weight = Tensor(xp.ones(shape, dtype=like.dtype))
+        weight = Tensor._make(xp.ones(shape, dtype=like.array.dtype), None)
     if bias is None:
-        bias = Tensor(xp.zeros(shape, dtype=like.dtype))
+        bias = Tensor._make(xp.zeros(shape, dtype=like.array.dtype), None)
     return weight, bias
 
 
 def _update(stat: Tensor, batch: Any, factor: float) -> None:
     """stat <- (1 - factor) * stat + factor * batch, in place."""
-    a = stat.data
+    a = stat.array
     a *= 1.0 - factor
     a += factor * batch.reshape(a.shape).astype(a.dtype, copy=False)
+    stat._bump()
 
 
 def _check_batch_norm(x: Tensor, training: bool, **per_channel: Tensor | None) -> None:
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected an input of shape (N, C, *), got {x.shape}")
     C = x.shape[1]
-    if training and x.size // max(C, 1) <= 1:
+    if training and x.numel() // max(C, 1) <= 1:
         raise ValueError(
             f"batch_norm: expected more than 1 value per channel when training, got input of "
             f"shape {x.shape}; use a batch larger than 1 or call .eval()"
@@ -70,7 +72,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     C = x.shape[1]
     pshape = (1, C) + (1,) * (x.ndim - 2)
     axes = (0,) + tuple(range(2, x.ndim))
-    n = x.size // max(C, 1)
+    n = x.numel() // max(C, 1)
     weight, bias = _affine_pair(weight, bias, (C,), x)
     if training:
         y, mean, var = normalize(x, axes, weight, bias, pshape, eps)
@@ -82,9 +84,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         return y
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are needed when not training")
-    xp = xp_of(x.data)
-    inv = 1.0 / xp.sqrt(running_var.data.astype(x.dtype) + x.dtype.type(eps))
-    shift = -running_mean.data.astype(x.dtype) * inv
+    xp = xp_of(x.array)
+    dt = x.array.dtype
+    inv = 1.0 / xp.sqrt(running_var.array.astype(dt) + dt.type(eps))
+    shift = -running_mean.array.astype(dt) * inv
     if weight is None:
         return x * inv.reshape(pshape) + shift.reshape(pshape)
     scale = weight * inv
@@ -117,7 +120,7 @@ def _shape(s: Sequence[int] | int) -> tuple[int, ...]:
 
 
 def _new(shape: tuple[int, ...], fill: float, dtype: Any) -> np.ndarray:
-    return np.full(shape, fill, dtype=DEFAULT_FLOAT if dtype is None else as_dtype(dtype))
+    return np.full(shape, fill, dtype=default_float() if dtype is None else as_dtype(dtype))
 
 
 class _BatchNorm(Module):
@@ -129,7 +132,7 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
-                 dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -140,18 +143,19 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(_new((num_features,), 0, dtype)))
-            self.register_buffer("running_var", Tensor(_new((num_features,), 1, dtype)))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+            self.register_buffer("running_mean", as_tensor(_new((num_features,), 0, dtype)))
+            self.register_buffer("running_var", as_tensor(_new((num_features,), 1, dtype)))
+            self.register_buffer("num_batches_tracked", as_tensor(np.array(0, dtype=np.int64)))
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
+        self._to_device(device)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            self.num_batches_tracked.data[...] = 0
+            self.num_batches_tracked.zero_()
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -168,7 +172,7 @@ class _BatchNorm(Module):
                 f"{self._name()}: expected {self.num_features} channels in dimension 1, got "
                 f"shape {x.shape}"
             )
-        if self.training and x.size // max(x.shape[1], 1) <= 1:
+        if self.training and x.numel() // max(x.shape[1], 1) <= 1:
             raise ValueError(
                 f"{self._name()}: expected more than 1 value per channel when training, got "
                 f"input of shape {x.shape}; use a batch larger than 1 or call .eval()"
@@ -182,9 +186,9 @@ class _BatchNorm(Module):
         self._check_input(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average, as PyTorch
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         use_running = not self.training or self.track_running_stats
         return batch_norm(
             x, self.running_mean if use_running else None,
@@ -215,7 +219,8 @@ class LayerNorm(Module):
     (zeros) of shape normalized_shape when elementwise_affine (bias=False drops the bias)."""
 
     def __init__(self, normalized_shape: Sequence[int] | int, eps: float = 1e-5,
-                 elementwise_affine: bool = True, bias: bool = True, dtype: Any = None) -> None:
+                 elementwise_affine: bool = True, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         self.normalized_shape = _shape(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
@@ -228,6 +233,7 @@ class LayerNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+        self._to_device(device)
 
     def reset_parameters(self) -> None:
         if self.weight is not None:

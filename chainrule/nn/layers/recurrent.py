@@ -13,11 +13,12 @@ import numbers
 import warnings
 from typing import Any, Callable
 
-from chainrule.backend import DEFAULT_FLOAT, default_generator, xp_of
+from chainrule.backend import as_dtype, default_generator, xp_of
+from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.elementwise import Scale
-from chainrule.ops.shape import concatenate, stack
+from chainrule.ops.join import cat, stack
 from chainrule.tensor import Tensor, as_tensor
 
 State = Any  # h, or (h, c) for the LSTM
@@ -42,7 +43,7 @@ def _relu_step(gi: Tensor, h: Tensor, W_hhT: Tensor, b_hh: Tensor | None) -> Ten
 def _lstm_step(gi: Tensor, state: State, W_hhT: Tensor, b_hh: Tensor | None) -> State:
     """Gates i, f, g, o:  c' = f * c + i * g;  h' = o * tanh(c')."""
     h, c = state
-    i, f, g, o = _affine(gi, h, W_hhT, b_hh).split(4, axis=-1)
+    i, f, g, o = _affine(gi, h, W_hhT, b_hh).chunk(4, dim=-1)
     c = f.sigmoid() * c + i.sigmoid() * g.tanh()
     return o.sigmoid() * c.tanh(), c
 
@@ -52,8 +53,8 @@ def _gru_step(gi: Tensor, h: Tensor, W_hhT: Tensor, b_hh: Tensor | None) -> Tens
     gh = h @ W_hhT
     if b_hh is not None:
         gh = gh + b_hh
-    i_r, i_z, i_n = gi.split(3, axis=-1)
-    h_r, h_z, h_n = gh.split(3, axis=-1)
+    i_r, i_z, i_n = gi.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
     r = (i_r + h_r).sigmoid()
     z = (i_z + h_z).sigmoid()
     n = (i_n + r * h_n).tanh()
@@ -74,7 +75,7 @@ def _dropout(x: Tensor, p: float) -> Tensor:
     """Inverted dropout with a constant mask from the default generator."""
     keep = default_generator().random(x.shape) >= p
     scale = keep / (1.0 - p) if p < 1 else keep * 0.0
-    return Scale(xp_of(x.data).asarray(scale, dtype=x.dtype))(x)
+    return Scale(xp_of(x.array).asarray(scale, dtype=x.array.dtype))(x)
 
 
 def _check_sizes(name: str, **sizes: Any) -> None:
@@ -88,15 +89,16 @@ def _as_input(name: str, input: Any, like: Tensor) -> Tensor:
     if x.dtype != like.dtype:
         raise TypeError(
             f"{name}: input dtype {x.dtype} does not match the parameters' {like.dtype}; cast "
-            f"the input (x.astype('{like.dtype}')) or the module (module.to(cr.{x.dtype}))"
+            f"the input (x.to({like.dtype})) or the module (module.to({x.dtype}))"
         )
     return x
 
 
-def _uniform(shape: tuple[int, ...], hidden_size: int) -> Any:
+def _uniform(shape: tuple[int, ...], hidden_size: int, dtype: Any = None) -> Any:
     """PyTorch's init of every recurrent weight and bias: U(-1/sqrt(H), 1/sqrt(H))."""
     bound = 1.0 / math.sqrt(hidden_size)
-    return default_generator().uniform(-bound, bound, size=shape).astype(DEFAULT_FLOAT)
+    dt = default_float() if dtype is None else as_dtype(dtype)
+    return default_generator().uniform(-bound, bound, size=shape).astype(dt)
 
 
 def _checked(name: str, v: Any, label: str, expected: tuple[int, ...], hint: str,
@@ -106,7 +108,7 @@ def _checked(name: str, v: Any, label: str, expected: tuple[int, ...], hint: str
         raise ShapeError(f"{name}: expected {label} of shape {expected} {hint}, got {v.shape}")
     if v.dtype != dtype:
         raise TypeError(f"{name}: {label} has dtype {v.dtype}, the parameters {dtype}; cast it "
-                        f"with {label}.astype('{dtype}')")
+                        f"with {label}.to({dtype})")
     return v
 
 
@@ -115,7 +117,7 @@ class _RNNBase(Module):
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False) -> None:
+                 bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
         _check_sizes(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
@@ -137,7 +139,9 @@ class _RNNBase(Module):
                 shapes = [("weight_ih", (G, n_in)), ("weight_hh", (G, hidden_size))]
                 shapes += [("bias_ih", (G,)), ("bias_hh", (G,))] if bias else []
                 for w, shape in shapes:
-                    setattr(self, f"{w}_l{k}{sfx}", Parameter(_uniform(shape, hidden_size)))
+                    setattr(self, f"{w}_l{k}{sfx}",
+                            Parameter(_uniform(shape, hidden_size, dtype)))
+        self._to_device(device)
 
     def _weights(self, k: int, d: int) -> tuple[Tensor, ...]:
         sfx = f"_l{k}" + ("_reverse" if d else "")
@@ -163,7 +167,7 @@ class _RNNBase(Module):
                 y, s = self._direction(x, k, d, states[k * D + d])
                 outs.append(y)
                 finals.append(s)
-            x = outs[0] if D == 1 else concatenate(outs, axis=2)
+            x = outs[0] if D == 1 else cat(outs, 2)
         out = x.squeeze(1) if not batched else x.swapaxes(0, 1) if self.batch_first else x
         n_parts = 2 if self.mode == "LSTM" else 1
         last = [stack([s[j] if n_parts == 2 else s for s in finals], axis=0)
@@ -184,17 +188,17 @@ class _RNNBase(Module):
         b_step = b_hh if self.mode == "GRU" else None
         step = _MODES[self.mode][1]
         W_hhT = W_hh.T
-        gis = gi.split(L, axis=0) if L > 1 else [gi]  # one op: backward is one concatenate
+        gis = gi.chunk(L, 0) if L > 1 else [gi]  # one op: backward is one concatenate
         hs: list[Tensor] = [gi] * L
         for t in (range(L - 1, -1, -1) if d else range(L)):
             state = step(gis[t], state, W_hhT, b_step)
             hs[t] = _hidden(state)
-        return stack(hs, axis=0), state
+        return stack(hs, 0), state
 
     def _check_input(self, x: Tensor) -> bool:
         """Raise ShapeError unless x is (L, N, H_in) / (N, L, H_in) or (L, H_in); say which."""
         H_in = self.input_size
-        if x.ndim not in (2, 3) or x.shape[-1] != H_in or x.size == 0:
+        if x.ndim not in (2, 3) or x.shape[-1] != H_in or x.numel() == 0:
             layout = f"(N, L, {H_in})" if self.batch_first else f"(L, N, {H_in})"
             raise ShapeError(
                 f"{type(self).__name__}: expected a non-empty input of shape {layout} (batched) "
@@ -208,7 +212,7 @@ class _RNNBase(Module):
         n = self.num_layers * (2 if self.bidirectional else 1)
         N, H, lstm = x.shape[1], self.hidden_size, self.mode == "LSTM"
         if hx is None:
-            z = Tensor._make(xp_of(x.data).zeros((N, H), dtype=x.dtype), None)
+            z = Tensor._make(xp_of(x.array).zeros((N, H), dtype=x.dtype), None)
             return [(z, z) if lstm else z] * n
         if lstm and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(f"LSTM: hx must be a pair (h_0, c_0), got {type(hx).__name__}")
@@ -219,7 +223,7 @@ class _RNNBase(Module):
             v = _checked(type(self).__name__, v, label, (n, N, H) if batched else (n, H), hint,
                          x.dtype)
             v = v.reshape(n, N, H)
-            parts.append([p.reshape(N, H) for p in v.split(n, axis=0)] if n > 1 else
+            parts.append([p.reshape(N, H) for p in v.chunk(n, 0)] if n > 1 else
                          [v.reshape(N, H)])
         return list(zip(*parts)) if lstm else parts[0]
 
@@ -245,11 +249,12 @@ class RNN(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False) -> None:
+                 dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r}; use 'tanh' or 'relu'")
         super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional)
+                         bias, batch_first, dropout, bidirectional, device, dtype)
         self.nonlinearity = nonlinearity
 
 
@@ -262,12 +267,13 @@ class LSTM(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0) -> None:
+                 bidirectional: bool = False, proj_size: int = 0, device: Any = None,
+                 dtype: Any = None) -> None:
         if proj_size != 0:
             raise NotImplementedError("LSTM: proj_size (projected hidden states) is not "
                                       "supported; use proj_size=0 and a Linear on the output")
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional)
+                         dropout, bidirectional, device, dtype)
 
 
 class GRU(_RNNBase):
@@ -279,9 +285,9 @@ class GRU(_RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False) -> None:
+                 bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional)
+                         dropout, bidirectional, device, dtype)
 
 
 # -- cells: one time step, for loops the user writes ---------------------------------------------
@@ -289,17 +295,19 @@ class _CellBase(Module):
     """One step of RNN / LSTM / GRU: parameters weight_ih (G * H, H_in), weight_hh (G * H, H),
     bias_ih, bias_hh (G * H,); forward(input (N, H_in) or (H_in,), hx=None)."""
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool) -> None:
+    def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool,
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         _check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
         self.mode, self.bias = mode, bias
         self.input_size, self.hidden_size = input_size, hidden_size
         G = _MODES[mode][0] * hidden_size
-        self.weight_ih = Parameter(_uniform((G, input_size), hidden_size))
-        self.weight_hh = Parameter(_uniform((G, hidden_size), hidden_size))
+        self.weight_ih = Parameter(_uniform((G, input_size), hidden_size, dtype))
+        self.weight_hh = Parameter(_uniform((G, hidden_size), hidden_size, dtype))
         if bias:
-            self.bias_ih = Parameter(_uniform((G,), hidden_size))
-            self.bias_hh = Parameter(_uniform((G,), hidden_size))
+            self.bias_ih = Parameter(_uniform((G,), hidden_size, dtype))
+            self.bias_hh = Parameter(_uniform((G,), hidden_size, dtype))
+        self._to_device(device)
 
     def forward(self, input: Any, hx: Any = None) -> State:
         """h' (N, H), or (h', c') for the LSTMCell; unbatched (H_in,) input gives (H,)."""
@@ -312,7 +320,7 @@ class _CellBase(Module):
         x = x if batched else x.unsqueeze(0)
         N, lstm = x.shape[0], self.mode == "LSTM"
         if hx is None:
-            z = Tensor._make(xp_of(x.data).zeros((N, H), dtype=x.dtype), None)
+            z = Tensor._make(xp_of(x.array).zeros((N, H), dtype=x.dtype), None)
             state = (z, z) if lstm else z
         else:
             if lstm and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
@@ -340,23 +348,26 @@ class RNNCell(_CellBase):
     """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu); see RNN."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh") -> None:
+                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r}; use 'tanh' or "
                              "'relu'")
-        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, bias)
+        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, bias, device,
+                         dtype)
         self.nonlinearity = nonlinearity
 
 
 class LSTMCell(_CellBase):
     """(h', c') from x and (h, c), gates i, f, g, o; see LSTM."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__("LSTM", input_size, hidden_size, bias)
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__("LSTM", input_size, hidden_size, bias, device, dtype)
 
 
 class GRUCell(_CellBase):
     """h' from x and h, gates r, z, n; see GRU."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__("GRU", input_size, hidden_size, bias)
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__("GRU", input_size, hidden_size, bias, device, dtype)
