@@ -30,7 +30,7 @@ from chainrule.keras._graph import (
 )
 from chainrule.keras._weight import Weight
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 _INPUT_KWARGS = ("input_shape", "input_dim", "batch_size", "batch_input_shape", "input_length")
 
@@ -121,7 +121,8 @@ class Layer(Module):
         w = Weight(name, shape, trainable, layout, convert)
         names = [attr or name] if attr is None or isinstance(attr, str) else list(attr)
         for a, n in zip(w.stored(value), names):
-            p = Parameter(np.ascontiguousarray(a), requires_grad=trainable and self._trainable)
+            p = Parameter(as_tensor(np.ascontiguousarray(a)),
+                          requires_grad=trainable and self._trainable)
             p.name = f"{self.name}/{name}"
             setattr(owner if owner is not None else self, n, p)
             w.params.append(p)
@@ -141,7 +142,7 @@ class Layer(Module):
         """Output shape(s) for an input shape; by default found by running the layer once on
         zeros (batch 2) in inference mode, without recording a graph."""
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
-        xs = [Tensor(np.zeros([2 if d is None else d for d in s], dtype=np.float32))
+        xs = [as_tensor(np.zeros([2 if d is None else d for d in s], dtype=np.float32))
               for s in shapes]
         was = self.training
         self.eval()
@@ -280,7 +281,7 @@ class Layer(Module):
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight in Keras' layout and order (per layer: trainable ones first)."""
-        return [np.array(t.numpy(), copy=True) for t in self.weights]
+        return [np.array(t.detach().numpy(), copy=True) for t in self.weights]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Replace every weight (same order and shapes as get_weights()); checked first."""
@@ -290,7 +291,7 @@ class Layer(Module):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': set_weights expects {len(entries)} "
                 f"arrays of shapes {[w.shape for _, w in entries]}, got {len(weights)}")
-        arrays = [np.asarray(a.numpy() if isinstance(a, Tensor) else a) for a in weights]
+        arrays = [np.asarray(a.detach().numpy() if isinstance(a, Tensor) else a) for a in weights]
         for (layer, w), a in zip(entries, arrays):
             if tuple(a.shape) != w.shape:
                 raise ShapeError(f"{type(self).__name__} '{self.name}': weight "
@@ -312,8 +313,8 @@ class Layer(Module):
         for layer in self._flat_layers():
             for w, reg in layer._regularized:
                 if w.layout is not None and not isinstance(reg, regularizers.L1L2):
-                    out.append(reg(w.param.transpose(
-                        tuple(int(i) for i in np.argsort(w.layout)))))
+                    out.append(reg(w.param.permute(
+                        *(int(i) for i in np.argsort(w.layout)))))
                 else:  # L1 / L2 sums do not depend on the layout
                     terms = [reg(p) for p in w.params]
                     out.append(terms[0] if len(terms) == 1 else sum(terms[1:], terms[0]))
@@ -346,8 +347,8 @@ def _as_tensors(inputs: Any) -> Any:
     if isinstance(inputs, Tensor):
         return inputs
     if isinstance(inputs, (list, tuple)):
-        return [t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in inputs]
-    return Tensor(np.asarray(inputs))
+        return [t if isinstance(t, Tensor) else as_tensor(np.asarray(t)) for t in inputs]
+    return as_tensor(np.asarray(inputs))
 
 
 def _shapes_of(x: Any) -> Any:

@@ -44,7 +44,12 @@ class Weight:
         (a copy when the conversion reorders gates or joins Parameters)."""
         if self.to_keras is None:
             return self.params[0]
-        t = Tensor._make(self.to_keras([p.data for p in self.params]), None)
+        if self.layout is not None and len(self.params) == 1:
+            # a view of the Parameter, cut from the graph: it shares the Parameter's version
+            # counter, so an in-place change through it is seen by graphs that saved either
+            t = self.params[0].detach().permute(*(int(i) for i in np.argsort(self.layout)))
+        else:
+            t = Tensor._make(self.to_keras([p.array for p in self.params]), None)
         t.name = f"{owner}/{self.name}"
         return t
 
@@ -54,4 +59,5 @@ class Weight:
 
     def assign(self, value: np.ndarray) -> None:
         for p, a in zip(self.params, self.stored(value)):
-            p.data[...] = a
+            p.array[...] = a
+            p._bump()  # an in-place change: a graph that saved p sees it, as in PyTorch

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import DEFAULT_FLOAT, as_dtype, default_generator
+from chainrule.backend import as_dtype
+from chainrule.dtypes import default_float
+from chainrule.random import generator_of
 
 
 def compute_fans(shape: tuple[int, ...]) -> tuple[float, float]:
@@ -27,7 +29,7 @@ def compute_fans(shape: tuple[int, ...]) -> tuple[float, float]:
 
 def _truncated_normal(shape: tuple[int, ...], stddev: float, mean: float = 0.0) -> np.ndarray:
     """N(mean, stddev^2) redrawn wherever a sample falls beyond two standard deviations."""
-    g = default_generator()
+    g = generator_of(None)
     out = g.standard_normal(shape)
     bad = np.abs(out) > 2
     while bad.any():
@@ -46,7 +48,7 @@ class Initializer:
         return {}
 
     def _cast(self, a: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        dt = DEFAULT_FLOAT if dtype is None else as_dtype(dtype)
+        dt = default_float() if dtype is None else as_dtype(dtype)
         return np.broadcast_to(np.asarray(a), shape).astype(dt)
 
 
@@ -76,7 +78,7 @@ class RandomNormal(Initializer):
         self.mean, self.stddev = float(mean), float(stddev)
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
-        return self._cast(default_generator().normal(self.mean, self.stddev, shape), shape, dtype)
+        return self._cast(generator_of(None).normal(self.mean, self.stddev, shape), shape, dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean, "stddev": self.stddev}
@@ -92,7 +94,7 @@ class RandomUniform(Initializer):
         self.minval, self.maxval = float(minval), float(maxval)
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
-        a = default_generator().uniform(self.minval, self.maxval, shape)
+        a = generator_of(None).uniform(self.minval, self.maxval, shape)
         return self._cast(a, shape, dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -121,10 +123,10 @@ class VarianceScaling(Initializer):
             # 0.879... is the stddev of a unit normal truncated to [-2, 2]
             a = _truncated_normal(shape, math.sqrt(var) / 0.87962566103423978)
         elif self.distribution == "untruncated_normal":
-            a = default_generator().normal(0.0, math.sqrt(var), shape)
+            a = generator_of(None).normal(0.0, math.sqrt(var), shape)
         else:
             limit = math.sqrt(3.0 * var)
-            a = default_generator().uniform(-limit, limit, shape)
+            a = generator_of(None).uniform(-limit, limit, shape)
         return self._cast(a, shape, dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -159,7 +161,7 @@ class Orthogonal(Initializer):
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        flat = default_generator().standard_normal((max(rows, cols), min(rows, cols)))
+        flat = generator_of(None).standard_normal((max(rows, cols), min(rows, cols)))
         q, r = np.linalg.qr(flat)
         q *= np.sign(np.diag(r))
         if rows < cols:

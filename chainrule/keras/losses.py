@@ -19,7 +19,7 @@ import numpy as np
 from chainrule import ops
 from chainrule.errors import ShapeError
 from chainrule.nn import functional as F
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", "mean")
@@ -27,7 +27,7 @@ REDUCTIONS = ("sum_over_batch_size", "sum", "none", "mean")
 
 def _target(y_true: Any, like: Tensor, who: str = "loss") -> Tensor:
     """y_true as a Tensor of y_pred's dtype, with a missing last axis added ((N,) vs (N, 1))."""
-    a = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+    a = y_true.array if isinstance(y_true, Tensor) else np.asarray(y_true)
     if a.ndim == like.ndim - 1:
         a = a[..., None]
     if a.shape != like.shape:
@@ -35,12 +35,12 @@ def _target(y_true: Any, like: Tensor, who: str = "loss") -> Tensor:
                 if a.shape[-1:] == (1,) or a.ndim < like.ndim else "")
         raise ShapeError(f"{who}: targets of shape {a.shape} do not match the model's outputs "
                          f"of shape {like.shape}{hint}")
-    return Tensor._make(a.astype(like.dtype, copy=False), None)
+    return Tensor._make(a.astype(like.array.dtype, copy=False), None)
 
 
 def _labels(y_true: Any, n: int, classes: int) -> np.ndarray:
     """Integer class labels (N,) from (N,) or (N, 1) targets."""
-    a = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+    a = y_true.array if isinstance(y_true, Tensor) else np.asarray(y_true)
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
     if a.shape != (n,):
@@ -138,7 +138,7 @@ def squared_hinge(y_true: Any, y_pred: Tensor) -> Tensor:
 
 def _signs(y_true: Any, y_pred: Tensor) -> Tensor:
     """Targets in {0, 1} turned into {-1, 1}, as Keras' hinge losses do."""
-    t = _target(y_true, y_pred, "squared_hinge").data
+    t = _target(y_true, y_pred, "squared_hinge").array
     if np.isin(t, (0, 1)).all():
         t = 2 * t - 1
     return Tensor._make(t, None)
@@ -156,14 +156,14 @@ def cosine_similarity(y_true: Any, y_pred: Tensor, axis: int = -1) -> Tensor:
 def reduce(per: Tensor, sample_weight: Any, reduction: str) -> Tensor:
     """Weight per-sample losses (N, ...) by sample_weight (N,) and reduce them."""
     if sample_weight is not None:
-        w = sample_weight.data if isinstance(sample_weight, Tensor) else np.asarray(
+        w = sample_weight.array if isinstance(sample_weight, Tensor) else np.asarray(
             sample_weight)
-        w = w.reshape((-1,) + (1,) * (per.ndim - 1)).astype(per.dtype, copy=False)
+        w = w.reshape((-1,) + (1,) * (per.ndim - 1)).astype(per.array.dtype, copy=False)
         per = per * Tensor._make(w, None)
     if reduction == "none":
         return per
     total = per.sum()
-    return total if reduction == "sum" else total * (1.0 / max(per.size, 1))
+    return total if reduction == "sum" else total * (1.0 / max(per.numel(), 1))
 
 
 class Loss:
@@ -182,7 +182,7 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
-        y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+        y_pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(np.asarray(y_pred))
         fast = sample_weight is None and self.reduction in ("sum_over_batch_size", "mean")
         if fast:
             out = self._mean(y_true, y_pred)
@@ -218,7 +218,7 @@ class LossFunctionWrapper(Loss):
 
     def call(self, y_true: Any, y_pred: Tensor) -> Tensor:
         out = self.fn(y_true, y_pred, **self.kwargs)
-        return out if isinstance(out, Tensor) else Tensor(np.asarray(out))
+        return out if isinstance(out, Tensor) else as_tensor(np.asarray(out))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), **self.kwargs}

@@ -11,13 +11,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 EPSILON = 1e-7
 
 
 def _np(a: Any) -> np.ndarray:
-    return a.numpy() if isinstance(a, Tensor) else np.asarray(a)
+    return a.detach().numpy() if isinstance(a, Tensor) else np.asarray(a)
 
 
 def _match(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -260,7 +260,7 @@ def get(identifier: Any, loss: Any = None, y_true: Any = None, y_pred: Any = Non
 def _numpy_fn(fn: Callable) -> Callable:
     """A user metric may be written with chainrule ops on Tensors: feed it Tensors."""
     def wrapped(y_true: Any, y_pred: Any) -> np.ndarray:
-        out = fn(Tensor(_np(y_true)), Tensor(_np(y_pred)))
+        out = fn(as_tensor(_np(y_true)), as_tensor(_np(y_pred)))
         return _np(out)
     wrapped.__name__ = getattr(fn, "__name__", "metric")
     return wrapped

@@ -9,8 +9,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from chainrule.backend import manual_seed
 from chainrule.keras._graph import clear_session
+from chainrule.random import manual_seed
 
 __all__ = ["Progbar", "clear_session", "set_random_seed", "to_categorical"]
 

@@ -9,7 +9,7 @@ import pytest
 import chainrule as cr
 from chainrule.keras import initializers, losses, metrics, optimizers
 from chainrule.keras import layers as L
-from chainrule.keras.utils import to_categorical
+from chainrule.keras.utils import set_random_seed, to_categorical
 
 
 def _sigmoid(v):
@@ -131,6 +131,16 @@ def test_dropout_only_while_training(rng):
     assert (y == 0).mean() == pytest.approx(0.25, abs=0.02)
 
 
+def test_dropout_seed_gives_the_layer_its_own_generator():
+    x = np.ones((20, 30), dtype=np.float32)
+    a = L.Dropout(0.5, seed=7)(x, training=True).numpy()
+    set_random_seed(123)  # the global generator plays no part
+    b = L.Dropout(0.5, seed=7)(x, training=True).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert 0 < (a == 0).mean() < 1
+    np.testing.assert_array_equal(x, 1.0)  # the input is not changed in place
+
+
 def test_conv_channels_first_equals_channels_last(rng):
     last, first = L.Conv2D(3, 2, strides=(1, 2)), L.Conv2D(3, 2, strides=(1, 2),
                                                             data_format="channels_first")
@@ -188,20 +198,29 @@ def test_accuracy_is_resolved_like_keras():
 
 def test_keras_update_rules_by_hand():
     """One or two steps of Keras' Adam and momentum SGD computed by hand."""
-    p = cr.nn.Parameter(np.array([1.0, -2.0]))
+    p = cr.nn.Parameter(cr.tensor([1.0, -2.0], dtype=cr.float64))
     g = np.array([0.5, -0.1])
     opt = optimizers.Adam(learning_rate=0.1)
     opt.apply_gradients([(g, p)])
     m, v = 0.1 * g, 0.001 * g * g
     alpha = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)
     np.testing.assert_allclose(p.numpy(), [1.0, -2.0] - alpha * m / (np.sqrt(v) + 1e-7))
-    q = cr.nn.Parameter(np.array([1.0]))
+    q = cr.nn.Parameter(cr.tensor([1.0], dtype=cr.float64))
     sgd = optimizers.SGD(learning_rate=0.1, momentum=0.9)
     for _ in range(2):
         sgd.apply_gradients([(np.array([1.0]), q)])
     np.testing.assert_allclose(q.numpy(), [1.0 - 0.1 - (0.9 * 0.1 + 0.1)])
     assert optimizers.Adam().learning_rate == 0.001 and optimizers.SGD().learning_rate == 0.01
     assert optimizers.Adam().epsilon == 1e-7 and optimizers.RMSprop().rho == 0.9
+
+
+def test_weight_decay_skips_variables_without_a_gradient():
+    """As Keras: a None gradient leaves its variable alone, weight decay included."""
+    used, unused = cr.nn.Parameter(cr.ones(2)), cr.nn.Parameter(cr.ones(2))
+    sgd = optimizers.SGD(learning_rate=0.1, weight_decay=0.5)
+    sgd.apply_gradients([(np.ones(2, dtype=np.float32), used), (None, unused)])
+    np.testing.assert_allclose(used.numpy(), [0.85, 0.85], rtol=1e-6)  # (1 - 0.05) - 0.1
+    np.testing.assert_array_equal(unused.numpy(), [1.0, 1.0])
 
 
 def test_to_categorical():

@@ -131,7 +131,7 @@ def test_closed_registry_even_for_a_consistent_file(tmp_path):
     model = Sequential([Input((4,)), Dense(3)])
     path = tmp_path / "m.keras"
     model.save(path)
-    doc = io.load(path)
+    doc = io.load_raw(path)
     doc["model"]["config"]["layers"][0]["class_name"] = "os.system"
     io.save(doc, path)
     with pytest.raises(ModelFormatError, match="unknown layer class 'os.system'.*Dense"):
@@ -167,7 +167,7 @@ def test_unsaveable_parts_say_why(tmp_path):
     with pytest.raises(ValueError, match="subclassed Model.*save_weights"):
         sub.save(tmp_path / "m.keras")
     sub.save_weights(tmp_path / "w.st")  # weights-only works
-    assert len(io.load(tmp_path / "w.st")["weights"]) == 2
+    assert len(io.load_raw(tmp_path / "w.st")["weights"]) == 2
 
 
 def test_custom_activation_needs_custom_objects(tmp_path):

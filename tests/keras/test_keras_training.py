@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.keras import callbacks as cb
 from chainrule.keras import optimizers, regularizers
@@ -197,9 +198,36 @@ def test_weights_in_keras_layout(rng):
     np.testing.assert_allclose(d(x).numpy(), x @ kernel + bias, rtol=1e-6)
     d.set_weights([np.ones((4, 3)), np.arange(3)])
     np.testing.assert_allclose(d(x).numpy(), x.sum(1, keepdims=True) + np.arange(3), rtol=1e-6)
-    assert d.kernel.numpy().shape == (4, 3) and np.shares_memory(d.kernel.numpy(), d.weight.data)
+    assert d.kernel.numpy().shape == (4, 3) and np.shares_memory(d.kernel.numpy(), d.weight.numpy())
     with pytest.raises(ValueError, match=r"expects 2 arrays of shapes \[\(4, 3\), \(3,\)\]"):
         d.set_weights([np.ones((4, 3))])
+
+
+def test_in_place_weight_changes_are_seen_by_a_saved_graph(rng):
+    """set_weights, an optimizer step and the moving statistics change weights in place; a
+    graph that saved them refuses a stale backward, as PyTorch's version counters do."""
+    d = Dense(3)
+    x = cr.tensor(rng.normal(size=(2, 4)).astype(np.float32), requires_grad=True)
+    y = d(x)  # saves the kernel, for x's gradient
+    d.set_weights(d.get_weights())
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    loss = (d(x) ** 2).sum()
+    loss.backward(retain_graph=True)
+    sgd = optimizers.SGD(learning_rate=0.1, weight_decay=0.1)
+    sgd.apply_gradients([(p.grad, p) for p in (d.weight, d.bias)])
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    y = d(x)
+    sgd.apply_gradients([(np.ones((4, 3), dtype=np.float32), d.kernel)])  # Keras' layout view
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    bn = BatchNormalization()
+    bn.train(True)
+    bn(x.detach())
+    before = bn.moving_mean._version, bn.moving_variance._version
+    bn(x.detach())
+    assert (bn.moving_mean._version, bn.moving_variance._version) == tuple(v + 1 for v in before)
 
 
 # -- the progress display ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from chainrule.keras import regularizers as regs
 from chainrule.keras._layer import Layer
 from chainrule.keras.layers.core import _activate, _unsupported, positive_int
 from chainrule.nn import functional as F
+from chainrule.ops.join import pad
 from chainrule.tensor import Tensor
 
 
@@ -91,14 +92,14 @@ class _Spatial(Layer):
     def _to_nchw(self, x: Tensor) -> Tensor:
         """channels-last (N, *spatial, C) -> (N, C, H, W); 1-D inputs get height 1."""
         if self.data_format == "channels_last":
-            x = x.transpose((0, x.ndim - 1) + tuple(range(1, x.ndim - 1)))
+            x = x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
         return x.reshape(x.shape[:2] + (1, x.shape[2])) if self.rank == 1 else x
 
     def _from_nchw(self, y: Tensor) -> Tensor:
         if self.rank == 1:
             y = y.reshape((y.shape[0], y.shape[1], y.shape[3]))
         if self.data_format == "channels_last":
-            y = y.transpose((0,) + tuple(range(2, y.ndim)) + (1,))
+            y = y.permute(0, *range(2, y.ndim), 1)
         return y
 
     def _pad_nchw(self, x: Tensor, k: tuple, s: tuple, d: tuple, value: float) -> Tensor:
@@ -108,7 +109,7 @@ class _Spatial(Layer):
         if not any(a or b for a, b in pads):
             return x
         full = ((0, 0), (0, 0)) + (((0, 0),) if self.rank == 1 else ()) + tuple(pads)
-        return x.pad(full, value)
+        return pad(x, full, value)
 
 
 class _Conv(_Spatial):
@@ -180,7 +181,7 @@ class _Conv(_Spatial):
             raise self._shape_error(f"inputs with {self._in} channels",
                                     tuple(x.shape))
         if x.dtype != self.weight.dtype:
-            x = x.astype(self.weight.dtype)
+            x = x.to(self.weight.dtype)
         k, s, d = self.kernel_size, self.strides, self.dilation_rate
         x = self._pad_nchw(self._to_nchw(x), k, s, d, 0.0)
         if self.rank == 2:
@@ -253,7 +254,8 @@ class _Pool(_Spatial):
             y = F.avg_pool2d(x, k2, s2)
         else:  # Keras averages over the cells inside the input only
             y = F.avg_pool2d(self._pad_nchw(x, k, s, ones, 0.0), k2, s2, divisor_override=1)
-            y = y * Tensor._make(self._counts(x.shape[2:], k2, s2, y.shape[2:], y.dtype), None)
+            counts = self._counts(x.shape[2:], k2, s2, y.shape[2:], y.array.dtype)
+            y = y * Tensor._make(counts, None)
         return self._from_nchw(y)
 
     def _counts(self, size: tuple, k: tuple, s: tuple, out: tuple, dtype: Any) -> np.ndarray:
@@ -314,8 +316,10 @@ class _GlobalPool(_Spatial):
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         self._check_rank(tuple(inputs.shape), channels=False)
         if self.mode == "avg":
-            return inputs.mean(axis=self._axes(), keepdims=self.keepdims)
-        return inputs.max(axis=self._axes(), keepdims=self.keepdims)
+            if not inputs.is_floating_point():  # Keras averages integers as float32
+                inputs = inputs.float()
+            return inputs.mean(dim=self._axes(), keepdim=self.keepdims)
+        return inputs.amax(dim=self._axes(), keepdim=self.keepdims)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "data_format": self.data_format,

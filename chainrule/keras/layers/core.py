@@ -127,7 +127,7 @@ class Dense(Layer):
         if x.ndim < 2 or x.shape[-1] != self._in:
             raise self._shape_error(f"input of shape (batch, ..., {self._in})", tuple(x.shape))
         if x.dtype != self.weight.dtype:
-            x = x.astype(self.weight.dtype)
+            x = x.to(self.weight.dtype)
         y = F.linear(x, self.weight, self.bias)
         return _activate(self, y)
 
@@ -193,7 +193,7 @@ class Dropout(Layer):
         training = self.training if training is None else training
         if not training or self.rate == 0:
             return inputs
-        return F.dropout(inputs, self.rate, True, self._gen)
+        return F.dropout(inputs, self.rate, True, generator=self._gen)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -213,7 +213,7 @@ class Flatten(Layer):
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         x = inputs
         if self.data_format == "channels_first" and x.ndim > 2:
-            x = x.transpose((0,) + tuple(range(2, x.ndim)) + (1,))
+            x = x.permute(0, *range(2, x.ndim), 1)
         return x.reshape(x.shape[0], -1)
 
     def get_config(self) -> dict[str, Any]:
@@ -281,7 +281,7 @@ class Embedding(Layer):
         return tuple(s) + (self.output_dim,)
 
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
-        idx = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+        idx = inputs.array if isinstance(inputs, Tensor) else np.asarray(inputs)
         if idx.dtype.kind not in "iu":
             idx = idx.astype(np.int64)
         return F.embedding(idx, self.embeddings)
@@ -316,7 +316,7 @@ class Lambda(Layer):
 
 def cast_input(x: Any, dtype: str) -> Tensor:
     """An input array as a Tensor of the InputLayer's dtype."""
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    a = x.array if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype != as_dtype(dtype):
         a = a.astype(dtype)
-    return x if isinstance(x, Tensor) and x.data is a else Tensor._make(a, None)
+    return x if isinstance(x, Tensor) and x.array is a else Tensor._make(a, None)

@@ -97,9 +97,9 @@ class BatchNormalization(Layer):
             return None, None
         shape = self._pshape_c
         if g is None:
-            g = Tensor._make(np.ones(shape, dtype=x.dtype), None)
+            g = Tensor._make(np.ones(shape, dtype=x.array.dtype), None)
         if b is None:
-            b = Tensor._make(np.zeros(shape, dtype=x.dtype), None)
+            b = Tensor._make(np.zeros(shape, dtype=x.array.dtype), None)
         return g, b
 
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
@@ -120,12 +120,13 @@ class BatchNormalization(Layer):
             with no_grad():
                 m = self.momentum
                 for stat, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
-                    a = stat.data
+                    a = stat.array
                     a *= m
                     a += (1.0 - m) * batch.reshape(a.shape).astype(a.dtype, copy=False)
+                    stat._bump()  # an in-place change: a graph that saved stat sees it
             return y
-        inv = 1.0 / np.sqrt(self.moving_variance.data + x.dtype.type(self.epsilon))
-        shift = -self.moving_mean.data * inv
+        inv = 1.0 / np.sqrt(self.moving_variance.array + x.array.dtype.type(self.epsilon))
+        shift = -self.moving_mean.array * inv
         ps = self._pshape
         if g is None:
             return x * inv.reshape(ps) + shift.reshape(ps)
@@ -192,9 +193,9 @@ class LayerNormalization(Layer):
         g, b = self.gamma, self.beta
         if g is not None or b is not None:
             if g is None:
-                g = Tensor._make(np.ones(self._shape, dtype=x.dtype), None)
+                g = Tensor._make(np.ones(self._shape, dtype=x.array.dtype), None)
             if b is None:
-                b = Tensor._make(np.zeros(self._shape, dtype=x.dtype), None)
+                b = Tensor._make(np.zeros(self._shape, dtype=x.array.dtype), None)
         return normalize(x, self._norm, g, b, self._pshape, self.epsilon)[0]
 
     def get_config(self) -> dict[str, Any]:

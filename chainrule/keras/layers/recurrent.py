@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import default_generator
 from chainrule.keras import activations
 from chainrule.keras import initializers as inits
 from chainrule.keras import regularizers as regs
@@ -31,7 +30,8 @@ from chainrule.nn.layers.recurrent import GRU as _NNGRU
 from chainrule.nn.layers.recurrent import LSTM as _NNLSTM
 from chainrule.nn.layers.recurrent import RNN as _NNRNN
 from chainrule.nn.module import Parameter
-from chainrule.tensor import Tensor
+from chainrule.random import generator_of
+from chainrule.tensor import Tensor, as_tensor
 
 
 def _swap_zr(a: np.ndarray) -> np.ndarray:
@@ -120,8 +120,8 @@ class _RNN(Layer):
             return
         self._add_weight("bias", (G,), self._bias_init(), owner=self.rnn,
                         regularizer=self.bias_regularizer, attr="bias_ih_l0")
-        zero = np.zeros(G, dtype=self.rnn.bias_ih_l0.dtype)
-        self.rnn.bias_hh_l0 = Parameter(zero, requires_grad=False)
+        zero = np.zeros(G, dtype=self.rnn.bias_ih_l0.array.dtype)
+        self.rnn.bias_hh_l0 = Parameter(as_tensor(zero), requires_grad=False)
 
     def _bias_init(self) -> Any:
         return self.bias_initializer
@@ -138,13 +138,13 @@ class _RNN(Layer):
         if x.ndim != 3 or x.shape[-1] != self._in:
             raise self._shape_error(f"inputs (batch, timesteps, {self._in})", tuple(x.shape))
         if x.dtype != self.rnn.weight_ih_l0.dtype:
-            x = x.astype(self.rnn.weight_ih_l0.dtype)
+            x = x.to(self.rnn.weight_ih_l0.dtype)
         training = self.training if training is None else training
         if self.go_backwards:
             x = x.flip(1)
         if training and self.dropout:  # one mask per sequence, the same at every step
-            keep = default_generator().random((x.shape[0], 1, x.shape[2])) >= self.dropout
-            x = x * Tensor._make((keep / (1 - self.dropout)).astype(x.dtype), None)
+            keep = generator_of(None).random((x.shape[0], 1, x.shape[2])) >= self.dropout
+            x = x * Tensor._make((keep / (1 - self.dropout)).astype(x.array.dtype), None)
         out, state = self.rnn(x, self._initial(initial_state))
         states = list(state) if isinstance(state, tuple) else [state]
         N = x.shape[0]
@@ -159,7 +159,7 @@ class _RNN(Layer):
         if any(isinstance(s, KerasTensor) for s in states):
             raise NotImplementedError(f"{type(self).__name__}: initial_state given as symbolic "
                                       "tensors is not supported; pass arrays when calling")
-        ts = [s if isinstance(s, Tensor) else Tensor(np.asarray(s)) for s in states]
+        ts = [s if isinstance(s, Tensor) else as_tensor(np.asarray(s)) for s in states]
         ts = [t.reshape((1,) + tuple(t.shape)) for t in ts]
         return tuple(ts) if self.gates == 4 else ts[0]
 

@@ -12,9 +12,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from chainrule.backend import default_generator
 from chainrule.errors import ShapeError
 from chainrule.keras._graph import fmt_shape
+from chainrule.random import generator_of
 from chainrule.tensor import Tensor
 
 Arrays = list  # list[np.ndarray]
@@ -22,7 +22,7 @@ Arrays = list  # list[np.ndarray]
 
 def _array(a: Any) -> np.ndarray:
     if isinstance(a, Tensor):
-        return a.numpy()
+        return a.detach().numpy()
     a = np.asarray(a)
     if a.dtype == object:
         raise TypeError("fit: could not turn the data into a numeric array (ragged lists?); "
@@ -133,9 +133,9 @@ class ArrayData:
         bs, n = self.batch_size, self.n
         starts = np.arange(0, n, bs)
         if shuffle == "batch":
-            starts = default_generator().permutation(starts)
+            starts = generator_of(None).permutation(starts)
         if shuffle is True:
-            perm = default_generator().permutation(n)
+            perm = generator_of(None).permutation(n)
             for s in starts:
                 idx = perm[s:s + bs]
                 yield self._take(idx)

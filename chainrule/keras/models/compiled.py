@@ -105,7 +105,7 @@ class Compiled:
                        isinstance(s, (list, tuple)) for s in spec)) else [spec] * len(names))
             for i, ms in enumerate(per):
                 for m in ([] if ms is None else ms if isinstance(ms, (list, tuple)) else [ms]):
-                    obj = metrics_mod.get(m, self.losses[i], ys[i], outs[i].data)
+                    obj = metrics_mod.get(m, self.losses[i], ys[i], outs[i].array)
                     label = obj.name if len(names) == 1 else f"{names[i]}_{obj.name}"
                     if weighted:
                         label = "weighted_" + label
@@ -145,13 +145,13 @@ class Compiled:
         self.count += n
         if len(self._parts) > 1 or len(self.out_names) > 1:
             for i, v in self._parts:
-                self.part_sums[i] = self.part_sums.get(i, 0.0) + float(v.data) * n
+                self.part_sums[i] = self.part_sums.get(i, 0.0) + float(v.array) * n
         if self._metric_spec is None and self._weighted_spec is None:
             return
         if self._metrics is None:
             self._build_metrics(ys, outs)
         for i, m, weighted, _ in self._metrics:
-            m.update_state(ys[i], outs[i].data, sw if weighted else None)
+            m.update_state(ys[i], outs[i].array, sw if weighted else None)
 
     def reset(self) -> None:
         self.loss_sum, self.count = 0.0, 0

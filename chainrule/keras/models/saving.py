@@ -273,7 +273,7 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     """The model saved by model.save(filepath): same architecture, weights and, with compile,
     the same compile settings and optimizer state."""
     path = os.fspath(filepath)
-    doc = io.load(path)  # CheckpointError for truncated / damaged / tampered files
+    doc = io.load_raw(path)  # CheckpointError for truncated / damaged / tampered files
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a chainrule.keras model file (saved with "
                                "model.save()); weights-only files load with load_weights")
@@ -300,7 +300,7 @@ def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
 
 def load_weights(model: Any, filepath: Any) -> None:
     path = os.fspath(filepath)
-    doc = io.load(path)
+    doc = io.load_raw(path)
     if not isinstance(doc, dict) or doc.get("format") not in (WEIGHTS_FORMAT, FORMAT):
         raise ModelFormatError(f"{path}: not a chainrule.keras weights file")
     _set_weights(model, doc.get("weights"), path)

@@ -113,12 +113,12 @@ class Sequential(Model):
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
         if self._plan is None:
-            x = inputs.data if isinstance(inputs, Tensor) else inputs
+            x = inputs.array if isinstance(inputs, Tensor) else inputs
             self._ensure_built([x])
         return super().call(inputs, training)
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if self._plan is None and not isinstance(inputs, (KerasTensor, list, tuple)):
-            x = inputs.data if isinstance(inputs, Tensor) else inputs
+            x = inputs.array if isinstance(inputs, Tensor) else inputs
             self._ensure_built([x])
         return super().__call__(inputs, *args, **kwargs)

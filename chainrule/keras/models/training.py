@@ -105,7 +105,7 @@ class Trainer:
             p.grad = None
         loss.backward()
         self.optimizer.apply(params)
-        c.update(ys, outs, sw, float(loss.data), len(xs[0]))
+        c.update(ys, outs, sw, float(loss.array), len(xs[0]))
 
     def _test_step(self, xs: list, ys: list, sw: Any) -> None:
         c = self.compiled
@@ -113,7 +113,7 @@ class Trainer:
         with no_grad():
             outs = self._forward(xs)
             loss = c.total_loss(ys, outs, sw)
-        c.update(ys, outs, sw, float(loss.data), len(xs[0]))
+        c.update(ys, outs, sw, float(loss.array), len(xs[0]))
 
     def _set_mode(self, training: bool) -> None:
         if self.training != training:

@@ -18,7 +18,7 @@ import numpy as np
 from chainrule import optim
 from chainrule.backend import xp_of
 from chainrule.keras.optimizers import _updates, schedules
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 _UNSUPPORTED = ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
                 "gradient_accumulation_steps")
@@ -105,10 +105,12 @@ class Optimizer:
         if callable(self._lr):
             for g in self.impl.param_groups:
                 g["lr"] = lr
-        self._clip([p for p in params if p.grad is not None])
-        if self.weight_decay:
-            for p in params:
-                p.data *= 1.0 - self.weight_decay * lr
+        with_grad = [p for p in params if p.grad is not None]
+        self._clip(with_grad)
+        if self.weight_decay:  # Keras decays only the variables that have a gradient
+            for p in with_grad:
+                p.array *= 1.0 - self.weight_decay * lr
+                p._bump()  # an in-place change: a graph that saved p sees it
         self.impl.step()
         self.iterations += 1
 
@@ -119,13 +121,16 @@ class Optimizer:
             if not isinstance(v, Tensor) or v.creator is not None:
                 raise TypeError(f"{self.name}.apply_gradients: variables must be the model's "
                                 "weight Parameters (model.trainable_weights)")
-            v.grad = g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=v.dtype))
+            if g is None or isinstance(g, Tensor):  # None: Keras skips the variable
+                v.grad = g
+            else:
+                v.grad = as_tensor(np.asarray(g, dtype=v.array.dtype))
         self.apply([v for _, v in pairs])
 
     def _clip(self, params: list[Tensor]) -> None:
         if not (self.clipnorm or self.global_clipnorm or self.clipvalue):
             return
-        grads = [p.grad.data for p in params]
+        grads = [p.grad.array for p in params]
         xp = xp_of(*grads)
         if self.clipnorm:
             new = [g * (self.clipnorm / max(float(xp.sqrt((g * g).sum())), self.clipnorm))
@@ -138,7 +143,7 @@ class Optimizer:
         else:
             new = [xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         for p, g in zip(params, new):
-            p.grad = Tensor._make(g.astype(p.dtype, copy=False), None)
+            p.grad = Tensor._make(g.astype(p.array.dtype, copy=False), None)
 
     # -- configuration -------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
