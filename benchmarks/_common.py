@@ -74,7 +74,7 @@ def torch_step(model: Any, like: Any, x: Any, y: Any, threads: int) -> Callable[
     torch.set_num_threads(threads)
     with torch.no_grad():
         for p, q in zip(model.parameters(), like.parameters(), strict=True):
-            p.copy_(torch.from_numpy(q.data.copy()))
+            p.copy_(torch.from_numpy(q.detach().numpy().copy()))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 

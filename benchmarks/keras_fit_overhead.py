@@ -68,15 +68,15 @@ def loop_epoch(net: nn.Sequential, opt: optim.Optimizer, x: np.ndarray, y: np.nd
     total, correct = 0.0, 0
     for s in range(0, len(x), batch_size):
         idx = perm[s:s + batch_size]
-        xb, yb = cr.Tensor(x[idx]), y[idx]
+        xb, yb = cr.from_numpy(x[idx]), cr.from_numpy(y[idx])
         out = net(xb)
         loss = F.cross_entropy(out, yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        total += float(loss.data) * len(idx)
+        total += loss.item() * len(idx)
         if accuracy:
-            correct += int((out.data.argmax(-1) == yb).sum())
+            correct += int((out.argmax(-1) == yb).sum())
     return total / len(x)
 
 

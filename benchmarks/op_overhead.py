@@ -73,8 +73,7 @@ def _torch_ops(torch: ModuleType | None) -> dict[str, Callable[..., Any]]:
     if torch is None:
         return {}
     return {
-        "max": lambda x: torch.amax(x, dim=1),
-        "concatenate": lambda x, w: torch.cat([x, w]),
+        "cat": lambda x, w: torch.cat([x, w]),
         "softmax": lambda x: torch.softmax(x, dim=-1),
         "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
     }
@@ -94,14 +93,13 @@ def op_specs(torch: ModuleType | None) -> list[OpSpec]:
         OpSpec("relu", lambda x: x.relu(), lambda x: x.relu()),
         OpSpec("sum", lambda x: x.sum(), lambda x: x.sum()),
         OpSpec("mean", lambda x: x.mean(), lambda x: x.mean()),
-        OpSpec("max(axis=1)", lambda x: x.max(axis=1), t.get("max", _missing)),
+        OpSpec("amax(dim=1)", lambda x: x.amax(dim=1), lambda x: x.amax(dim=1)),
         OpSpec("reshape", lambda x: x.reshape(4, 16), lambda x: x.reshape(4, 16)),
-        OpSpec("transpose", lambda x: x.transpose(1, 0), lambda x: x.transpose(0, 1)),
+        OpSpec("transpose", lambda x: x.transpose(0, 1), lambda x: x.transpose(0, 1)),
         OpSpec("getitem[2:6]", lambda x: x[2:6], lambda x: x[2:6]),
-        OpSpec("concatenate", lambda x, w: cr.concatenate([x, w]), t.get("concatenate", _missing),
-               2),
-        OpSpec("softmax", lambda x: x.softmax(axis=-1), t.get("softmax", _missing)),
-        OpSpec("log_softmax", lambda x: x.log_softmax(axis=-1), t.get("log_softmax", _missing)),
+        OpSpec("cat", lambda x, w: cr.cat([x, w]), t.get("cat", _missing), 2),
+        OpSpec("softmax", lambda x: x.softmax(dim=-1), t.get("softmax", _missing)),
+        OpSpec("log_softmax", lambda x: x.log_softmax(dim=-1), t.get("log_softmax", _missing)),
     ]
 
 

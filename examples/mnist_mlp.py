@@ -27,9 +27,9 @@ def mlp() -> nn.Module:
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     model.eval()
     with cr.no_grad():
-        pred = model(cr.tensor(x)).data.argmax(axis=1)
+        pred = model(cr.from_numpy(x)).argmax(dim=1)
     model.train()
-    return float((pred == y).mean())
+    return (pred == cr.from_numpy(y)).float().mean().item()
 
 
 def train(model: nn.Module, data: tuple, epochs: int, lr: float, batch_size: int,

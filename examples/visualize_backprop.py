@@ -38,9 +38,10 @@ def graph_and_explain() -> None:
         cr.viz.graph(loss, model=model, path=OUT / "graph_mlp.png")
     except cr.viz.GraphvizNotFound as e:
         print(f"skipped graph_mlp.png: {e}", file=sys.stderr)
-    a = cr.Tensor(2.0, requires_grad=True, name="a")
-    b = cr.Tensor(-3.0, requires_grad=True, name="b")
-    c = cr.Tensor(0.5, requires_grad=True, name="c")
+    a = cr.tensor(2.0, requires_grad=True)
+    b = cr.tensor(-3.0, requires_grad=True)
+    c = cr.tensor(0.5, requires_grad=True)
+    a.name, b.name, c.name = "a", "b", "c"
     f = (a * b + c * a).sigmoid()
     f.name = "f"
     (OUT / "explain.txt").write_text(str(cr.viz.explain(f)) + "\n")
@@ -71,7 +72,7 @@ def gradient_flow() -> None:
     opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     monitor = cr.viz.GradientMonitor(model, warn=print)
     for xb, yb in DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True,
-                             generator=np.random.default_rng(0)):
+                             generator=cr.Generator().manual_seed(0)):
         opt.zero_grad()
         F.cross_entropy(model(xb), yb).backward()
         monitor.record()
@@ -86,7 +87,7 @@ def learning_rate_finder() -> None:
     y = (X @ rng.standard_normal((10, 3))).argmax(1)
     model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 3))
     loader = DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True,
-                        generator=np.random.default_rng(1))
+                        generator=cr.Generator().manual_seed(1))
     found = cr.viz.lr_find(model, loader, F.cross_entropy,
                            optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
     print(f"lr_find suggests lr = {found.suggestion:.3g}")
@@ -125,7 +126,7 @@ def saliency_maps() -> None:
                           nn.Flatten(), nn.Linear(16 * side * side, classes))
     opt = optim.Adam(model.parameters(), lr=1e-3)
     for xb, yb in DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True,
-                             generator=np.random.default_rng(0)):
+                             generator=cr.Generator().manual_seed(0)):
         opt.zero_grad()
         F.cross_entropy(model(xb), yb).backward()
         opt.step()

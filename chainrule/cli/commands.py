@@ -135,7 +135,7 @@ def run_info(path: str, out: TextIO) -> int:
     warn = lambda msg: print(f"warning: {msg}", file=sys.stderr)  # noqa: E731
     p = Path(path)
     if p.is_file():
-        obj = io.load(p)
+        obj = io.load_raw(p)
         if not (isinstance(obj, dict) and obj.get("kind") == runs.KIND):
             return _info_plain(p, obj, out)
     ckpt, state, model = open_checkpoint(path, warn)

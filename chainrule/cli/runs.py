@@ -105,7 +105,7 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """A run checkpoint file's contents; CheckpointError when it is not one."""
-    state = io.load(path)
+    state = io.load_raw(path)
     if not isinstance(state, dict) or state.get("kind") != KIND:
         raise io.CheckpointError(f"{path}: a chainrule file, but not a checkpoint of "
                                  "`chainrule train` (no run state in it)")

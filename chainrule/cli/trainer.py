@@ -26,20 +26,21 @@ EVAL_BATCH = 1024
 EPOCH_SCHEDULES = {"step", "cosine", "exponential", "warmup", "onecycle"}
 
 
-def make_loss(name: str, task: str, n_classes: int) -> Callable[[Any, np.ndarray], Any]:
+def make_loss(name: str, task: str, n_classes: int) -> Callable[[Any, Any], Any]:
     """loss(outputs, targets): cross-entropy on logits, or mse / l1 / huber on the outputs
-    (regression) or on softmax probabilities against one-hot targets (classification)."""
+    (regression) or on softmax probabilities against one-hot targets (classification).
+    Targets are Tensors or arrays (class indices, or regression values)."""
     if task == "regression":
         if name == "cross_entropy":
             raise UsageError("--loss cross_entropy needs class labels; this data set is a "
                              "regression (use mse, l1 or huber)")
     elif name == "cross_entropy":
-        return lambda out, y: F.cross_entropy(out, y)
+        return lambda out, y: F.cross_entropy(out, cr.as_tensor(y))
     fn = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}[name]
     if task == "regression":
-        return lambda out, y: fn(out, cr.tensor(y))
-    eye = np.eye(n_classes, dtype=np.float32)
-    return lambda out, y: fn(out.softmax(-1), cr.tensor(eye[y]))
+        return lambda out, y: fn(out, cr.as_tensor(y))
+    eye = cr.eye(n_classes)
+    return lambda out, y: fn(out.softmax(-1), eye[cr.as_tensor(y)])
 
 
 def make_optimizer(cfg: dict[str, Any], model: cr.nn.Module) -> optim.Optimizer:
@@ -111,7 +112,7 @@ class Trainer:
         onecycle = isinstance(self.scheduler, sched.OneCycleLR)
         for i, (xb, yb) in enumerate(self.loader, 1):
             out = self.model(xb)
-            loss = self.loss_fn(out, yb.data)
+            loss = self.loss_fn(out, yb)
             self.opt.zero_grad()
             loss.backward()
             if self.monitor is not None:
@@ -120,10 +121,10 @@ class Trainer:
             if onecycle:
                 self.scheduler.step()
             self.step += 1
-            n = len(yb.data)
+            n = len(yb)
             total, seen = total + loss.item() * n, seen + n
             if self.classify:
-                correct += int((out.data.argmax(-1) == yb.data).sum())
+                correct += int((out.argmax(-1) == yb).sum())
             on_step(i, total / seen, correct / seen if self.classify else None)
         self.epoch += 1
         row = {"epoch": self.epoch, "loss": total / seen,
@@ -199,7 +200,7 @@ def evaluate(model: cr.nn.Module, loss_fn: Callable, X: np.ndarray, y: np.ndarra
             yb = y[s:s + EVAL_BATCH]
             total += loss_fn(out, yb).item() * len(yb)
             if classify:
-                correct += int((out.data.argmax(-1) == yb).sum())
+                correct += int((out.array.argmax(-1) == yb).sum())
     model.train(was_training)
     n = max(len(y), 1)
     return total / n, (correct / n if classify else None)
@@ -209,6 +210,6 @@ def predict(model: cr.nn.Module, X: np.ndarray) -> np.ndarray:
     """The model's outputs for X (logits, or regression values), in eval mode."""
     model.eval()
     with cr.no_grad():
-        return np.concatenate([model(cr.tensor(X[s:s + EVAL_BATCH])).data
+        return np.concatenate([model(cr.tensor(X[s:s + EVAL_BATCH])).array
                                for s in range(0, len(X), EVAL_BATCH)]) if len(X) else \
             np.zeros((0, 1), np.float32)

@@ -19,10 +19,11 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from chainrule.backend import DEFAULT_FLOAT, default_generator
 from chainrule.data.dataset import batch_getter
+from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
-from chainrule.tensor import Tensor
+from chainrule.random import generator_of
+from chainrule.tensor import Tensor, as_tensor
 
 
 def _stack(items: list) -> Tensor:
@@ -32,9 +33,9 @@ def _stack(items: list) -> Tensor:
     elif isinstance(first, numbers.Integral) and not isinstance(first, np.generic):
         arr = np.asarray(items, dtype=np.int64)
     elif isinstance(first, numbers.Real) and not isinstance(first, np.generic):
-        arr = np.asarray(items, dtype=DEFAULT_FLOAT)  # Python floats: the library's float32
+        arr = np.asarray(items, dtype=default_float())  # Python floats: the library's float32
     else:
-        arrays = [t.data if isinstance(t, Tensor) else t for t in items]
+        arrays = [t.array if isinstance(t, Tensor) else t for t in items]
         try:
             arr = np.stack(arrays)
         except ValueError:
@@ -42,7 +43,7 @@ def _stack(items: list) -> Tensor:
             raise ShapeError(f"default_collate: the examples of a field have different shapes "
                              f"{shapes}; make them equal (pad or crop) or pass a collate_fn "
                              "to the DataLoader") from None
-    return Tensor(arr)
+    return as_tensor(arr)
 
 
 def default_collate(batch: list) -> Any:
@@ -75,15 +76,16 @@ class DataLoader:
     """Iterate over `dataset` in batches of `batch_size` examples; each `for` loop is one epoch
     that visits every example exactly once (the last batch may be smaller unless drop_last).
 
-    shuffle=True draws a fresh order every epoch from `generator` (a numpy Generator), or from a
-    generator made once from `seed` (reproducible runs whose epochs still differ), or else from
-    the default generator (cr.manual_seed). collate_fn turns a list of examples into a batch
-    (default_collate: a tuple with one Tensor per field, e.g. (x, y)).
+    shuffle=True draws a fresh order every epoch from `generator` (a cr.Generator, as in
+    PyTorch, or a numpy Generator), or from a generator made once from `seed` (reproducible runs
+    whose epochs still differ), or else from the default generator (cr.manual_seed). collate_fn
+    turns a list of examples into a batch (default_collate: a tuple with one Tensor per field,
+    e.g. (x, y)).
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None,
-                 generator: np.random.Generator | None = None,
+                 generator: Any = None,
                  collate_fn: Callable[[list], Any] | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size < 1:
@@ -96,6 +98,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
+        generator_of(generator)  # a wrong kind of generator fails here, not at the first epoch
         self.generator = generator if seed is None else np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -107,8 +110,7 @@ class DataLoader:
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
-        rng = self.generator if self.generator is not None else default_generator()
-        return rng.permutation(n)
+        return generator_of(self.generator).permutation(n)
 
     def __iter__(self) -> Iterator[Any]:
         order = self._order()
@@ -117,7 +119,7 @@ class DataLoader:
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             idx = order[start:start + self.batch_size]
             if fetch is not None:  # one indexing per field instead of one per example
-                yield tuple(Tensor(a) for a in fetch(idx))
+                yield tuple(as_tensor(a) for a in fetch(idx))
             else:
                 yield collate([self.dataset[int(i)] for i in idx])
 

@@ -15,9 +15,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from chainrule.backend import default_generator
 from chainrule.errors import ShapeError
-from chainrule.tensor import Tensor
+from chainrule.random import generator_of
+from chainrule.tensor import Tensor, as_tensor
 
 
 class Dataset:
@@ -35,7 +35,7 @@ class Dataset:
 
 def _array(t: Any) -> Any:
     if isinstance(t, Tensor):
-        return t.data
+        return t.array
     return t if hasattr(t, "__array_namespace__") or isinstance(t, np.ndarray) else np.asarray(t)
 
 
@@ -54,13 +54,13 @@ class TensorDataset(Dataset):
                     f"example), got shapes {[tuple(a.shape) for a in arrays]}"
                 )
         self.arrays = arrays
-        self.tensors = tuple(Tensor(a) for a in arrays)
+        self.tensors = tuple(as_tensor(a) for a in arrays)
 
     def __len__(self) -> int:
         return int(self.arrays[0].shape[0])
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        return tuple(Tensor(a[index]) for a in self.arrays)
+        return tuple(as_tensor(a[index]) for a in self.arrays)
 
     def _get_batch(self, indices: Any) -> tuple[Any, ...]:
         return tuple(a[indices] for a in self.arrays)
@@ -82,7 +82,6 @@ class Subset(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         return self.dataset[int(self.indices[index])]
-
 
 
 def batch_getter(dataset: Any) -> Callable[[Any], tuple] | None:
@@ -133,14 +132,14 @@ def _split_lengths(lengths: Sequence[float], n: int) -> list[int]:
 
 
 def random_split(dataset: Any, lengths: Sequence[float], seed: int | None = None,
-                 generator: np.random.Generator | None = None) -> list[Subset]:
+                 generator: Any = None) -> list[Subset]:
     """Split a dataset into disjoint random Subsets of the given lengths (ints summing to
-    len(dataset), or fractions summing to 1). `seed` or `generator` makes the split
-    reproducible; without them the default generator (cr.manual_seed) is used."""
+    len(dataset), or fractions summing to 1). `seed` or `generator` (a cr.Generator or a numpy
+    Generator) makes the split reproducible; without them the default generator
+    (cr.manual_seed) is used."""
     if seed is not None and generator is not None:
         raise ValueError("random_split: give seed or generator, not both")
-    rng = generator if generator is not None else (
-        np.random.default_rng(seed) if seed is not None else default_generator())
+    rng = np.random.default_rng(seed) if seed is not None else generator_of(generator)
     sizes = _split_lengths(lengths, len(dataset))
     perm = rng.permutation(len(dataset))
     bounds = np.cumsum([0] + sizes)

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.tensor import Tensor
+
 INSTALL_HINT = 'pip install "chainrule[viz]"'
 
 
@@ -42,8 +44,8 @@ def save(fig: Any, path: str | Path | None) -> Any:
 
 def host(a: Any) -> np.ndarray:
     """A Tensor's or array's values as a NumPy array on the host."""
-    data = getattr(a, "data", a)
-    if hasattr(data, "get"):
+    data = a.array if isinstance(a, Tensor) else a
+    if hasattr(data, "get"):  # a CuPy array: pictures and numbers are made on the host
         data = data.get()
     return np.asarray(data)
 

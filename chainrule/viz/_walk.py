@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from chainrule.autograd import Function, GradTable, grad_table, toposort
+from chainrule.creation import ones_like
 from chainrule.tensor import Tensor
 from chainrule.viz._common import host, num
 
@@ -85,14 +86,14 @@ class Walk:
         name = names.get(id(t)) or t.name
         if t is self.output:
             kind = "output"
-            name = name or ("loss" if t.size == 1 else "output")
+            name = name or ("loss" if t.numel() == 1 else "output")
         elif t.creator is not None:
             kind = "intermediate"
         elif id(t) in names:
             kind = "param"
         elif t.requires_grad:
             kind = "leaf"
-        elif t.size == 1 and not name:
+        elif t.numel() == 1 and not name:
             kind = "const"
         else:
             kind = "input"
@@ -136,5 +137,5 @@ def gradients(walk: Walk, grads: Any = None) -> dict[int, np.ndarray]:
     out = walk.output
     if not out.requires_grad:
         return {}
-    seed = None if out.size == 1 else np.ones(out.shape, dtype=out.dtype)
+    seed = None if out.numel() == 1 else ones_like(out)
     return {id(row.tensor): host(row.grad) for row in grad_table(out, grad=seed)}

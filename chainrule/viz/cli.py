@@ -218,7 +218,7 @@ def _builtin_batch(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
                          "activation": args.activation, "dropout": 0.0, "outputs": outputs})
     rng = np.random.default_rng(args.seed)
     x = cr.tensor(rng.standard_normal((args.batch, *shape)).astype(np.float32))
-    y = rng.integers(0, outputs, args.batch)
+    y = cr.tensor(rng.integers(0, outputs, args.batch))
     return model, x, y, "classification"
 
 
@@ -244,4 +244,4 @@ def _checkpoint_batch(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
         n = max(len(d["classes"]), 1)
         y = rng.integers(0, n, args.batch) if d["task"] == "classification" else \
             rng.standard_normal((args.batch, 1)).astype(np.float32)
-    return model, cr.tensor(X), y, d["task"]
+    return model, cr.tensor(X), cr.tensor(y), d["task"]

@@ -20,6 +20,7 @@ import numpy as np
 
 from chainrule import optim
 from chainrule.nn.module import Parameter
+from chainrule.tensor import as_tensor
 from chainrule.viz._common import num
 from chainrule.viz.surfaces import Fn, Surface, surface
 
@@ -59,23 +60,23 @@ def default_lr(s: Surface, name: str) -> float:
 def run(s: Surface, name: str, lr: float, steps: int, label: str | None = None,
         **options: Any) -> Trajectory:
     """Run optimizer `name` (an optim.create name) for up to `steps` steps from s.start."""
-    p = Parameter(np.array(s.start, dtype=np.float64))
+    p = Parameter(as_tensor(np.array(s.start, dtype=np.float64)))
     opt = optim.create(name, [p], lr=lr, **options)
     points, losses, diverged = [], [], False
     for _ in range(steps):
         opt.zero_grad()
         loss = s(p[0], p[1])
-        points.append(p.data.copy())
-        losses.append(float(loss.data))
-        if not math.isfinite(losses[-1]) or float(np.abs(p.data).max()) > ESCAPE:
+        points.append(p.array.copy())
+        losses.append(float(loss.array))
+        if not math.isfinite(losses[-1]) or float(np.abs(p.array).max()) > ESCAPE:
             diverged = True
             break
         loss.backward()
         opt.step()
     else:
-        points.append(p.data.copy())
-        losses.append(float(s(p[0], p[1]).data))
-        diverged = not math.isfinite(losses[-1]) or float(np.abs(p.data).max()) > ESCAPE
+        points.append(p.array.copy())
+        losses.append(float(s(p[0], p[1]).array))
+        diverged = not math.isfinite(losses[-1]) or float(np.abs(p.array).max()) > ESCAPE
     return Trajectory(label or name, name, float(lr), options, np.array(points),
                       np.array(losses), diverged)
 

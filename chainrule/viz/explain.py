@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function, grad_table, no_grad
-from chainrule.backend import xp_of
+from chainrule.creation import ones_like, zeros_like
 from chainrule.ops import sum_to
 from chainrule.tensor import Tensor
 from chainrule.viz._common import host, values
@@ -139,16 +139,15 @@ def _visit(f: Function, step: int, walk: Walk, grads: dict[int, Tensor],
            parts: dict[int, list[tuple[np.ndarray, str]]]) -> list[dict[str, Any]]:
     """The rows of one op's visit: its upstream gradient, and per input what it sends."""
     outs = list(f.outputs)
-    xp = xp_of(f.inputs[0].data)
     gys = [grads.get(id(y)) if y is not None else None for y in outs]
-    gys = [Tensor(xp.zeros(y.shape, y.dtype)) if g is None else g for y, g in zip(outs, gys)]
+    gys = [zeros_like(y) if g is None else g for y, g in zip(outs, gys)]
     refs = [walk.node(x).ref for x in f.inputs]
     out_ref = walk.node(outs[0]).ref
     rows = [{"kind": "op", "step": step, "op": f.name, "output": out_ref, "inputs": refs,
              "upstream": _plain(gys[0]) if len(gys) == 1 else [_plain(g) for g in gys]}]
     with no_grad():
         sent = _as_tuple(f.backward(*gys))
-        local = _as_tuple(f.backward(*[Tensor(xp.ones(g.shape, g.dtype)) for g in gys])) \
+        local = _as_tuple(f.backward(*[ones_like(g) for g in gys])) \
             if f.name in PER_ELEMENT else None
         formulas = FORMULAS.get(f.name, ())
         for k, x in enumerate(f.inputs):

@@ -174,7 +174,7 @@ def _esc(s: str) -> str:
 def _tensor_attrs(n: Any, g: np.ndarray | None, parts: set[str], scale: _Scale,
                   tiny: int) -> str:
     t = n.tensor
-    dtype = "" if t.dtype == np.float32 else f" {t.dtype}"
+    dtype = "" if t.array.dtype == np.float32 else f" {t.array.dtype}"
     lines = [n.ref, f"{tuple(t.shape)}{dtype}"]
     tip = [f"{n.ref} ({n.kind})"]
     if "values" in parts:

@@ -76,7 +76,7 @@ def lr_find(model: Any, loader: Iterable, loss_fn: Callable[[Any, Any], Any], op
     """
     if not 0 < start_lr < end_lr:
         raise ValueError(f"lr_find: need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
-    saved_model = model.state_dict()
+    saved_model = copy.deepcopy(model.state_dict())  # state_dict() shares the weights
     saved_opt = copy.deepcopy(optimizer.state_dict())
     factor = (end_lr / start_lr) ** (1 / max(num_iter - 1, 1))
     lrs, raw, smoothed = [], [], []

@@ -66,7 +66,7 @@ def plot_decision_boundary(model: Any, X: np.ndarray, y: np.ndarray, path: str |
     was_training = model.training
     model.eval()
     with cr.no_grad():
-        zz = model(cr.tensor(grid)).data.argmax(-1).reshape(gx.shape)
+        zz = model(cr.tensor(grid)).array.argmax(-1).reshape(gx.shape)
     model.train(was_training)
     k = int(max(y.max(), zz.max())) + 1
     fig = _figure(5.5, 5.0)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import enable_grad, grad
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 from chainrule.viz._common import figure, host, save
 
 
@@ -22,8 +22,8 @@ def saliency(model: Any, x: Any, target: Any, path: str | Path | None = None) ->
     run in eval mode (and put back in the mode it was in). With path, the images of x (inputs
     shaped (N, H, W) or (N, C, H, W)) are drawn beside their saliency maps."""
     arr = np.asarray(host(x))
-    inp = Tensor(arr.astype(arr.dtype if arr.dtype.kind == "f" else np.float32),
-                 requires_grad=True)
+    inp = as_tensor(arr.astype(arr.dtype if arr.dtype.kind == "f" else np.float32))
+    inp.requires_grad_()
     was_training = getattr(model, "training", None)
     if hasattr(model, "eval"):
         model.eval()
@@ -47,7 +47,7 @@ def _pick(out: Tensor, target: Any, n: int) -> Tensor:
         return out
     if out.ndim != 2:
         raise ValueError(f"saliency: expected model outputs of shape (N, classes), got "
-                         f"{out.shape}")
+                         f"{tuple(out.shape)}")
     idx = np.broadcast_to(np.asarray(host(target), dtype=np.int64), (n,))
     if idx.min() < 0 or idx.max() >= out.shape[1]:
         raise ValueError(f"saliency: target {idx.tolist()} is out of range for "

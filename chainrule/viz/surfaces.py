@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from chainrule.autograd import no_grad
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 Fn = Callable[[Tensor, Tensor], Tensor]
 
@@ -45,11 +45,11 @@ class Surface:
         X, Y = np.meshgrid(np.linspace(*self.xlim, n), np.linspace(*self.ylim, n))
         with no_grad():
             try:
-                Z = np.asarray(self.f(Tensor(X), Tensor(Y)).data, dtype=np.float64)
+                Z = np.asarray(self.f(as_tensor(X), as_tensor(Y)).array, dtype=np.float64)
                 if Z.shape != X.shape:
                     raise ValueError
             except Exception:  # a function of scalars only: evaluate point by point
-                Z = np.array([[float(self.f(Tensor(a), Tensor(b)).data)
+                Z = np.array([[float(self.f(as_tensor(a), as_tensor(b)).array)
                                for a, b in zip(ra, rb)] for ra, rb in zip(X, Y)])
         return X, Y, Z
 

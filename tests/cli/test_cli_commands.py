@@ -22,7 +22,7 @@ def spiral_run(cli, tmp_path_factory):
 def test_end_to_end_evaluate_predict_info(run_cli, spiral_run, tmp_path):
     r = run_cli("evaluate", spiral_run, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    best = io.load(spiral_run / runs.BEST)
+    best = io.load_raw(spiral_run / runs.BEST)
     acc = best["best"]["val_accuracy"]
     assert f"{spiral_run / runs.BEST} (epoch {best['epoch']}) on spiral, val split, 60 " \
            "examples:" in r.stdout
@@ -110,7 +110,7 @@ def test_damaged_or_mismatched_checkpoints_are_one_line_errors(cli, spiral_run, 
                                                  else [])
         status, _, err = cli(*cmd, *args)
         assert status == 1 and "tampered or corrupted" in err and err.count("\n") == 1
-    state = io.load(spiral_run / runs.BEST)
+    state = io.load_raw(spiral_run / runs.BEST)
     state["architecture"]["hidden"] = [12, 12]
     io.save(state, tmp_path / "mismatch.safetensors")
     status, _, err = cli("info", tmp_path / "mismatch.safetensors")

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def assert_same_run(a: Path, b: Path) -> None:
     """Same weights, buffers, optimizer state and losses, bit for bit."""
-    sa, sb = io.load(a / runs.LAST), io.load(b / runs.LAST)
+    sa, sb = io.load_raw(a / runs.LAST), io.load_raw(b / runs.LAST)
     assert sa["epoch"] == sb["epoch"] and sa["step"] == sb["step"]
     for k, v in sa["model"].items():
         np.testing.assert_array_equal(v, sb["model"][k], err_msg=k)
@@ -66,7 +66,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(cli, tmp_path, monkeypatch
         interrupt_after(m, 2)
         status, out, _ = cli("train", *base, "--name", "cut")
     assert status == 130 and f"chainrule train --resume {tmp_path / 'cut'}" in out
-    assert io.load(tmp_path / "cut" / runs.LAST)["epoch"] == 2
+    assert io.load_raw(tmp_path / "cut" / runs.LAST)["epoch"] == 2
     status, out, err = cli("train", "--resume", tmp_path / "cut")
     assert status == 0, err
     assert_same_run(tmp_path / "straight", tmp_path / "cut")
@@ -104,7 +104,7 @@ def test_killed_at_a_random_moment_and_resumed_equals_uninterrupted(cli, tmp_pat
     time.sleep(float(np.random.default_rng().uniform(0, 0.2)))  # anywhere in an epoch
     child.send_signal(signal.SIGKILL)
     child.wait()
-    reached = io.load(tmp_path / "killed" / runs.LAST)["epoch"]
+    reached = io.load_raw(tmp_path / "killed" / runs.LAST)["epoch"]
     assert 2 <= reached < 30, "the run was not killed mid-way"
     status, _, err = cli("train", "--resume", tmp_path / "killed")
     assert status == 0, err

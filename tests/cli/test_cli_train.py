@@ -48,7 +48,7 @@ def test_bare_train_reaches_95_percent_and_leaves_a_full_run_folder(run_cli, tmp
                             "time"}
     assert float(rows[-1]["val_accuracy"]) == pytest.approx(end["val_accuracy"], abs=1e-5)
     for name in ("last", "previous", "best"):
-        state = io.load(folder / f"{name}.safetensors")
+        state = io.load_raw(folder / f"{name}.safetensors")
         assert state["kind"] == "chainrule.run" and state["architecture"]["hidden"] == [64, 64]
     if HAS_MPL:
         for png in ("curves.png", "decision_boundary.png"):
@@ -60,7 +60,7 @@ def test_batch_size_one_full_or_minibatch(cli, tmp_path, tiny, batch, steps_per_
     status, _, err = cli("train", *tiny, "--batch-size", batch, "--out", tmp_path,
                          "--name", "r")
     assert status == 0, err
-    state = io.load(tmp_path / "r" / "last.safetensors")
+    state = io.load_raw(tmp_path / "r" / "last.safetensors")
     assert state["step"] == 2 * steps_per_epoch  # 160 training examples, 2 epochs
 
 
@@ -84,7 +84,7 @@ def test_regression_on_sine(cli, tmp_path, tiny):
 def test_other_models_schedules_and_losses_train(cli, tmp_path, tiny, argv):
     status, out, err = cli("train", *tiny, *argv, "--out", tmp_path, "--name", "r")
     assert status == 0, err
-    state = io.load(tmp_path / "r" / "last.safetensors")
+    state = io.load_raw(tmp_path / "r" / "last.safetensors")
     assert state["epoch"] == 2 and np.isfinite(state["history"][-1]["loss"])
 
 
@@ -106,7 +106,7 @@ def test_csv_data_set_with_word_labels(cli, tmp_path, tiny):
     status, _, err = cli("train", "--dataset", path, "--label-column", "answer", *tiny,
                          "--epochs", "5", "--out", tmp_path, "--name", "r")
     assert status == 0, err
-    state = io.load(tmp_path / "r" / "best.safetensors")
+    state = io.load_raw(tmp_path / "r" / "best.safetensors")
     assert state["data"]["classes"] == ["no", "yes"]
     assert len(state["data"]["preprocess"]["mean"]) == 3
 
@@ -126,7 +126,7 @@ def test_convolutional_models_on_a_few_real_images(cli, tmp_path, mnist_dir, mod
                            "--model", model, "--hidden", "4", "--samples", "64",
                            "--epochs", "1", "--quiet", "--out", tmp_path, "--name", "m")
     assert status == 0, err
-    state = io.load(tmp_path / "m" / "last.safetensors")
+    state = io.load_raw(tmp_path / "m" / "last.safetensors")
     assert state["step"] == 2 and state["architecture"]["model"] == model
 
 

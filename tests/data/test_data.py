@@ -84,6 +84,20 @@ def test_generator_and_default_generator() -> None:
     np.testing.assert_array_equal(np.concatenate(d1), np.concatenate(d2))
 
 
+def test_a_chainrule_generator_as_in_pytorch() -> None:
+    g = cr.Generator().manual_seed(9)
+    e1 = np.concatenate(_labels(DataLoader(_data(20), batch_size=5, shuffle=True, generator=g)))
+    g.manual_seed(9)  # the loader draws from the generator as it is at each epoch
+    e2 = np.concatenate(_labels(DataLoader(_data(20), batch_size=5, shuffle=True, generator=g)))
+    np.testing.assert_array_equal(e1, e2)
+    assert not np.array_equal(e1, np.arange(20))
+    a = random_split(_data(10), [6, 4], generator=cr.Generator().manual_seed(2))
+    b = random_split(_data(10), [6, 4], generator=cr.Generator().manual_seed(2))
+    np.testing.assert_array_equal(a[0].indices, b[0].indices)
+    with pytest.raises(TypeError, match="Generator"):
+        DataLoader(_data(), shuffle=True, generator=3)
+
+
 def test_drop_last() -> None:
     loader = DataLoader(_data(10), batch_size=4, shuffle=True, seed=0, drop_last=True)
     batches = _labels(loader)

@@ -16,14 +16,14 @@ ALL = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", 
 
 def by_hand(f, name, lr, steps, start):
     """The loop a user writes: the path of the parameter, start included."""
-    p = cr.nn.Parameter(np.array(start, dtype=np.float64))
+    p = cr.nn.Parameter(cr.tensor(np.array(start, dtype=np.float64)))
     opt = optim.create(name, [p], lr=lr)
-    path = [p.data.copy()]
+    path = [p.detach().numpy().copy()]
     for _ in range(steps):
         opt.zero_grad()
         f(p[0], p[1]).backward()
         opt.step()
-        path.append(p.data.copy())
+        path.append(p.detach().numpy().copy())
     return np.array(path)
 
 
@@ -59,7 +59,7 @@ def test_builtin_minima_are_stationary_points():
         for m in s.minima:
             p = cr.tensor(np.array(m), requires_grad=True)
             (g,) = cr.autograd.grad(s(p[0], p[1]), [p])
-            assert np.abs(g.data).max() < 1e-4, (name, m, g.data)
+            assert np.abs(g.numpy()).max() < 1e-4, (name, m, g.numpy())
 
 
 def test_step_size_lessons_on_a_bowl():

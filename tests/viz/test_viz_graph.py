@@ -63,7 +63,7 @@ def test_mlp_graph_carries_autograd_values_and_gradients():
         assert f"grad {values(row.grad)}" in lines
         tip = by_name[refs.node(row.tensor).ref]["tooltip"]
         norm = float(re.search(r"grad norm ([^;]+)", tip)[1])
-        assert norm == pytest.approx(float(np.linalg.norm(row.grad.data)), rel=1e-9)
+        assert norm == pytest.approx(float(np.linalg.norm(row.grad.numpy())), rel=1e-9)
     assert f"value {values(loss)}" in by_name["loss"]["label"].split("\n")
     assert "grad" not in by_name["x"]["label"]  # inputs need no gradient: none is drawn
     # the same numbers as an ordinary backward() leaves in .grad
@@ -106,7 +106,7 @@ def test_model_graph_collapses_each_linear_into_one_box():
     assert box[1] == {"x"}  # parameters are inside the box, listed in its label
     nodes, _ = parse(dot)
     text = next(v["label"] for v in nodes.values() if v["label"].startswith("0: Linear"))
-    gw = np.linalg.norm(cr.grad_table(F.mse_loss(model(x), y))[model[0].weight].data)
+    gw = np.linalg.norm(cr.grad_table(F.mse_loss(model(x), y))[model[0].weight].numpy())
     assert f"weight (3, 2)  |grad| {float(gw):.4g}" in text
 
 
@@ -152,7 +152,7 @@ def test_render_svg_with_graphviz(tmp_path):
 
 
 def test_a_tensor_used_twice_by_one_op_gets_two_edges():
-    x = cr.Tensor(np.array([1.0, -2.0]), requires_grad=True, name="x")
+    x = cr.tensor(np.array([1.0, -2.0]), requires_grad=True, name="x")
     nodes, edges = parse(graph((x * x).sum()))
     mul = next(k for k, v in nodes.items() if v["label"] == "Mul")
     xs = next(k for k, v in nodes.items() if v["label"].startswith("x\n"))

@@ -16,7 +16,7 @@ from chainrule.viz import GradientMonitor, GradientWarning
 def train(model, steps=3, lr=0.1, **monitor_options):
     rng = np.random.default_rng(0)
     x = cr.tensor(rng.standard_normal((64, 8)).astype(np.float32))
-    y = (x.data[:, 0] > 0).astype(np.int64)
+    y = (x[:, 0] > 0).long()
     opt = optim.SGD(model.parameters(), lr=lr)
     monitor = GradientMonitor(model, **monitor_options)
     for _ in range(steps):
@@ -89,9 +89,10 @@ def test_norms_and_update_ratios_are_the_defined_numbers():
     for _ in range(2):
         opt.zero_grad()
         F.mse_loss(model(x), y).backward()
-        g = np.sqrt(sum((p.grad.data.astype(np.float64) ** 2).sum()
+        g = np.sqrt(sum((p.grad.numpy().astype(np.float64) ** 2).sum()
                         for p in model[0].parameters()))
-        w = np.concatenate([p.data.ravel() for p in model[0].parameters()]).astype(np.float64)
+        w = np.concatenate([p.detach().numpy().ravel()
+                            for p in model[0].parameters()]).astype(np.float64)
         m.record()
         opt.step()
         assert m.grad_norms["0"][-1] == pytest.approx(g, rel=1e-6)
