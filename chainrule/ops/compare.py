@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from chainrule.backend import xp_of
 from chainrule.ops.elementwise import _bcast
 from chainrule.tensor import Tensor, as_operand, promoted
@@ -128,7 +126,3 @@ def is_nonzero(input: Any) -> bool:  # noqa: A002
     if x.array.size != 1:
         raise RuntimeError(f"Boolean value of Tensor with {x.array.size} values is ambiguous")
     return bool(x.array.reshape(()) != 0)
-
-
-def _np_bool(a: Any) -> Any:
-    return np.asarray(a, dtype=bool)
