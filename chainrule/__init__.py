@@ -21,7 +21,7 @@ from chainrule.autograd import (
 )
 from chainrule.modes import inference_mode, is_inference_mode_enabled
 from chainrule.ops import *  # noqa: F403  (the op functions: cr.exp, cr.matmul, cr.cat, ...)
-from chainrule import methods, inplace  # noqa: F401  (bind the Tensor methods)
+from chainrule import inplace_methods, methods  # noqa: F401  (bind the Tensor methods)
 from chainrule.creation import (
     arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like,
     linspace, logspace, meshgrid, multinomial, normal, ones, ones_like, poisson, rand,

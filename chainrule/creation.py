@@ -14,8 +14,9 @@ import numpy as np
 
 from chainrule.backend import check_device, default_device, to_device
 from chainrule.dtypes import as_numpy_dtype, default_float, is_floating, scalar_dtype
+from chainrule.operands import _shape_arg
 from chainrule.random import generator_of
-from chainrule.tensor import Tensor, _shape_arg
+from chainrule.tensor import Tensor
 
 
 def _finish(arr: Any, device: Any, requires_grad: bool, who: str) -> Tensor:

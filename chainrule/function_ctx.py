@@ -55,7 +55,7 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        from chainrule.autograd import version_error
+        from chainrule.versions import version_error
 
         for t in self._saved:
             if t is not None and t._vc is not None and t._vc.t > self._clock:

@@ -7,8 +7,9 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-from chainrule.autograd import _check_roots, _ones_for, _Walk
+from chainrule.autograd import _check_roots, _ones_for
 from chainrule.tensor import Tensor
+from chainrule.walk import _Walk
 
 
 class GradRow(NamedTuple):

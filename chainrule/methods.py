@@ -13,9 +13,10 @@ import numpy as np
 from chainrule import ops
 from chainrule.autograd import Function
 from chainrule.backend import as_device, check_device, to_device
-from chainrule.dtypes import as_numpy_dtype
+from chainrule.dtypes import as_numpy_dtype, type_name
 from chainrule.dtypes import dtype as dtype_cls
-from chainrule.tensor import Tensor, _shape_arg
+from chainrule.operands import _shape_arg
+from chainrule.tensor import Tensor
 
 # x.name(...) is ops.name(x, ...) for each of these
 _SAME = """
@@ -179,3 +180,88 @@ def _bind() -> None:
 
 
 _bind()
+
+
+# -- introspection -------------------------------------------------------------------------------
+def _element_size(self: Tensor) -> int:
+    return self.array.dtype.itemsize
+
+
+def _is_floating_point(self: Tensor) -> bool:
+    return self.array.dtype.kind == "f"
+
+
+def _is_complex(self: Tensor) -> bool:
+    return self.array.dtype.kind == "c"
+
+
+def _is_contiguous(self: Tensor, memory_format: Any = None) -> bool:
+    return bool(self.array.flags.c_contiguous)
+
+
+def _stride(self: Tensor, dim: int | None = None) -> Any:
+    """Strides in elements (NumPy counts bytes)."""
+    from chainrule.tensor import _dim
+
+    st = tuple(s // self.array.dtype.itemsize for s in self.array.strides)
+    return st if dim is None else st[_dim(dim, self.array.ndim, "stride")]
+
+
+def _data_ptr(self: Tensor) -> int:
+    a = self.array
+    return int(a.data.ptr) if hasattr(a.data, "ptr") else int(a.ctypes.data)
+
+
+_TYPE_NAMES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8",
+               "bool")
+
+
+def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
+    """With no argument the type name ('chainrule.FloatTensor'); else .to(dtype)."""
+    if dtype is None:
+        return f"chainrule.{type_name(self.array.dtype)}"
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):
+        names = {type_name(d): d for d in _TYPE_NAMES}
+        key = dtype.rsplit(".", 1)[-1]
+        if key not in names:
+            raise TypeError(f"type: unknown tensor type {dtype!r}")
+        dtype = names[key]
+    return to(self, dtype)
+
+
+def _deepcopy(self: Tensor, memo: dict) -> Tensor:
+    if self.creator is not None:
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                           "support the deepcopy protocol at the moment")
+    t = type(self).__new__(type(self))
+    Tensor.__init__(t, self.array.copy(), dtype=self.array.dtype,
+                    requires_grad=self._requires_grad)
+    t.name = self.name
+    if self.grad is not None:
+        t.grad = Tensor._make(self.grad.array.copy(), None)
+    memo[id(self)] = t
+    return t
+
+
+def _dlpack(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+    return self.array.__dlpack__(*args, **kwargs)
+
+
+def _dlpack_device(self: Tensor) -> Any:
+    return self.array.__dlpack_device__()
+
+
+def _bind_introspection() -> None:
+    for name, fn in (("element_size", _element_size), ("is_floating_point", _is_floating_point),
+                     ("is_complex", _is_complex), ("is_contiguous", _is_contiguous),
+                     ("stride", _stride), ("data_ptr", _data_ptr), ("type", _type),
+                     ("__deepcopy__", _deepcopy), ("__dlpack__", _dlpack),
+                     ("__dlpack_device__", _dlpack_device)):
+        setattr(Tensor, name, fn)
+    Tensor.itemsize = property(_element_size)
+    Tensor.nbytes = property(lambda self: int(self.array.nbytes))
+    Tensor.is_cuda = property(lambda self: self.device.type == "cuda")
+    Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
+
+
+_bind_introspection()

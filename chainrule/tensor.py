@@ -12,15 +12,13 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from chainrule.backend import CPU, device_of, to_array, xp_of
+from chainrule.backend import CPU, device_of, to_array
 from chainrule.dtypes import (
     default_float,
     from_numpy_dtype,
     is_floating,
-    result_type,
-    scalar_dtype,
-    type_name,
 )
+from chainrule.versions import _Version
 
 _PY_SCALARS = (bool, int, float, complex)
 
@@ -46,38 +44,6 @@ class Size(tuple):
     def __getitem__(self, i: Any) -> Any:
         r = tuple.__getitem__(self, i)
         return Size(r) if isinstance(i, slice) else r
-
-
-class _Version:
-    """The in-place version counter of one storage, shared by a tensor and its views.
-
-    `clock` counts in-place changes process-wide; an op records the clock when it saves tensors
-    for backward, and a tensor whose last change (`t`) is later was changed since. `hist` keeps
-    the clocks of recent changes, to report the version the op saw."""
-
-    __slots__ = ("v", "t", "hist")
-    clock = 0
-
-    def __init__(self) -> None:
-        self.v = 0
-        self.t = 0
-        self.hist: list[int] = []
-
-    def bump(self) -> None:
-        _Version.clock += 1
-        self.v += 1
-        self.t = _Version.clock
-        h = self.hist
-        h.append(self.t)
-        if len(h) > 64:
-            del h[:32]
-
-    def version_at(self, clock: int) -> int | None:
-        """The version this storage had at `clock` (None if that is too long ago to know)."""
-        later = sum(1 for t in self.hist if t > clock)
-        if later == len(self.hist) and len(self.hist) < self.v:
-            return None
-        return self.v - later
 
 
 class Tensor:
@@ -271,17 +237,6 @@ class Tensor:
 
     nelement = numel
 
-    def element_size(self) -> int:
-        return self.array.dtype.itemsize
-
-    @property
-    def itemsize(self) -> int:
-        return self.array.dtype.itemsize
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.array.nbytes)
-
     @property
     def dtype(self) -> Any:
         return from_numpy_dtype(self.array.dtype)
@@ -290,45 +245,6 @@ class Tensor:
     def device(self) -> Any:
         a = self.array
         return CPU if type(a) is np.ndarray else device_of(a)
-
-    @property
-    def is_cuda(self) -> bool:
-        return self.device.type == "cuda"
-
-    @property
-    def is_cpu(self) -> bool:
-        return self.device.type == "cpu"
-
-    def is_floating_point(self) -> bool:
-        return self.array.dtype.kind == "f"
-
-    def is_complex(self) -> bool:
-        return self.array.dtype.kind == "c"
-
-    def is_contiguous(self, memory_format: Any = None) -> bool:
-        return bool(self.array.flags.c_contiguous)
-
-    def stride(self, dim: int | None = None) -> Any:
-        """Strides in elements (NumPy counts bytes)."""
-        st = tuple(s // self.array.dtype.itemsize for s in self.array.strides)
-        return st if dim is None else st[_dim(dim, self.array.ndim, "stride")]
-
-    def data_ptr(self) -> int:
-        a = self.array
-        return int(a.data.ptr) if hasattr(a.data, "ptr") else int(a.ctypes.data)
-
-    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
-        """With no argument the type name ('chainrule.FloatTensor'); else .to(dtype)."""
-        if dtype is None:
-            return f"chainrule.{type_name(self.array.dtype)}"
-        if isinstance(dtype, str) and dtype.endswith("Tensor"):
-            names = {type_name(d): d for d in ("float32", "float64", "float16", "int64", "int32",
-                                                "int16", "int8", "uint8", "bool")}
-            key = dtype.rsplit(".", 1)[-1]
-            if key not in names:
-                raise TypeError(f"type: unknown tensor type {dtype!r}")
-            dtype = names[key]
-        return self.to(dtype)
 
     def numpy(self, force: bool = False) -> np.ndarray:
         """The underlying array (shared, not copied). A GPU tensor must be moved first:
@@ -410,18 +326,6 @@ class Tensor:
 
         return tensor_repr(self)
 
-    def __deepcopy__(self, memo: dict) -> Tensor:
-        if self.creator is not None:
-            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
-                               "support the deepcopy protocol at the moment")
-        t = type(self).__new__(type(self))
-        Tensor.__init__(t, self.array.copy(), requires_grad=self._requires_grad)
-        t.name = self.name
-        if self.grad is not None:
-            t.grad = Tensor._make(self.grad.array.copy(), None)
-        memo[id(self)] = t
-        return t
-
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("chainrule tensors are not pickled (nothing read from a file may run "
                         "code): save them with cr.save(obj, path) and read with cr.load(path)")
@@ -483,105 +387,6 @@ def _moved(arr: Any, device: Any) -> Any:
     from chainrule.backend import check_device, to_device
 
     return to_device(arr, check_device(device, "Tensor"), "Tensor")
-
-
-def _shape_arg(args: tuple) -> tuple:
-    """Accept both f(2, 3) and f((2, 3)) (and a Size, or a 0-d int tensor per size)."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    return tuple(int(a) for a in args)
-
-
-def _constant(value: Any, dtype: Any, like: Any) -> Any:
-    """A non-Tensor operand as an array of `dtype`, in the array module of `like`."""
-    if isinstance(value, _PY_SCALARS):
-        return xp_of(like).asarray(value, dtype=dtype)
-    return to_array(value, dtype)
-
-
-def as_operands(inputs: tuple) -> tuple[Tensor, ...]:
-    """Inputs of an op as Tensors; constants (scalars, lists, arrays) become non-grad tensors of
-    the dtype of the tensor they meet (floats keep a float tensor's dtype)."""
-    for v in inputs:
-        if not isinstance(v, Tensor):
-            break
-    else:
-        return inputs
-    like = None
-    for v in inputs:
-        if isinstance(v, Tensor):
-            if like is None or (not is_floating(like.array.dtype) and is_floating(v.array.dtype)):
-                like = v
-    out = []
-    for v in inputs:
-        if isinstance(v, Tensor):
-            out.append(v)
-            continue
-        if like is None:
-            arr = to_array(v)
-        elif isinstance(v, _PY_SCALARS):
-            ld = like.array.dtype
-            dt = ld if result_type(like, v) == ld else scalar_dtype(v)
-            arr = _constant(v, dt, like.array)
-        else:
-            arr = to_array(v)
-        out.append(Tensor._make(arr, None))
-    return tuple(out)
-
-
-def as_operand(value: Any) -> Tensor:
-    """One op input as a Tensor (the common case, a Tensor already, costs one isinstance)."""
-    return value if isinstance(value, Tensor) else Tensor._make(to_array(value), None)
-
-
-def promoted(*inputs: Any) -> tuple[Tensor, ...]:
-    """Operands of an elementwise op as Tensors of one dtype, chosen by PyTorch's promotion
-    rules (a float tensor with an int tensor or a Python number keeps its dtype; 0-d tensors
-    promote like numbers). A cast of a tensor that requires grad is recorded."""
-    if len(inputs) == 2:
-        a, b = inputs
-        if type(a) is Tensor:
-            if type(b) is Tensor:
-                if a.array.dtype is b.array.dtype:
-                    return inputs
-            elif type(b) is float or type(b) is int:  # the common x * 2.0, x + 1
-                d = a.array.dtype
-                if d.kind in "fc":
-                    return a, Tensor._make(xp_of(a.array).asarray(b, dtype=d), None)
-        elif type(b) is Tensor and (type(a) is float or type(a) is int):
-            d = b.array.dtype
-            if d.kind in "fc":
-                return Tensor._make(xp_of(b.array).asarray(a, dtype=d), None), b
-    r = result_type(*inputs)
-    like = next((v.array for v in inputs if isinstance(v, Tensor)), None)
-    out = []
-    for v in inputs:
-        if isinstance(v, Tensor):
-            out.append(v if v.array.dtype == r else _ops.astype(v, r))
-        else:
-            out.append(Tensor._make(_constant(v, r, like) if like is not None
-                                    else to_array(v, r), None))
-    return tuple(out)
-
-
-def as_view(out: Tensor, base: Tensor, replay: Callable[[Tensor], Tensor]) -> Tensor:
-    """Mark `out` as a view of `base`: it shares base's version counter (an in-place change
-    through either is seen by both) and remembers how to remake itself from base, so an
-    in-place change of the view can be recorded as a change of base (PyTorch's CopySlices)."""
-    if out is base:
-        return out
-    vc = base._vc
-    if vc is None:
-        vc = base._vc = _Version()
-    out._vc = vc
-    out._view = (base, replay)
-    return out
-
-
-def as_tensor(value: Any, dtype: Any = None) -> Tensor:
-    if isinstance(value, Tensor):
-        return value if dtype is None or value.dtype == dtype else value.to(dtype)
-    return Tensor._make(to_array(value, dtype), None)
 
 
 from chainrule import ops as _ops  # noqa: E402  (ops import Tensor: bind after the class exists)

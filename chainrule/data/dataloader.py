@@ -22,8 +22,9 @@ import numpy as np
 from chainrule.data.dataset import batch_getter
 from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
+from chainrule.operands import as_tensor
 from chainrule.random import generator_of
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.tensor import Tensor
 
 
 def _stack(items: list) -> Tensor:

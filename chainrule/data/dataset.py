@@ -16,8 +16,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from chainrule.errors import ShapeError
+from chainrule.operands import as_tensor
 from chainrule.random import generator_of
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.tensor import Tensor
 
 
 class Dataset:

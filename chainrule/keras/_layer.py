@@ -30,7 +30,8 @@ from chainrule.keras._graph import (
 )
 from chainrule.keras._weight import Weight
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 
 _INPUT_KWARGS = ("input_shape", "input_dim", "batch_size", "batch_input_shape", "input_length")
 

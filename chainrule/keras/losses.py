@@ -19,7 +19,8 @@ import numpy as np
 from chainrule import ops
 from chainrule.errors import ShapeError
 from chainrule.nn import functional as F
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 
 EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", "mean")

@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 
 EPSILON = 1e-7
 

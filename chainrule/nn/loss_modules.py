@@ -12,7 +12,8 @@ from typing import Any
 
 from chainrule.nn import losses as L
 from chainrule.nn.module import Module
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 
 
 class _Loss(Module):

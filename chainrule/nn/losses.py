@@ -31,10 +31,11 @@ import numpy as np
 
 from chainrule.backend import is_floating, xp_of
 from chainrule.errors import ShapeError
+from chainrule.operands import as_tensor
 from chainrule.ops.elementwise import Scale, where
 from chainrule.ops.losses import class_index, softmax_cross_entropy
-from chainrule.ops.reduce import log_softmax
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.ops.softmax import log_softmax
+from chainrule.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -3,11 +3,13 @@
 indices), ...)."""
 
 from chainrule.ops.elementwise import (
-    abs, absolute, add, addcdiv, addcmul, astype, ceil, clamp, clamp_max, clamp_min, clip, cos,
-    div, divide, exp, exp2, expm1, fix, float_power, floor, floor_divide, fmod, lerp, log,
-    log1p, log2, log10, maximum, minimum, mul, multiply, neg, negative, pow, reciprocal,
-    remainder, round, rsqrt, sign, sin, sqrt, square, sub, subtract, tan, true_divide, trunc,
-    where,
+    abs, absolute, add, astype, clamp, clamp_max, clamp_min, clip, cos, div, divide, exp, log,
+    log1p, maximum, minimum, mul, multiply, neg, negative, pow, sin, sqrt, sub, subtract,
+    true_divide, where,
+)
+from chainrule.ops.pointwise import (
+    addcdiv, addcmul, ceil, exp2, expm1, fix, float_power, floor, floor_divide, fmod, lerp, log2,
+    log10, reciprocal, remainder, round, rsqrt, sign, square, tan, trunc,
 )
 from chainrule.ops.compare import (
     allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, eq, equal, ge, greater,
@@ -19,10 +21,11 @@ from chainrule.ops.activation import (
     elu, gelu, leaky_relu, normal_cdf, relu, sigmoid, softplus, tanh,
 )
 from chainrule.ops.reduce import (
-    all, amax, amin, any, broadcast_to, count_nonzero, cumprod, cumsum, log_softmax,
-    logsumexp, mean, nanmean, nansum, prod, softmax, std, std_mean, sum, sum_to, sum_to_size,
-    var, var_mean,
+    all, amax, amin, any, broadcast_to, count_nonzero, cumprod, cumsum, logsumexp, mean, prod,
+    sum, sum_to, sum_to_size,
 )
+from chainrule.ops.stats import nanmean, nansum, std, std_mean, var, var_mean
+from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.select import (
     argmax, argmin, argsort, gather, kthvalue, max, median, min, msort, sort, take_along_dim,
     topk,

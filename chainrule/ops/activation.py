@@ -11,8 +11,9 @@ import numpy as np
 
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
+from chainrule.operands import as_operand
 from chainrule.ops.elementwise import Scale, _floating, exp, where
-from chainrule.tensor import Tensor, as_operand
+from chainrule.tensor import Tensor
 
 try:  # optional speed-up only: the core needs NumPy alone
     from scipy.special import erf as _erf_fast

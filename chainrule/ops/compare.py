@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.backend import xp_of
+from chainrule.operands import as_operand, promoted
 from chainrule.ops.elementwise import _bcast
-from chainrule.tensor import Tensor, as_operand, promoted
+from chainrule.tensor import Tensor
 
 
 def _binary(ufunc_name: str, doc: str, needs_int: bool = False) -> Any:

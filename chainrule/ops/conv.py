@@ -16,7 +16,8 @@ from typing import Any, NamedTuple, Sequence
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
-from chainrule.tensor import Tensor, as_operands
+from chainrule.operands import as_operands
+from chainrule.tensor import Tensor
 
 
 class Window(NamedTuple):

@@ -16,9 +16,10 @@ import numpy as np
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
+from chainrule.operands import _shape_arg, as_operand, as_operands, as_view, promoted
 from chainrule.ops.reduce import broadcast_to
 from chainrule.ops.shape import _axis, getitem, reshape, unsqueeze
-from chainrule.tensor import Tensor, _shape_arg, as_operand, as_operands, as_view, promoted
+from chainrule.tensor import Tensor
 
 
 class Concatenate(Function):

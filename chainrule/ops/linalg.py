@@ -8,9 +8,10 @@ from typing import Any
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
+from chainrule.operands import as_operands
 from chainrule.ops.reduce import sum_to
 from chainrule.ops.shape import Transpose
-from chainrule.tensor import Tensor, as_operands
+from chainrule.tensor import Tensor
 
 
 def _check_matmul(a: Any, b: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from chainrule.autograd import Function, is_grad_enabled
 from chainrule.backend import xp_of
 from chainrule.ops.elementwise import Scale
-from chainrule.ops.reduce import softmax
+from chainrule.ops.softmax import softmax
 from chainrule.tensor import Tensor
 
 

@@ -14,8 +14,9 @@ from typing import Any
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
+from chainrule.operands import as_operands
 from chainrule.ops.conv import Im2Col, Window, im2col_array, padded, pair
-from chainrule.tensor import Tensor, as_operands
+from chainrule.tensor import Tensor
 
 
 def _taps(win: Window) -> list[tuple[int, int, int]]:

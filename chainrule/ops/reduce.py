@@ -10,7 +10,6 @@ The value-selecting reductions (max / min with a dim, median, sort, topk) live i
 from __future__ import annotations
 
 import builtins
-import warnings
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,9 @@ from chainrule.autograd import Function, is_grad_enabled
 from chainrule.backend import xp_of
 from chainrule.dtypes import as_numpy_dtype, default_float
 from chainrule.errors import DimError, ShapeError, dim_error
+from chainrule.operands import as_operand, as_view
 from chainrule.ops.elementwise import Scale, astype, exp
-from chainrule.tensor import Tensor, as_operand, as_view
+from chainrule.tensor import Tensor
 
 
 def _axes(op: str, axis: Any, ndim: int) -> tuple[int, ...] | None:
@@ -222,90 +222,6 @@ class LogSumExp(_Reduction):
         return gy.reshape(kept) * exp(x - self.output.reshape(kept))
 
 
-class Softmax(Function):
-    """exp(x) / sum(exp(x)) along one axis, fused for stability."""
-
-    saves = "out"
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, x: Any) -> Any:
-        xp = xp_of(x)
-        if x.size == 0:  # nothing to normalise (and an empty axis has no max)
-            return x.copy()
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        e /= e.sum(axis=self.axis, keepdims=True)
-        return e
-
-    def backward(self, gy: Tensor) -> Tensor:
-        return SoftmaxGrad(self.axis)(gy, self.output)
-
-
-class SoftmaxGrad(Function):
-    """y * (gy - sum(gy * y)): softmax's backward in one op (fused for speed), differentiable
-    in gy (where it is its own adjoint) and in y."""
-
-    saves = "inputs"
-
-    def __init__(self, axis: int | None) -> None:
-        self.axis = axis
-
-    def forward(self, gy: Any, y: Any) -> Any:
-        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
-
-    def backward(self, g: Tensor) -> tuple:
-        gy, y = self.inputs
-        n = self.needs_input_grad
-        ggy = SoftmaxGrad(self.axis)(g, y) if n[0] else None
-        gyy = None
-        if n[1]:
-            s = (gy * y).sum(axis=self.axis, keepdims=True)
-            gyy = g * (gy - s) - gy * (g * y).sum(axis=self.axis, keepdims=True)
-        return ggy, gyy
-
-
-class LogSoftmax(Function):
-    """x - logsumexp(x) along one axis, fused for stability."""
-
-    saves = "out"
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def forward(self, x: Any) -> Any:
-        xp = xp_of(x)
-        if x.size == 0:  # nothing to normalise (and an empty axis has no max)
-            return x.copy()
-        z = x - x.max(axis=self.axis, keepdims=True)
-        z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
-        return z
-
-    def backward(self, gy: Tensor) -> Tensor:
-        return LogSoftmaxGrad(self.axis)(gy, self.output)
-
-
-class LogSoftmaxGrad(Function):
-    """gy - exp(y) * sum(gy): log_softmax's backward in one op (fused for speed),
-    differentiable in gy and y."""
-
-    saves = "inputs"
-
-    def __init__(self, axis: int | None) -> None:
-        self.axis = axis
-
-    def forward(self, gy: Any, y: Any) -> Any:
-        return gy - xp_of(y).exp(y) * gy.sum(axis=self.axis, keepdims=True)
-
-    def backward(self, g: Tensor) -> tuple:
-        gy, y = self.inputs
-        n = self.needs_input_grad
-        p = exp(y)
-        ggy = g - (g * p).sum(axis=self.axis, keepdims=True) if n[0] else None
-        gyy = -(g * p * gy.sum(axis=self.axis, keepdims=True)) if n[1] else None
-        return ggy, gyy
-
-
 class Cumsum(Function):
     saves = ""
 
@@ -361,8 +277,6 @@ class BroadcastTo(Function):
         return sum_to(gy, self.inputs[0].shape)
 
 
-
-
 # -- the public functions ------------------------------------------------------------------------
 def _int_to_long(x: Tensor, dtype: Any) -> Tensor:
     """The input in the accumulation dtype: dtype= when given, int64 for integers and bools."""
@@ -400,26 +314,6 @@ def mean(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
             f"or complex dtype. Got: {x.dtype}; convert first: x.float().mean()")
     dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
     return Mean(_axes("mean", dim, x.ndim), keepdim)(x)
-
-
-def nansum(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
-           dtype: Any = None) -> Tensor:
-    """sum treating NaN as zero."""
-    from chainrule.ops.compare import isnan
-    from chainrule.ops.elementwise import where
-
-    x = as_operand(input)
-    return sum(where(isnan(x), 0.0, x), dim, keepdim, dtype=dtype)
-
-
-def nanmean(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
-            dtype: Any = None) -> Tensor:
-    """mean over the elements that are not NaN."""
-    from chainrule.ops.compare import isnan
-
-    x = as_operand(input)
-    keep = ~isnan(x)
-    return nansum(x, dim, keepdim, dtype=dtype) / sum(keep, dim, keepdim).to(x.dtype)
 
 
 def amax(input: Any, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
@@ -460,92 +354,6 @@ def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A0
         x = astype(x, default_float())
     dim, keepdim = dim_args("logsumexp", dim, keepdim, axis, keepdims)
     return LogSumExp(_axes("logsumexp", dim, x.ndim), keepdim)(x)
-
-
-def _var_args(op: str, dim: Any, unbiased: Any, keepdim: bool, correction: Any,
-              kw: dict) -> tuple[Any, float, bool]:
-    """var/std's arguments in any of PyTorch's forms: var(dim, unbiased, keepdim), var(dim,
-    keepdim=, correction=), var(unbiased); NumPy's ddof= means correction."""
-    if isinstance(dim, bool):  # var(True): the legacy var(unbiased)
-        dim, unbiased = None, dim
-    if "ddof" in kw:
-        correction = kw.pop("ddof")
-    dim, keepdim = dim_args(op, dim, keepdim, kw.pop("axis", None), kw.pop("keepdims", None))
-    if kw:
-        raise TypeError(f"{op}() got an unexpected keyword argument '{next(iter(kw))}'")
-    if unbiased is not None and correction is not None:
-        raise RuntimeError(f"{op}: cannot specify both the unbiased and correction arguments")
-    c = (1.0 if unbiased else 0.0) if unbiased is not None else (
-        1.0 if correction is None else float(correction))
-    return dim, c, keepdim
-
-
-def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
-        correction: Any = None, **kw: Any) -> Tensor:
-    """Variance over dim, dividing by N - correction: unbiased (correction=1) by default, as
-    in PyTorch; unbiased=False or correction=0 gives the population variance."""
-    x = as_operand(input)
-    dim, c, keepdim = _var_args("var", dim, unbiased, keepdim, correction, kw)
-    axes = _axes("var", dim, x.ndim)
-    d = x - mean(x, axes, keepdim=True)
-    n = builtins.max(_count(tuple(x.shape), axes) - c, 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return sum(d * d, axes, keepdim) / float(n) if n else sum(d * d, axes, keepdim) * np.inf
-
-
-def std(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
-        correction: Any = None, **kw: Any) -> Tensor:
-    """Standard deviation: sqrt(var) with var's arguments (unbiased by default)."""
-    return var(input, dim, unbiased, keepdim, correction=correction, **kw).sqrt()
-
-
-def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
-             correction: Any = None, **kw: Any) -> tuple[Tensor, Tensor]:
-    x = as_operand(input)
-    v = var(x, dim, unbiased, keepdim, correction=correction, **kw)
-    d, _, k = _var_args("var_mean", dim, unbiased, keepdim, correction, dict(kw))
-    return v, mean(x, d, k)
-
-
-def std_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
-             correction: Any = None, **kw: Any) -> tuple[Tensor, Tensor]:
-    v, m = var_mean(input, dim, unbiased, keepdim, correction=correction, **kw)
-    return v.sqrt(), m
-
-
-def implicit_softmax_dim(op: str, ndim: int) -> int:
-    """PyTorch's implicit dim for F.softmax and nn.Softmax without one (deprecated there too):
-    0 for 0-, 1- and 3-d inputs, else 1, with PyTorch's warning."""
-    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to "
-                  "include dim=X as an argument.", UserWarning, stacklevel=4)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def _softmax_input(op: str, input: Any, dim: Any, dtype: Any) -> tuple[Tensor, int | None]:
-    x = as_operand(input)
-    if dim is None:
-        raise TypeError(f"{op}() missing required argument 'dim' (as in PyTorch); "
-                        f"F.{op}(x) alone picks PyTorch's deprecated implicit dim")
-    if dtype is not None:
-        x = astype(x, as_numpy_dtype(dtype))
-    elif x.array.dtype.kind not in "fc":
-        raise RuntimeError(f"{op}: \"{op}_lastdim_kernel_impl\" not implemented for integer "
-                           f"tensors ({x.dtype}); convert first, x.float(), or pass dtype=")
-    return x, (_axes(op, dim, x.ndim)[0] if x.ndim else None)
-
-
-def softmax(input: Any, dim: Any = None, dtype: Any = None, *,  # noqa: A002
-            axis: Any = None) -> Tensor:
-    """exp(x) / exp(x).sum(dim, keepdim=True), along dim (required)."""
-    x, d = _softmax_input("softmax", input, dim if axis is None else axis, dtype)
-    return Softmax(d)(x)
-
-
-def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *,  # noqa: A002
-                axis: Any = None) -> Tensor:
-    """x - logsumexp(x, dim, keepdim=True), along dim (required)."""
-    x, d = _softmax_input("log_softmax", input, dim if axis is None else axis, dtype)
-    return LogSoftmax(d)(x)
 
 
 def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None,  # noqa: A002
@@ -609,7 +417,7 @@ def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 def sum_to_size(input: Any, *size: Any) -> Tensor:  # noqa: A002
-    from chainrule.tensor import _shape_arg
+    from chainrule.operands import _shape_arg
 
     return sum_to(as_operand(input), _shape_arg(size))
 

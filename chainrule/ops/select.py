@@ -16,9 +16,10 @@ import numpy as np
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import DimError, ShapeError, dim_error
+from chainrule.operands import as_operand
 from chainrule.ops.elementwise import Scale, maximum, minimum
 from chainrule.ops.reduce import Max, Min, _axes, dim_args, no_out
-from chainrule.tensor import Tensor, as_operand
+from chainrule.tensor import Tensor
 
 # PyTorch's torch.return_types: tuples whose fields are also named
 max_t = namedtuple("max", ["values", "indices"])

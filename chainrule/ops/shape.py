@@ -18,7 +18,8 @@ import numpy as np
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import DimError, ShapeError, dim_error
-from chainrule.tensor import Tensor, _shape_arg, as_operand, as_view
+from chainrule.operands import _shape_arg, as_operand, as_view
+from chainrule.tensor import Tensor
 
 
 def _axis(op: str, axis: int, ndim: int) -> int:

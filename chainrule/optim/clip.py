@@ -8,7 +8,8 @@ from typing import Iterable
 import numpy as np
 
 from chainrule.backend import xp_of
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 
 
 def _grads(parameters: Tensor | Iterable[Tensor]) -> list:

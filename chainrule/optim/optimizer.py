@@ -21,7 +21,8 @@ import numpy as np
 from chainrule.autograd import enable_grad, no_grad
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 
 ParamsT = Union[Iterable[Tensor], Iterable[dict]]
 

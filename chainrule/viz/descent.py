@@ -20,7 +20,7 @@ import numpy as np
 
 from chainrule import optim
 from chainrule.nn.module import Parameter
-from chainrule.tensor import as_tensor
+from chainrule.operands import as_tensor
 from chainrule.viz._common import num
 from chainrule.viz.surfaces import Fn, Surface, surface
 

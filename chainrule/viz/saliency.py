@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import enable_grad, grad
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 from chainrule.viz._common import figure, host, save
 
 

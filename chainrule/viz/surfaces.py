@@ -14,7 +14,8 @@ from typing import Any, Callable
 import numpy as np
 
 from chainrule.autograd import no_grad
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 
 Fn = Callable[[Tensor, Tensor], Tensor]
 

@@ -10,7 +10,8 @@ import chainrule as cr
 from .specs import NOT_DIFFERENTIABLE, SPECS, OpSpec, as_list, seed_of
 
 IDS = [s.name for s in SPECS]
-FAMILIES = ("elementwise", "activation", "reduce", "select", "shape", "join", "linalg")
+FAMILIES = ("elementwise", "pointwise", "activation", "reduce", "softmax", "stats", "select",
+            "shape", "join", "linalg")
 
 
 def _vjps(s: OpSpec, xs: list[np.ndarray], order: int) -> list[np.ndarray]:

@@ -30,8 +30,9 @@ from chainrule.nn.layers.recurrent import GRU as _NNGRU
 from chainrule.nn.layers.recurrent import LSTM as _NNLSTM
 from chainrule.nn.layers.recurrent import RNN as _NNRNN
 from chainrule.nn.module import Parameter
+from chainrule.operands import as_tensor
 from chainrule.random import generator_of
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.tensor import Tensor
 
 
 def _swap_zr(a: np.ndarray) -> np.ndarray:

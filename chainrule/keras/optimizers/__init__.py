@@ -18,7 +18,8 @@ import numpy as np
 from chainrule import optim
 from chainrule.backend import xp_of
 from chainrule.keras.optimizers import _updates, schedules
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.operands import as_tensor
+from chainrule.tensor import Tensor
 
 _UNSUPPORTED = ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
                 "gradient_accumulation_steps")

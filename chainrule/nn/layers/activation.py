@@ -6,10 +6,13 @@ import math
 from typing import Any
 
 from chainrule.nn.module import Module
+from chainrule.operands import as_operand
 from chainrule.ops import activation as E
-from chainrule.ops import reduce as R
 from chainrule.ops.elementwise import where
-from chainrule.tensor import Tensor, as_operand
+from chainrule.ops.softmax import implicit_softmax_dim
+from chainrule.ops.softmax import log_softmax as _log_softmax
+from chainrule.ops.softmax import softmax as _softmax
+from chainrule.tensor import Tensor
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's names)
@@ -137,16 +140,16 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa
     """F.softmax: along dim; without one, PyTorch's deprecated implicit choice (dim 0 for 0-,
     1- and 3-d inputs, else 1), with its warning."""
     x = as_operand(input)
-    d = R.implicit_softmax_dim("softmax", x.ndim) if dim is None else dim
-    return R.softmax(x, d, dtype)
+    d = implicit_softmax_dim("softmax", x.ndim) if dim is None else dim
+    return _softmax(x, d, dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
                 dtype: Any = None) -> Tensor:
     """F.log_softmax: along dim (PyTorch's implicit choice without one, as F.softmax)."""
     x = as_operand(input)
-    d = R.implicit_softmax_dim("log_softmax", x.ndim) if dim is None else dim
-    return R.log_softmax(x, d, dtype)
+    d = implicit_softmax_dim("log_softmax", x.ndim) if dim is None else dim
+    return _log_softmax(x, d, dtype)
 
 
 class Softmax(_SoftmaxBase):

@@ -16,6 +16,7 @@ from chainrule.backend import as_dtype
 from chainrule.dtypes import default_float
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
+from chainrule.operands import as_tensor
 from chainrule.ops.conv import (
     check_fits,
     check_input,
@@ -24,7 +25,7 @@ from chainrule.ops.conv import (
     conv_transpose2d,
     make_window,
 )
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.tensor import Tensor
 
 
 def _ntuple(value: Any, n: int, name: str, who: str) -> tuple[int, ...]:

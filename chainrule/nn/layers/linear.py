@@ -14,11 +14,12 @@ from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
+from chainrule.operands import as_operands
 from chainrule.ops.elementwise import Scale
 from chainrule.ops.shape import IndexAdd
 from chainrule.ops.shape import flatten as _flatten
 from chainrule.random import generator_of
-from chainrule.tensor import Tensor, as_operands
+from chainrule.tensor import Tensor
 
 
 def _empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:

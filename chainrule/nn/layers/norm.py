@@ -16,8 +16,9 @@ from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
+from chainrule.operands import as_operand, as_tensor
 from chainrule.ops.normalization import normalize
-from chainrule.tensor import Tensor, as_operand, as_tensor
+from chainrule.tensor import Tensor
 
 
 def _affine_pair(weight: Tensor | None, bias: Tensor | None, shape: tuple[int, ...],

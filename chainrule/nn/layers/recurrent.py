@@ -17,9 +17,10 @@ from chainrule.backend import as_dtype, default_generator, xp_of
 from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
 from chainrule.nn.module import Module, Parameter
+from chainrule.operands import as_tensor
 from chainrule.ops.elementwise import Scale
 from chainrule.ops.join import cat, stack
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.tensor import Tensor
 
 State = Any  # h, or (h, c) for the LSTM
 
