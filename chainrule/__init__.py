@@ -34,10 +34,10 @@ from chainrule.numerical import gradcheck, gradgradcheck, numerical_grad
 from chainrule.dtypes import result_type as _result_type
 
 # PyTorch's dtype aliases (cr.float is float32, cr.long is int64, ...), and its name for bool
-half, float, double = float16, float32, float64  # noqa: A001
+half, float, double = float16, float32, float64
 cfloat, cdouble = complex64, complex128
-short, int, long = int16, int32, int64  # noqa: A001
-bool = bool_  # noqa: A001
+short, int, long = int16, int32, int64
+bool = bool_
 
 import builtins as _builtins
 
@@ -46,15 +46,15 @@ def is_tensor(obj: object) -> _builtins.bool:
     return isinstance(obj, Tensor)
 
 
-def is_floating_point(input: Tensor) -> _builtins.bool:  # noqa: A002
+def is_floating_point(input: Tensor) -> _builtins.bool:
     return input.is_floating_point()
 
 
-def is_complex(input: Tensor) -> _builtins.bool:  # noqa: A002
+def is_complex(input: Tensor) -> _builtins.bool:
     return input.is_complex()
 
 
-def numel(input: Tensor) -> _builtins.int:  # noqa: A002
+def numel(input: Tensor) -> _builtins.int:
     return input.numel()
 
 

@@ -127,30 +127,30 @@ def full(size: Any, fill_value: Any, *, out: Any = None, dtype: Any = None,
     return _filled((size,), fill_value, dtype, device, requires_grad, "full")
 
 
-def _like(input: Any, dtype: Any, device: Any) -> tuple[tuple, np.dtype, Any]:  # noqa: A002
+def _like(input: Any, dtype: Any, device: Any) -> tuple[tuple, np.dtype, Any]:
     t = input if isinstance(input, Tensor) else tensor(input)
     dt = t.array.dtype if dtype is None else as_numpy_dtype(dtype)
     return tuple(t.shape), dt, t.device if device is None else device
 
 
-def zeros_like(input: Any, *, dtype: Any = None, device: Any = None,  # noqa: A002
+def zeros_like(input: Any, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False, **_: Any) -> Tensor:
     shape, dt, dev = _like(input, dtype, device)
     return _finish(np.zeros(shape, dt), dev, requires_grad, "zeros_like")
 
 
-def ones_like(input: Any, *, dtype: Any = None, device: Any = None,  # noqa: A002
+def ones_like(input: Any, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False, **_: Any) -> Tensor:
     shape, dt, dev = _like(input, dtype, device)
     return _finish(np.ones(shape, dt), dev, requires_grad, "ones_like")
 
 
-def empty_like(input: Any, *, dtype: Any = None, device: Any = None,  # noqa: A002
+def empty_like(input: Any, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False, **_: Any) -> Tensor:
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(input: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,  # noqa: A002
+def full_like(input: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False, **_: Any) -> Tensor:
     shape, dt, dev = _like(input, dtype, device)
     return _finish(np.full(shape, fill_value, dt), dev, requires_grad, "full_like")
@@ -289,19 +289,19 @@ def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = Non
     return _finish(arr.astype(_dtype_or(dtype, np.int64)), device, requires_grad, "randperm")
 
 
-def rand_like(input: Any, *, dtype: Any = None, device: Any = None,  # noqa: A002
+def rand_like(input: Any, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False, **_: Any) -> Tensor:
     shape, dt, dev = _like(input, dtype, device)
     return rand(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
-def randn_like(input: Any, *, dtype: Any = None, device: Any = None,  # noqa: A002
+def randn_like(input: Any, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False, **_: Any) -> Tensor:
     shape, dt, dev = _like(input, dtype, device)
     return randn(shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
-def randint_like(input: Any, low: int = 0, high: int | None = None, *,  # noqa: A002
+def randint_like(input: Any, low: int = 0, high: int | None = None, *,
                  dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     shape, dt, dev = _like(input, dtype, device)
     if high is None:
@@ -329,7 +329,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
     return _finish(arr, device, requires_grad, "normal")
 
 
-def bernoulli(input: Any, p: Any = None, *, generator: Any = None, out: Any = None) -> Tensor:  # noqa: A002
+def bernoulli(input: Any, p: Any = None, *, generator: Any = None, out: Any = None) -> Tensor:
     """1 with probability input (elementwise; or p when given), else 0, in input's dtype."""
     t = input if isinstance(input, Tensor) else tensor(input)
     prob = t.numpy(force=True) if p is None else p
@@ -339,7 +339,7 @@ def bernoulli(input: Any, p: Any = None, *, generator: Any = None, out: Any = No
     return _finish(arr, t.device, False, "bernoulli")
 
 
-def multinomial(input: Any, num_samples: int, replacement: bool = False, *,  # noqa: A002
+def multinomial(input: Any, num_samples: int, replacement: bool = False, *,
                 generator: Any = None, out: Any = None) -> Tensor:
     """Indices drawn from the categorical distributions in the rows of input (non-negative
     weights, not necessarily normalised): (num_samples,) per row, int64."""
@@ -364,7 +364,7 @@ def multinomial(input: Any, num_samples: int, replacement: bool = False, *,  # n
     return _finish(arr, t.device, False, "multinomial")
 
 
-def poisson(input: Any, generator: Any = None) -> Tensor:  # noqa: A002
+def poisson(input: Any, generator: Any = None) -> Tensor:
     t = input if isinstance(input, Tensor) else tensor(input)
     arr = generator_of(generator).poisson(t.numpy(force=True)).astype(t.array.dtype)
     return _finish(arr, t.device, False, "poisson")

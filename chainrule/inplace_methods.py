@@ -103,12 +103,8 @@ def fill_(self: Tensor, value: Any) -> Tensor:
     def fast() -> None:
         write(self, _operand(value))
 
-    def compute() -> Tensor:
-        v = value if isinstance(value, Tensor) else Tensor._make(
-            xp_of(self.array).asarray(value, dtype=self.array.dtype), None)
-        return ops.where(_everywhere(self), ops.astype(v, self.array.dtype), self)
-
-    return apply(self, "fill_", compute, (value,), fast)
+    return apply(self, "fill_", lambda: ops.where(_everywhere(self), _value_like(self, value),
+                                                  self), (value,), fast)
 
 
 def zero_(self: Tensor) -> Tensor:
@@ -133,20 +129,27 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     return apply(self, "copy_", compute, (s,), fast)
 
 
-def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
-    """Elements where mask is True set to value."""
+def _bool_mask(op: str, mask: Any) -> Any:
     m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != bool:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype "
                            f"{from_numpy_dtype(m.dtype)}")
+    return m
+
+
+def _value_like(self: Tensor, value: Any) -> Tensor:
+    """A number or tensor as a tensor of self's dtype (a recorded cast for a tensor)."""
+    if isinstance(value, Tensor):
+        return ops.astype(value, self.array.dtype)
+    return Tensor._make(xp_of(self.array).asarray(value, dtype=self.array.dtype), None)
+
+
+def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
+    """Elements where mask is True set to value."""
+    m = _bool_mask("masked_fill_", mask)
     if isinstance(value, Tensor) and value.ndim:
         raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
-
-    def compute() -> Tensor:
-        v = value if isinstance(value, Tensor) else Tensor._make(
-            xp_of(self.array).asarray(value, dtype=self.array.dtype), None)
-        return ops.where(m, ops.astype(v, self.array.dtype), self)
 
     def fast() -> None:
         shape = np.broadcast_shapes(self.array.shape, m.shape)
@@ -155,20 +158,16 @@ def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
                                f"to self's shape {list(self.array.shape)}")
         xp_of(self.array).copyto(self.array, _operand(value), where=m, casting="unsafe")
 
-    return apply(self, "masked_fill_", compute, (value,), fast)
+    return apply(self, "masked_fill_", lambda: ops.where(m, _value_like(self, value), self),
+                 (value,), fast)
 
 
 def masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
     """A copy with the elements where mask is True set to value (mask broadcasts)."""
-    m = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
-    if m.dtype != bool:
-        raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype "
-                           f"{from_numpy_dtype(m.dtype)}")
-    v = value if isinstance(value, Tensor) else Tensor._make(
-        xp_of(self.array).asarray(value, dtype=self.array.dtype), None)
+    m = _bool_mask("masked_fill", mask)
     shape = np.broadcast_shapes(self.array.shape, m.shape)
     x = self if shape == self.array.shape else self.expand(shape)
-    return ops.where(m, ops.astype(v, self.array.dtype), x)
+    return ops.where(m, _value_like(self, value), x)
 
 
 def _random_fill(name: str, draw: Callable[..., Any]) -> Callable[..., Tensor]:

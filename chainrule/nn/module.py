@@ -258,7 +258,7 @@ class Module:
         return self.to("cuda" if device is None else
                        (f"cuda:{device}" if isinstance(device, int) else device))
 
-    def float(self) -> Module:  # noqa: A003
+    def float(self) -> Module:
         return self.to(np.float32)
 
     def double(self) -> Module:
@@ -267,7 +267,7 @@ class Module:
     def half(self) -> Module:
         return self.to(np.float16)
 
-    def type(self, dst_type: Any) -> Module:  # noqa: A003
+    def type(self, dst_type: Any) -> Module:
         return self._apply(lambda a: a.astype(as_dtype(dst_type)))
 
     # -- state -------------------------------------------------------------------------------

@@ -153,27 +153,27 @@ class Elu(Function):
 
 
 # -- the public functions ------------------------------------------------------------------------
-def tanh(input: Any) -> Tensor: return Tanh()(_floating(input))  # noqa: A002
-def sigmoid(input: Any) -> Tensor: return Sigmoid()(_floating(input))  # noqa: A002
-def relu(input: Any) -> Tensor: return Relu()(as_operand(input))  # noqa: A002
-def normal_cdf(input: Any) -> Tensor: return NormalCdf()(_floating(input))  # noqa: A002
+def tanh(input: Any) -> Tensor: return Tanh()(_floating(input))
+def sigmoid(input: Any) -> Tensor: return Sigmoid()(_floating(input))
+def relu(input: Any) -> Tensor: return Relu()(as_operand(input))
+def normal_cdf(input: Any) -> Tensor: return NormalCdf()(_floating(input))
 
 
-def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
+def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
     return LeakyRelu(negative_slope)(as_operand(input))
 
 
-def elu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
+def elu(input: Any, alpha: float = 1.0) -> Tensor:
     return Elu(alpha)(_floating(input))
 
 
-def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, computed without overflow (PyTorch switches to x above
     `threshold`; the exact form differs from that by under exp(-threshold))."""
     return Softplus(beta)(_floating(input))
 
 
-def gelu(input: Any, approximate: str = "none") -> Tensor:  # noqa: A002
+def gelu(input: Any, approximate: str = "none") -> Tensor:
     """GELU: x * Phi(x) (approximate='none', PyTorch's default), or its tanh approximation
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) with approximate='tanh'."""
     x = _floating(input)

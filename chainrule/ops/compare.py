@@ -16,7 +16,7 @@ from chainrule.tensor import Tensor
 
 
 def _binary(ufunc_name: str, doc: str, needs_int: bool = False) -> Any:
-    def op(input: Any, other: Any) -> Tensor:  # noqa: A002 (PyTorch's names)
+    def op(input: Any, other: Any) -> Tensor:
         a, b = promoted(input, other)
         if needs_int and a.array.dtype.kind not in "iub":
             raise RuntimeError(f"{ufunc_name}: bitwise ops need integer or bool tensors, got "
@@ -48,7 +48,7 @@ bitwise_xor = _binary("bitwise_xor", "input ^ other (bool or integer tensors).",
 
 
 def _logical(ufunc_name: str) -> Any:
-    def op(input: Any, other: Any) -> Tensor:  # noqa: A002
+    def op(input: Any, other: Any) -> Tensor:
         a, b = (as_operand(v) for v in (input, other))
         try:
             return Tensor._make(getattr(xp_of(a.array), ufunc_name)(a.array, b.array), None)
@@ -65,12 +65,12 @@ logical_or = _logical("logical_or")
 logical_xor = _logical("logical_xor")
 
 
-def logical_not(input: Any) -> Tensor:  # noqa: A002
+def logical_not(input: Any) -> Tensor:
     x = as_operand(input)
     return Tensor._make(xp_of(x.array).logical_not(x.array), None)
 
 
-def bitwise_not(input: Any) -> Tensor:  # noqa: A002
+def bitwise_not(input: Any) -> Tensor:
     """~input: logical not for bool tensors, bitwise not for integers."""
     x = as_operand(input)
     if x.array.dtype.kind not in "iub":
@@ -80,7 +80,7 @@ def bitwise_not(input: Any) -> Tensor:  # noqa: A002
 
 
 def _test(fn_name: str, doc: str) -> Any:
-    def op(input: Any) -> Tensor:  # noqa: A002
+    def op(input: Any) -> Tensor:
         x = as_operand(input)
         return Tensor._make(getattr(xp_of(x.array), fn_name)(x.array), None)
 
@@ -96,13 +96,13 @@ isposinf = _test("isposinf", "Where the elements are +inf.")
 isneginf = _test("isneginf", "Where the elements are -inf.")
 
 
-def signbit(input: Any) -> Tensor:  # noqa: A002
+def signbit(input: Any) -> Tensor:
     x = as_operand(input)
     return Tensor._make(xp_of(x.array).signbit(x.array), None)
 
 
 def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
-            equal_nan: bool = False) -> Tensor:  # noqa: A002
+            equal_nan: bool = False) -> Tensor:
     """|input - other| <= atol + rtol * |other| elementwise (PyTorch's defaults)."""
     a, b = promoted(input, other)
     return Tensor._make(xp_of(a.array).isclose(a.array, b.array, rtol=rtol, atol=atol,
@@ -110,19 +110,19 @@ def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
 
 
 def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
-             equal_nan: bool = False) -> bool:  # noqa: A002
+             equal_nan: bool = False) -> bool:
     """Whether isclose holds everywhere (a Python bool)."""
     return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
 
 
-def equal(input: Any, other: Any) -> bool:  # noqa: A002
+def equal(input: Any, other: Any) -> bool:
     """True when both have the same shape and the same elements (a Python bool, as
     torch.equal; use eq for the elementwise comparison)."""
     a, b = as_operand(input), as_operand(other)
     return a.array.shape == b.array.shape and bool((a.array == b.array).all())
 
 
-def is_nonzero(input: Any) -> bool:  # noqa: A002
+def is_nonzero(input: Any) -> bool:
     x = as_operand(input)
     if x.array.size != 1:
         raise RuntimeError(f"Boolean value of Tensor with {x.array.size} values is ambiguous")

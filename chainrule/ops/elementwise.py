@@ -325,12 +325,12 @@ def _scaled(b: Any, alpha: Any) -> Any:
     return b if alpha == 1 else b * alpha
 
 
-def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002 (PyTorch's names)
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """input + alpha * other."""
     return Add()(*promoted(input, _scaled(other, alpha)))
 
 
-def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """input - alpha * other."""
     if isinstance(input, Tensor) and input.array.dtype == bool:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
@@ -339,11 +339,11 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     return Sub()(*promoted(input, _scaled(other, alpha)))
 
 
-def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+def mul(input: Any, other: Any) -> Tensor:
     return Mul()(*promoted(input, other))
 
 
-def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     """True division (integers give the default float dtype), or with rounding_mode 'trunc'
     or 'floor' the rounded quotient (integers stay integers; the gradient is zero)."""
     a, b = promoted(input, other)
@@ -378,7 +378,7 @@ def _no_int_zero(op: str, b: Tensor) -> None:
         raise RuntimeError(f"ZeroDivisionError: {op}: integer division by zero")
 
 
-def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002 (PyTorch's name)
+def pow(input: Any, exponent: Any) -> Tensor:
     a, b = promoted(input, exponent)
     f = Pow()
     if not b.requires_grad:
@@ -386,8 +386,8 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002 (PyTorch's name
     return f(a, b)
 
 
-def neg(input: Any) -> Tensor: return Neg()(as_operand(input))  # noqa: A002
-def abs(input: Any) -> Tensor: return Abs()(as_operand(input))  # noqa: A001,A002
+def neg(input: Any) -> Tensor: return Neg()(as_operand(input))
+def abs(input: Any) -> Tensor: return Abs()(as_operand(input))
 
 
 negative = neg
@@ -400,17 +400,17 @@ def _floating(x: Any) -> Tensor:
     return astype(x, default_float()) if x.array.dtype.kind in "iub" else x
 
 
-def exp(input: Any) -> Tensor: return Exp()(_floating(input))  # noqa: A002
-def log(input: Any) -> Tensor: return Log()(_floating(input))  # noqa: A002
-def log1p(input: Any) -> Tensor: return Log1p()(_floating(input))  # noqa: A002
-def sqrt(input: Any) -> Tensor: return Sqrt()(_floating(input))  # noqa: A002
-def sin(input: Any) -> Tensor: return Sin()(_floating(input))  # noqa: A002
-def cos(input: Any) -> Tensor: return Cos()(_floating(input))  # noqa: A002
-def maximum(input: Any, other: Any) -> Tensor: return Maximum()(*promoted(input, other))  # noqa: A002
-def minimum(input: Any, other: Any) -> Tensor: return Minimum()(*promoted(input, other))  # noqa: A002
+def exp(input: Any) -> Tensor: return Exp()(_floating(input))
+def log(input: Any) -> Tensor: return Log()(_floating(input))
+def log1p(input: Any) -> Tensor: return Log1p()(_floating(input))
+def sqrt(input: Any) -> Tensor: return Sqrt()(_floating(input))
+def sin(input: Any) -> Tensor: return Sin()(_floating(input))
+def cos(input: Any) -> Tensor: return Cos()(_floating(input))
+def maximum(input: Any, other: Any) -> Tensor: return Maximum()(*promoted(input, other))
+def minimum(input: Any, other: Any) -> Tensor: return Minimum()(*promoted(input, other))
 
 
-def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A001,A002
+def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
     """Clamp into [min, max]; the gradient is 1 inside (bounds included) and 0 outside. Bounds
     may be numbers or tensors; min > max gives max everywhere, as in PyTorch."""
     if min is None and max is None:
@@ -431,15 +431,15 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A001
 clip = clamp
 
 
-def clamp_min(input: Any, min: Any) -> Tensor:  # noqa: A002
+def clamp_min(input: Any, min: Any) -> Tensor:
     return clamp(input, min=min)
 
 
-def clamp_max(input: Any, max: Any) -> Tensor:  # noqa: A002
+def clamp_max(input: Any, max: Any) -> Tensor:
     return clamp(input, max=max)
 
 
-def where(condition: Any, input: Any = None, other: Any = None) -> Any:  # noqa: A002
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     """Elements of input where condition holds, else of other; gradients go to the chosen
     side. where(condition) alone is nonzero(condition, as_tuple=True)."""
     cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)

@@ -216,9 +216,9 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tenso
         size = int(sec)
         if size <= 0 and not (size == 0 and n == 0):
             raise ShapeError(f"split_size can only be 0 if dimension size is 0, but got "
-                               f"dimension size of {n}" if size == 0 else
-                               f"split expects split_size be non-negative, but got "
-                               f"split_size={size}")
+                             f"dimension size of {n}" if size == 0 else
+                             f"split expects split_size be non-negative, but got "
+                             f"split_size={size}")
         sizes = [size] * (n // size) + ([n % size] if n % size else []) if size else [0]
     else:
         sizes = [int(s) for s in sec]
@@ -229,7 +229,7 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tenso
     return _split_at(x, np.cumsum(sizes)[:-1].tolist(), a)
 
 
-def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Up to `chunks` pieces of equal size ceil(n / chunks) along dim (the last may be smaller,
     and fewer pieces come out when n does not fill them), as torch.chunk."""
     x = as_operand(input)
@@ -239,7 +239,7 @@ def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa:
     return split(x, builtins.max(-(-n // chunks), 1) if n else 1, dim)
 
 
-def tensor_split(input: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+def tensor_split(input: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """NumPy's array_split: an int gives that many nearly equal pieces, a list the indices to
     cut at."""
     x = as_operand(input)
@@ -260,7 +260,7 @@ def tensor_split(input: Any, indices_or_sections: Any, dim: int = 0) -> tuple[Te
     return _split_at(x, pts, a)
 
 
-def unbind(input: Any, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+def unbind(input: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along dim, with dim removed (views)."""
     x = as_operand(input)
     a = _axis("unbind", dim, x.ndim)
@@ -275,7 +275,7 @@ def unbind(input: Any, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
     return pieces
 
 
-def flip(input: Any, dims: Any = None) -> Tensor:  # noqa: A002
+def flip(input: Any, dims: Any = None) -> Tensor:
     """The elements reversed along dims (a copy, as in PyTorch); dims=None flips all (an
     extension: PyTorch requires dims)."""
     x = as_operand(input)
@@ -287,15 +287,15 @@ def flip(input: Any, dims: Any = None) -> Tensor:  # noqa: A002
     return Flip(axes)(x)
 
 
-def fliplr(input: Any) -> Tensor:  # noqa: A002
+def fliplr(input: Any) -> Tensor:
     return flip(input, (1,))
 
 
-def flipud(input: Any) -> Tensor:  # noqa: A002
+def flipud(input: Any) -> Tensor:
     return flip(input, (0,))
 
 
-def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
+def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
     """Elements shifted along dims, wrapping around (of the flattened tensor without dims)."""
     x = as_operand(input)
     sh = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
@@ -306,11 +306,11 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     ax = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
     if len(ax) != len(sh):
         raise ShapeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:"
-                           f"{len(ax)}")
+                         f"{len(ax)}")
     return Roll(tuple(int(s) for s in sh), tuple(_axis("roll", a, x.ndim) for a in ax))(x)
 
 
-def tile(input: Any, *dims: Any) -> Tensor:  # noqa: A002
+def tile(input: Any, *dims: Any) -> Tensor:
     """The whole tensor repeated dims[i] times along dim i (dims shorter than the tensor's
     rank are padded with 1s in front), as torch.tile."""
     x = as_operand(input)
@@ -325,19 +325,19 @@ def tile(input: Any, *dims: Any) -> Tensor:  # noqa: A002
     return reshape(y, tuple(r * s for r, s in zip(reps, shape)))
 
 
-def repeat(input: Any, *sizes: Any) -> Tensor:  # noqa: A002
+def repeat(input: Any, *sizes: Any) -> Tensor:
     """Tensor.repeat: the whole tensor repeated sizes[i] times along dim i (a copy); there must
     be at least as many sizes as dims."""
     x = as_operand(input)
     reps = _shape_arg(sizes)
     if len(reps) < x.ndim:
         raise ShapeError("Number of dimensions of repeat dims can not be smaller than number "
-                           "of dimensions of tensor")
+                         "of dimensions of tensor")
     y = tile(x, reps)
     return y.clone() if xp_of(y.array).may_share_memory(y.array, x.array) else y
 
 
-def repeat_interleave(input: Any, repeats: Any = None, dim: int | None = None, *,  # noqa: A002
+def repeat_interleave(input: Any, repeats: Any = None, dim: int | None = None, *,
                       output_size: int | None = None) -> Tensor:
     """Each element repeated `repeats` times along dim (of the flattened tensor without dim);
     repeats may be one count per element. repeat_interleave(counts) alone gives the indices
@@ -362,8 +362,8 @@ def repeat_interleave(input: Any, repeats: Any = None, dim: int | None = None, *
     counts = np.asarray(repeats.array if isinstance(repeats, Tensor) else repeats)
     if counts.shape != (x.shape[a],):
         raise ShapeError(f"repeats must have the same size as input along dim, but got "
-                           f"repeats.size(0) = {counts.shape[0] if counts.ndim else 'scalar'} "
-                           f"and input.size({a}) = {x.shape[a]}")
+                         f"repeats.size(0) = {counts.shape[0] if counts.ndim else 'scalar'} "
+                         f"and input.size({a}) = {x.shape[a]}")
     idx = np.repeat(np.arange(x.shape[a]), counts)
     return getitem(x, (slice(None),) * a + (idx,))
 

@@ -69,7 +69,7 @@ def _t2(x: Tensor) -> Tensor:
     return Transpose((1, 0))(x)
 
 
-def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002 (PyTorch's names)
+def matmul(input: Any, other: Any) -> Tensor:
     """Matrix product with NumPy's (and PyTorch's) rules for 1-D and batched operands. Both
     must have the same dtype, as in PyTorch."""
     a, b = as_operands((input, other))
@@ -79,7 +79,7 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002 (PyTorch's names)
     return MatMul()(a, b)
 
 
-def mm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
+def mm(input: Any, mat2: Any) -> Tensor:
     """The product of two matrices (2-D only)."""
     a, b = as_operands((input, mat2))
     if a.ndim != 2 or b.ndim != 2:
@@ -88,7 +88,7 @@ def mm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
     return matmul(a, b)
 
 
-def bmm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
+def bmm(input: Any, mat2: Any) -> Tensor:
     """Batched matrix product of (b, n, m) and (b, m, p) tensors."""
     a, b = as_operands((input, mat2))
     if a.ndim != 3 or b.ndim != 3:
@@ -100,7 +100,7 @@ def bmm(input: Any, mat2: Any) -> Tensor:  # noqa: A002
     return matmul(a, b)
 
 
-def mv(input: Any, vec: Any) -> Tensor:  # noqa: A002
+def mv(input: Any, vec: Any) -> Tensor:
     a, v = as_operands((input, vec))
     if a.ndim != 2 or v.ndim != 1:
         raise RuntimeError(f"mv: vector + matrix @ vector expected, got {a.ndim}-D and "
@@ -108,7 +108,7 @@ def mv(input: Any, vec: Any) -> Tensor:  # noqa: A002
     return matmul(a, v)
 
 
-def dot(input: Any, tensor: Any) -> Tensor:  # noqa: A002
+def dot(input: Any, tensor: Any) -> Tensor:
     """The inner product of two 1-D tensors."""
     a, b = as_operands((input, tensor))
     if a.ndim != 1 or b.ndim != 1:
@@ -120,7 +120,7 @@ def dot(input: Any, tensor: Any) -> Tensor:  # noqa: A002
     return matmul(a, b)
 
 
-def outer(input: Any, vec2: Any) -> Tensor:  # noqa: A002
+def outer(input: Any, vec2: Any) -> Tensor:
     a, b = as_operands((input, vec2))
     return a.reshape(-1, 1) * b.reshape(1, -1)
 

@@ -90,7 +90,7 @@ class NoDerivative(Function):
                            "zero, or detach() the result")
 
 
-def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
+def floor_divide(input: Any, other: Any) -> Tensor:
     """input // other, rounded toward minus infinity (Python's //); not differentiable."""
     a, b = promoted(input, other)
     with _no_grad():
@@ -98,21 +98,21 @@ def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
     return NoDerivative("floor_divide", y.array)(a, b)
 
 
-def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
+def remainder(input: Any, other: Any) -> Tensor:
     """Python's %: the result takes the sign of the divisor."""
     a, b = promoted(input, other)
     _no_int_zero("remainder", b)
     return Remainder("floor")(a, b)
 
 
-def fmod(input: Any, other: Any) -> Tensor:  # noqa: A002
+def fmod(input: Any, other: Any) -> Tensor:
     """C's fmod: the result takes the sign of the dividend."""
     a, b = promoted(input, other)
     _no_int_zero("fmod", b)
     return Remainder("trunc")(a, b)
 
 
-def float_power(input: Any, exponent: Any) -> Tensor:  # noqa: A002
+def float_power(input: Any, exponent: Any) -> Tensor:
     """pow in float64 (complex128 for complex operands), as PyTorch's float_power."""
     a, b = promoted(input, exponent)
     dt = np.complex128 if a.array.dtype.kind == "c" else np.float64
@@ -120,7 +120,7 @@ def float_power(input: Any, exponent: Any) -> Tensor:  # noqa: A002
 
 
 def _piecewise(fn_name: str) -> Any:
-    def op(input: Any) -> Tensor:  # noqa: A002
+    def op(input: Any) -> Tensor:
         x = as_operand(input)
         if x.array.dtype.kind in "iub" and fn_name != "sign":
             return Tensor._make(x.array.copy(), None)
@@ -147,7 +147,7 @@ sign = _piecewise("sign")
 fix = trunc
 
 
-def round(input: Any, *, decimals: int = 0) -> Tensor:  # noqa: A001,A002
+def round(input: Any, *, decimals: int = 0) -> Tensor:
     """Round half to even (as PyTorch and NumPy); the gradient is zero."""
     x = as_operand(input)
     if x.array.dtype.kind in "iub":
@@ -155,17 +155,17 @@ def round(input: Any, *, decimals: int = 0) -> Tensor:  # noqa: A001,A002
     return Piecewise(lambda a: xp_of(a).round(a, decimals))(x)
 
 
-def lerp(input: Any, end: Any, weight: Any) -> Tensor:  # noqa: A002
+def lerp(input: Any, end: Any, weight: Any) -> Tensor:
     """input + weight * (end - input)."""
     return add(input, mul(weight, sub(end, input)))
 
 
-def square(input: Any) -> Tensor:  # noqa: A002
+def square(input: Any) -> Tensor:
     x = as_operand(input)
     return mul(x, x)
 
 
-def rsqrt(input: Any) -> Tensor:  # noqa: A002
+def rsqrt(input: Any) -> Tensor:
     return reciprocal(sqrt(input))
 
 
@@ -180,37 +180,37 @@ class Reciprocal(Function):
         return -(gy * y * y)
 
 
-def reciprocal(input: Any) -> Tensor:  # noqa: A002
+def reciprocal(input: Any) -> Tensor:
     """1 / input; a number divided by a tensor (2 / x) is reciprocal(x) * 2, as in PyTorch."""
     return Reciprocal()(_floating(input))
 
 
-def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
     """input + value * tensor1 * tensor2."""
     return add(input, mul(tensor1, tensor2), alpha=value)
 
 
-def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:  # noqa: A002
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
     """input + value * tensor1 / tensor2."""
     return add(input, div(tensor1, tensor2), alpha=value)
 
 
-def exp2(input: Any) -> Tensor:  # noqa: A002
+def exp2(input: Any) -> Tensor:
     return _pow(2.0, _floating(input))
 
 
-def expm1(input: Any) -> Tensor:  # noqa: A002
+def expm1(input: Any) -> Tensor:
     return Expm1()(_floating(input))
 
 
-def log2(input: Any) -> Tensor:  # noqa: A002
+def log2(input: Any) -> Tensor:
     return div(log(input), float(np.log(2.0)))
 
 
-def log10(input: Any) -> Tensor:  # noqa: A002
+def log10(input: Any) -> Tensor:
     return div(log(input), float(np.log(10.0)))
 
 
-def tan(input: Any) -> Tensor:  # noqa: A002
+def tan(input: Any) -> Tensor:
     x = _floating(input)
     return div(sin(x), cos(x))

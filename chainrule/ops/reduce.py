@@ -287,7 +287,7 @@ def _int_to_long(x: Tensor, dtype: Any) -> Tensor:
     return x
 
 
-def sum(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A001,A002
+def sum(input: Any, dim: Any = None, keepdim: bool = False, *,
         dtype: Any = None, axis: Any = None, keepdims: Any = None,
         out: Any = None) -> Tensor:
     """Sum over dim (all dims by default); integers and bools sum to int64."""
@@ -301,7 +301,7 @@ def sum(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A001,A00
     return Sum(_axes("sum", dim, x.ndim), keepdim)(x)
 
 
-def mean(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+def mean(input: Any, dim: Any = None, keepdim: bool = False, *,
          dtype: Any = None, axis: Any = None, keepdims: Any = None,
         out: Any = None) -> Tensor:
     no_out("mean", out)
@@ -316,7 +316,7 @@ def mean(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
     return Mean(_axes("mean", dim, x.ndim), keepdim)(x)
 
 
-def amax(input: Any, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
+def amax(input: Any, dim: Any = (), keepdim: bool = False, *,
          axis: Any = None, keepdims: Any = None,
         out: Any = None) -> Tensor:
     """The maximum over dim (all dims by default); tied maxima share the gradient evenly."""
@@ -326,7 +326,7 @@ def amax(input: Any, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
     return Max(_axes("amax", dim, x.ndim), keepdim)(x)
 
 
-def amin(input: Any, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
+def amin(input: Any, dim: Any = (), keepdim: bool = False, *,
          axis: Any = None, keepdims: Any = None,
         out: Any = None) -> Tensor:
     """The minimum over dim (all dims by default); tied minima share the gradient evenly."""
@@ -336,7 +336,7 @@ def amin(input: Any, dim: Any = (), keepdim: bool = False, *,  # noqa: A002
     return Min(_axes("amin", dim, x.ndim), keepdim)(x)
 
 
-def prod(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+def prod(input: Any, dim: Any = None, keepdim: bool = False, *,
          dtype: Any = None, axis: Any = None, keepdims: Any = None,
         out: Any = None) -> Tensor:
     no_out("prod", out)
@@ -345,7 +345,7 @@ def prod(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
     return Prod(_axes("prod", dim, x.ndim), keepdim)(x)
 
 
-def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *,
               axis: Any = None, keepdims: Any = None,
         out: Any = None) -> Tensor:
     no_out("logsumexp", out)
@@ -356,7 +356,7 @@ def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A0
     return LogSumExp(_axes("logsumexp", dim, x.ndim), keepdim)(x)
 
 
-def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None,  # noqa: A002
+def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None,
            out: Any = None) -> Tensor:
     """Cumulative sum along dim (integers accumulate in int64); dim is required, as in
     PyTorch (for the flattened tensor: x.flatten().cumsum(0))."""
@@ -369,7 +369,7 @@ def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None, 
     return Cumsum(_axes("cumsum", dim, x.ndim)[0] if x.ndim else None)(x)
 
 
-def cumprod(input: Any, dim: Any, *, dtype: Any = None) -> Tensor:  # noqa: A002
+def cumprod(input: Any, dim: Any, *, dtype: Any = None) -> Tensor:
     """Cumulative product along dim (integers accumulate in int64). Recorded as a running
     product of slices, so it is differentiable everywhere, zeros included."""
     x = _int_to_long(as_operand(input), dtype)
@@ -388,7 +388,7 @@ def cumprod(input: Any, dim: Any, *, dtype: Any = None) -> Tensor:  # noqa: A002
 
 
 def _logical_reduce(name: str) -> Any:
-    def op(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+    def op(input: Any, dim: Any = None, keepdim: bool = False, *,
            axis: Any = None, keepdims: Any = None, out: Any = None) -> Tensor:
         no_out(name, out)
         x = as_operand(input)
@@ -402,11 +402,11 @@ def _logical_reduce(name: str) -> Any:
     return op
 
 
-all = _logical_reduce("all")  # noqa: A001
-any = _logical_reduce("any")  # noqa: A001
+all = _logical_reduce("all")
+any = _logical_reduce("any")
 
 
-def count_nonzero(input: Any, dim: Any = None) -> Tensor:  # noqa: A002
+def count_nonzero(input: Any, dim: Any = None) -> Tensor:
     x = as_operand(input)
     r = (x.array != 0).sum(axis=_axes("count_nonzero", dim, x.ndim))
     return Tensor._make(xp_of(x.array).asarray(r, dtype=np.int64), None)
@@ -416,13 +416,13 @@ def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     return x if x.shape == tuple(shape) else SumTo(tuple(shape))(x)
 
 
-def sum_to_size(input: Any, *size: Any) -> Tensor:  # noqa: A002
+def sum_to_size(input: Any, *size: Any) -> Tensor:
     from chainrule.operands import _shape_arg
 
     return sum_to(as_operand(input), _shape_arg(size))
 
 
-def broadcast_to(input: Any, size: Any) -> Tensor:  # noqa: A002
+def broadcast_to(input: Any, size: Any) -> Tensor:
     """input expanded to size (a view; -1 keeps a dimension), as torch.broadcast_to."""
     x = as_operand(input)
     shape = tuple(int(s) for s in size)

@@ -79,11 +79,11 @@ def _index_array(op: str, index: Any, ndim: int) -> Any:
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {idx.dtype}")
     if idx.ndim != ndim and not (idx.ndim <= 1 and ndim <= 1):
         raise ShapeError(f"{op}(): Index tensor must have the same number of dimensions as "
-                           f"input tensor ({idx.ndim} vs {ndim})")
+                         f"input tensor ({idx.ndim} vs {ndim})")
     return idx
 
 
-def gather(input: Any, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:  # noqa: A002
+def gather(input: Any, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:
     """out[i][j][k] = input[index[i][j][k]][j][k] for dim=0 (and likewise for other dims)."""
     x = as_operand(input)
     d = _axes("gather", dim, x.ndim)[0] if x.ndim else 0
@@ -93,16 +93,16 @@ def gather(input: Any, dim: int, index: Any, *, sparse_grad: bool = False) -> Te
     for k in range(x.ndim):
         if k != d and idx.shape[k] > x.shape[k]:
             raise ShapeError(f"gather(): Size does not match at dimension {k}: index "
-                               f"{tuple(idx.shape)} vs input {tuple(x.shape)}")
+                             f"{tuple(idx.shape)} vs input {tuple(x.shape)}")
     if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
         raise ShapeError(f"gather(): index {int(idx.max())} is out of bounds for dimension "
-                           f"{d} with size {x.shape[d]}")
+                         f"{d} with size {x.shape[d]}")
     if any(idx.shape[k] < x.shape[k] for k in range(x.ndim) if k != d):
         x = x[tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(idx.shape))]
     return Gather(d, idx)(x)
 
 
-def take_along_dim(input: Any, indices: Any, dim: int | None = None) -> Tensor:  # noqa: A002
+def take_along_dim(input: Any, indices: Any, dim: int | None = None) -> Tensor:
     x = as_operand(input)
     if dim is None:
         return gather(x.reshape(-1), 0, as_operand(indices).reshape(-1))
@@ -128,7 +128,7 @@ def _one_dim(op: str, x: Tensor, dim: Any) -> int:
 
 def _reduce_pick(op: str, x: Tensor, dim: Any, keepdim: bool, kind: Any, arg: str) -> Any:
     if x.ndim == 0:
-        return kind(x * 1, Tensor._make(np.zeros((), np.int64), None))
+        return _scalar_pick(x, kind)
     d = _one_dim(op, x, dim)
     if x.shape[d] == 0:
         raise DimError(f"{op}: Expected reduction dim {d} to have non-zero size (the input has "
@@ -137,7 +137,7 @@ def _reduce_pick(op: str, x: Tensor, dim: Any, keepdim: bool, kind: Any, arg: st
     return _pick(op, x, d, xp_of(idx).expand_dims(idx, d), keepdim, kind)
 
 
-def max(input: Any, dim: Any = None, keepdim: bool = False, *, out: Any = None,  # noqa: A001,A002
+def max(input: Any, dim: Any = None, keepdim: bool = False, *, out: Any = None,
         axis: Any = None, keepdims: Any = None) -> Any:
     """max(x): the largest element (0-d); max(x, dim): (values, indices) along dim;
     max(x, other): the elementwise maximum, as in PyTorch."""
@@ -151,7 +151,7 @@ def max(input: Any, dim: Any = None, keepdim: bool = False, *, out: Any = None, 
     return _reduce_pick("max", x, dim, keepdim, max_t, "argmax")
 
 
-def min(input: Any, dim: Any = None, keepdim: bool = False, *, out: Any = None,  # noqa: A001,A002
+def min(input: Any, dim: Any = None, keepdim: bool = False, *, out: Any = None,
         axis: Any = None, keepdims: Any = None) -> Any:
     """min(x), min(x, dim) -> (values, indices), min(x, other): as max."""
     no_out("min", out)
@@ -165,7 +165,7 @@ def min(input: Any, dim: Any = None, keepdim: bool = False, *, out: Any = None, 
 
 
 def _arg(name: str) -> Any:
-    def arg(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+    def arg(input: Any, dim: Any = None, keepdim: bool = False, *,
             axis: Any = None, keepdims: Any = None, out: Any = None) -> Tensor:
         no_out(name, out)
         x = as_operand(input)
@@ -173,7 +173,7 @@ def _arg(name: str) -> Any:
         if dim is None:
             if x.numel() == 0:
                 raise ShapeError(f"{name}(): Expected reduction dim to be specified for "
-                                   "input.numel() == 0.")
+                                 "input.numel() == 0.")
             r = getattr(x.array.reshape(-1), name)()
             if keepdim:
                 r = xp_of(x.array).asarray(r).reshape((1,) * x.ndim)
@@ -205,56 +205,60 @@ def _sort_indices(a: Any, dim: int, descending: bool) -> Any:
     return (n - 1) - rev
 
 
-def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:  # noqa: A002
+def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
     """(values, indices) sorted along dim; stable (ties keep their order) in any case."""
     x = as_operand(input)
     if x.ndim == 0:
-        return sort_t(x * 1, Tensor._make(np.zeros((), np.int64), None))
+        return _scalar_pick(x, sort_t)
     d = _one_dim("sort", x, dim)
     return _pick("sort", x, d, _sort_indices(x.array, d, descending), True, sort_t)
 
 
-def argsort(input: Any, dim: int = -1, descending: bool = False,  # noqa: A002
+def argsort(input: Any, dim: int = -1, descending: bool = False,
             stable: bool = False) -> Tensor:
     return sort(input, dim, descending, stable).indices
 
 
-def msort(input: Any) -> Tensor:  # noqa: A002
+def msort(input: Any) -> Tensor:
     return sort(input, 0).values
 
 
-def topk(input: Any, k: int, dim: int = -1, largest: bool = True,  # noqa: A002
+def _k_sorted(op: str, x: Tensor, dim: int, k: int, lo: int, descending: bool) -> Any:
+    """(dim, the first k indices of the stable sort along dim), k checked from lo."""
+    d = _one_dim(op, x, dim)
+    n = x.shape[d] if x.ndim else 1
+    if not lo <= k <= n:
+        raise DimError(f"{op}: selected number k ({k}) out of range for dimension {d} of size "
+                       f"{n}")
+    if x.ndim == 0:
+        return d, None
+    order = _sort_indices(x.array, d, descending)
+    return d, order[(slice(None),) * d + (slice(0, k),)]
+
+
+def _scalar_pick(x: Tensor, kind: Any) -> Any:
+    return kind(x * 1, Tensor._make(np.zeros((), np.int64), None))
+
+
+def topk(input: Any, k: int, dim: int = -1, largest: bool = True,
          sorted: bool = True) -> Any:  # noqa: A002
     """The k largest (or smallest) elements along dim, as (values, indices)."""
     x = as_operand(input)
-    d = _one_dim("topk", x, dim)
-    n = x.shape[d] if x.ndim else 1
-    if not 0 <= k <= n:
-        raise ShapeError(f"topk: selected index k ({k}) out of range for a dimension of "
-                           f"size {n}")
-    if x.ndim == 0:
-        return topk_t(x * 1, Tensor._make(np.zeros((), np.int64), None))
-    order = _sort_indices(x.array, d, largest)
-    idx = order[(slice(None),) * d + (slice(0, k),)]
-    return _pick("topk", x, d, idx, True, topk_t)
+    d, idx = _k_sorted("topk", x, dim, k, 0, largest)
+    return _scalar_pick(x, topk_t) if idx is None else _pick("topk", x, d, idx, True, topk_t)
 
 
-def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:  # noqa: A002
+def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     """The k-th smallest element (k from 1) along dim, as (values, indices)."""
     x = as_operand(input)
-    d = _one_dim("kthvalue", x, dim)
-    n = x.shape[d] if x.ndim else 1
-    if not 1 <= k <= n:
-        raise DimError(f"kthvalue(): selected number k ({k}) out of range for dimension "
-                         f"{d} of size {n}")
-    if x.ndim == 0:
-        return kthvalue_t(x * 1, Tensor._make(np.zeros((), np.int64), None))
-    order = _sort_indices(x.array, d, False)
-    idx = order[(slice(None),) * d + (slice(k - 1, k),)]
-    return _pick("kthvalue", x, d, idx, keepdim, kthvalue_t)
+    d, idx = _k_sorted("kthvalue", x, dim, k, 1, False)
+    if idx is None:
+        return _scalar_pick(x, kthvalue_t)
+    return _pick("kthvalue", x, d, idx[(slice(None),) * d + (slice(k - 1, k),)], keepdim,
+                 kthvalue_t)
 
 
-def median(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A002
+def median(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """median(x): the lower median of all elements (0-d, its gradient shared among elements
     equal to it); median(x, dim): (values, indices) of the lower median along dim."""
     x = as_operand(input)
@@ -291,6 +295,6 @@ class _MedianAll(Function):
         return Scale(w)(gy.expand(tuple(x.shape)) if x.ndim else gy)
 
 
-def nanmedian(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A002
+def nanmedian(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
     raise NotImplementedError("nanmedian is not implemented yet; drop the NaNs first with "
                               "x[~x.isnan()] and call median()")

@@ -184,7 +184,7 @@ def _resolve(shape: tuple[int, ...], numel: int, like: Any, op: str = "reshape")
     return shape
 
 
-def reshape(input: Any, *shape: Any) -> Tensor:  # noqa: A002 (PyTorch's names)
+def reshape(input: Any, *shape: Any) -> Tensor:
     """The same elements in a new shape: a view when the memory layout allows (as in PyTorch),
     else a copy. reshape(x, 2, 3) and reshape(x, (2, 3)) both work; one size may be -1."""
     x = as_operand(input)
@@ -203,7 +203,7 @@ def reshape(input: Any, *shape: Any) -> Tensor:  # noqa: A002 (PyTorch's names)
     return y
 
 
-def view(input: Any, *shape: Any) -> Tensor:  # noqa: A002
+def view(input: Any, *shape: Any) -> Tensor:
     """reshape that must not copy: PyTorch's error when the layout does not allow a view.
     view(dtype) reinterprets the bytes as another dtype of the same size."""
     x = as_operand(input)
@@ -234,15 +234,15 @@ def _view_dtype(x: Tensor, dtype: Any) -> Tensor:
     return as_view(Tensor._make(x.array.view(dt), None), x, lambda p: _view_dtype(p, dt))
 
 
-def view_as(input: Any, other: Tensor) -> Tensor:  # noqa: A002
+def view_as(input: Any, other: Tensor) -> Tensor:
     return view(input, tuple(other.shape))
 
 
-def reshape_as(input: Any, other: Tensor) -> Tensor:  # noqa: A002
+def reshape_as(input: Any, other: Tensor) -> Tensor:
     return reshape(input, tuple(other.shape))
 
 
-def permute(input: Any, *dims: Any) -> Tensor:  # noqa: A002
+def permute(input: Any, *dims: Any) -> Tensor:
     """The dims reordered: output dim i is input dim dims[i] (a view)."""
     x = as_operand(input)
     n = x.array.ndim
@@ -251,8 +251,8 @@ def permute(input: Any, *dims: Any) -> Tensor:  # noqa: A002
                            else _shape_arg(dims)))
     if len(axes) != x.ndim or sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
-                           f"not match the length of the desired ordering of dimensions i.e. "
-                           f"input.dim() = {x.ndim} is not equal to len(dims) = {len(axes)}"
+                         f"not match the length of the desired ordering of dimensions i.e. "
+                         f"input.dim() = {x.ndim} is not equal to len(dims) = {len(axes)}"
                            if len(axes) != x.ndim else
                            f"permute(): duplicate dims are not allowed: {list(dims)}")
     if x.ndim == 0:
@@ -260,7 +260,7 @@ def permute(input: Any, *dims: Any) -> Tensor:  # noqa: A002
     return as_view(Transpose(axes)(x), x, lambda p: permute(p, axes))
 
 
-def transpose(input: Any, dim0: int, dim1: int) -> Tensor:  # noqa: A002
+def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
     """dim0 and dim1 swapped (a view), as torch.transpose."""
     x = as_operand(input)
     n = x.array.ndim
@@ -280,37 +280,37 @@ def transpose(input: Any, dim0: int, dim1: int) -> Tensor:  # noqa: A002
 swapaxes = swapdims = transpose
 
 
-def t(input: Any) -> Tensor:  # noqa: A002
+def t(input: Any) -> Tensor:
     """The transpose of a matrix (tensors of up to 2 dims), as torch.t."""
     x = as_operand(input)
     if x.ndim > 2:
         raise ShapeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D; "
-                           "use x.transpose(dim0, dim1) or x.mT")
+                         "use x.transpose(dim0, dim1) or x.mT")
     return transpose(x, 0, 1) if x.ndim == 2 else reshape(x, tuple(x.shape))
 
 
-def reverse_dims(input: Any) -> Tensor:  # noqa: A002
+def reverse_dims(input: Any) -> Tensor:
     """All dims reversed (x.T)."""
     x = as_operand(input)
     return permute(x, tuple(range(x.ndim))[::-1])
 
 
-def matrix_transpose(input: Any) -> Tensor:  # noqa: A002
+def matrix_transpose(input: Any) -> Tensor:
     """The last two dims swapped (x.mT)."""
     x = as_operand(input)
     if x.ndim < 2:
         raise ShapeError(f"tensor.mT is only supported on matrices or batches of matrices. "
-                           f"Got {x.ndim}-D tensor.")
+                         f"Got {x.ndim}-D tensor.")
     return transpose(x, -2, -1)
 
 
-def movedim(input: Any, source: Any, destination: Any) -> Tensor:  # noqa: A002
+def movedim(input: Any, source: Any, destination: Any) -> Tensor:
     x = as_operand(input)
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
     if len(src) != len(dst):
         raise ShapeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
-                           f"should contain the same number of dims as destination ({dst} dims)")
+                         f"should contain the same number of dims as destination ({dst} dims)")
     src = [_axis("movedim", s, x.ndim) for s in src]
     dst = [_axis("movedim", d, x.ndim) for d in dst]
     order = [a for a in range(x.ndim) if a not in src]
@@ -322,7 +322,7 @@ def movedim(input: Any, source: Any, destination: Any) -> Tensor:  # noqa: A002
 moveaxis = movedim
 
 
-def squeeze(input: Any, dim: Any = None) -> Tensor:  # noqa: A002
+def squeeze(input: Any, dim: Any = None) -> Tensor:
     """Size-1 dims removed: all of them, or those of dim (an int or a tuple); a dim whose size
     is not 1 is left as it is, as in PyTorch."""
     x = as_operand(input)
@@ -333,7 +333,7 @@ def squeeze(input: Any, dim: Any = None) -> Tensor:  # noqa: A002
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1)))
 
 
-def unsqueeze(input: Any, dim: int) -> Tensor:  # noqa: A002
+def unsqueeze(input: Any, dim: int) -> Tensor:
     """A size-1 dim inserted at dim (dim may be -1 for last, as in PyTorch)."""
     x = as_operand(input)
     a = _axis("unsqueeze", dim, x.ndim + 1)
@@ -343,7 +343,7 @@ def unsqueeze(input: Any, dim: int) -> Tensor:  # noqa: A002
 expand_dims = unsqueeze
 
 
-def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Dims start_dim..end_dim merged into one (the default gives 1-D)."""
     x = as_operand(input)
     if x.ndim == 0:
@@ -355,11 +355,11 @@ def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noq
     return reshape(x, tuple(x.shape[:s]) + (merged,) + tuple(x.shape[e + 1:]))
 
 
-def ravel(input: Any) -> Tensor:  # noqa: A002
+def ravel(input: Any) -> Tensor:
     return flatten(input)
 
 
-def unflatten(input: Any, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa: A002
+def unflatten(input: Any, dim: int, sizes: Sequence[int]) -> Tensor:
     """Dim dim split into sizes (one of which may be -1)."""
     x = as_operand(input)
     d = _axis("unflatten", dim, x.ndim)
@@ -377,18 +377,18 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return y
 
 
-def select(input: Any, dim: int, index: int) -> Tensor:  # noqa: A002
+def select(input: Any, dim: int, index: int) -> Tensor:
     """input[..., index, ...] at dim (a view with dim removed)."""
     x = as_operand(input)
     d = _axis("select", dim, x.ndim)
     n = x.shape[d]
     if not -n <= index < n:
         raise DimError(f"select(): index {index} out of range for tensor of size "
-                         f"{list(x.shape)} at dimension {d}")
+                       f"{list(x.shape)} at dimension {d}")
     return getitem(x, (slice(None),) * d + (int(index),))
 
 
-def narrow(input: Any, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
+def narrow(input: Any, dim: int, start: int, length: int) -> Tensor:
     """input[..., start:start + length, ...] at dim (a view)."""
     x = as_operand(input)
     d = _axis("narrow", dim, x.ndim)
@@ -397,11 +397,11 @@ def narrow(input: Any, dim: int, start: int, length: int) -> Tensor:  # noqa: A0
         start += x.shape[d]
     if not (0 <= start <= x.shape[d] and 0 <= length and start + length <= x.shape[d]):
         raise ShapeError(f"start ({start}) + length ({length}) exceeds dimension size "
-                           f"({x.shape[d]}).")
+                         f"({x.shape[d]}).")
     return getitem(x, (slice(None),) * d + (slice(start, start + int(length)),))
 
 
-def expand(input: Any, *sizes: Any) -> Tensor:  # noqa: A002
+def expand(input: Any, *sizes: Any) -> Tensor:
     """A view with size-1 dims repeated to sizes (-1 keeps a dim; new dims go in front)."""
     from chainrule.ops.reduce import broadcast_to
 
@@ -410,11 +410,11 @@ def expand(input: Any, *sizes: Any) -> Tensor:  # noqa: A002
     lead = len(shape) - x.ndim
     if lead < 0:
         raise ShapeError(f"expand: the number of sizes provided ({len(shape)}) must be greater "
-                           f"or equal to the number of dimensions in the tensor ({x.ndim})")
+                         f"or equal to the number of dimensions in the tensor ({x.ndim})")
     for i, s in enumerate(shape):
         if i < lead and s == -1:
             raise ShapeError(f"expand: -1 is not allowed in a leading, non-existing dimension "
-                               f"{i}")
+                             f"{i}")
         if i >= lead and s != -1 and x.shape[i - lead] not in (1, s):
             raise ShapeError(
                 f"The expanded size of the tensor ({s}) must match the existing size "
@@ -423,16 +423,16 @@ def expand(input: Any, *sizes: Any) -> Tensor:  # noqa: A002
     return broadcast_to(x, shape)
 
 
-def expand_as(input: Any, other: Tensor) -> Tensor:  # noqa: A002
+def expand_as(input: Any, other: Tensor) -> Tensor:
     return expand(input, tuple(other.shape))
 
 
-def clone(input: Any, *, memory_format: Any = None) -> Tensor:  # noqa: A002
+def clone(input: Any, *, memory_format: Any = None) -> Tensor:
     """A copy in new memory, recorded in the graph (gradients flow back to input)."""
     return Clone()(as_operand(input))
 
 
-def contiguous(input: Any, memory_format: Any = None) -> Tensor:  # noqa: A002
+def contiguous(input: Any, memory_format: Any = None) -> Tensor:
     """input itself when its memory is C-contiguous, else a contiguous copy."""
     x = as_operand(input)
     return x if x.array.flags.c_contiguous else Clone()(x)

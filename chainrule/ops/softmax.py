@@ -121,14 +121,14 @@ def _softmax_input(op: str, input: Any, dim: Any, dtype: Any) -> tuple[Tensor, i
     return x, (_axes(op, dim, x.ndim)[0] if x.ndim else None)
 
 
-def softmax(input: Any, dim: Any = None, dtype: Any = None, *,  # noqa: A002
+def softmax(input: Any, dim: Any = None, dtype: Any = None, *,
             axis: Any = None) -> Tensor:
     """exp(x) / exp(x).sum(dim, keepdim=True), along dim (required)."""
     x, d = _softmax_input("softmax", input, dim if axis is None else axis, dtype)
     return Softmax(d)(x)
 
 
-def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *,  # noqa: A002
+def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *,
                 axis: Any = None) -> Tensor:
     """x - logsumexp(x, dim, keepdim=True), along dim (required)."""
     x, d = _softmax_input("log_softmax", input, dim if axis is None else axis, dtype)

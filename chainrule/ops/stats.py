@@ -16,14 +16,14 @@ from chainrule.ops.reduce import _axes, _count, dim_args, mean, sum
 from chainrule.tensor import Tensor
 
 
-def nansum(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+def nansum(input: Any, dim: Any = None, keepdim: bool = False, *,
            dtype: Any = None) -> Tensor:
     """sum treating NaN as zero."""
     x = as_operand(input)
     return sum(where(isnan(x), 0.0, x), dim, keepdim, dtype=dtype)
 
 
-def nanmean(input: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A002
+def nanmean(input: Any, dim: Any = None, keepdim: bool = False, *,
             dtype: Any = None) -> Tensor:
     """mean over the elements that are not NaN."""
     x = as_operand(input)
@@ -49,7 +49,7 @@ def _var_args(op: str, dim: Any, unbiased: Any, keepdim: bool, correction: Any,
     return dim, c, keepdim
 
 
-def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None, **kw: Any) -> Tensor:
     """Variance over dim, dividing by N - correction: unbiased (correction=1) by default, as
     in PyTorch; unbiased=False or correction=0 gives the population variance."""
@@ -62,13 +62,13 @@ def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False
         return sum(d * d, axes, keepdim) / float(n) if n else sum(d * d, axes, keepdim) * np.inf
 
 
-def std(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+def std(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None, **kw: Any) -> Tensor:
     """Standard deviation: sqrt(var) with var's arguments (unbiased by default)."""
     return var(input, dim, unbiased, keepdim, correction=correction, **kw).sqrt()
 
 
-def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None, **kw: Any) -> tuple[Tensor, Tensor]:
     x = as_operand(input)
     v = var(x, dim, unbiased, keepdim, correction=correction, **kw)
@@ -76,7 +76,7 @@ def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = 
     return v, mean(x, d, k)
 
 
-def std_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,  # noqa: A002
+def std_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None, **kw: Any) -> tuple[Tensor, Tensor]:
     v, m = var_mean(input, dim, unbiased, keepdim, correction=correction, **kw)
     return v.sqrt(), m

@@ -15,19 +15,19 @@ from chainrule.ops.softmax import softmax as _softmax
 from chainrule.tensor import Tensor
 
 
-def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's names)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); with inplace=True the input itself is changed (and returned)."""
     return as_operand(input).relu_() if inplace else E.relu(input)
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01,  # noqa: A002
+def leaky_relu(input: Tensor, negative_slope: float = 0.01,
                inplace: bool = False) -> Tensor:
     if inplace:
         return as_operand(input).leaky_relu_(negative_slope)
     return E.leaky_relu(input, negative_slope)
 
 
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return as_operand(input).elu_(alpha) if inplace else E.elu(input, alpha)
 
 
@@ -135,7 +135,7 @@ class _SoftmaxBase(Module):
         return f"dim={self.dim}"
 
 
-def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype: Any = None) -> Tensor:
     """F.softmax: along dim; without one, PyTorch's deprecated implicit choice (dim 0 for 0-,
     1- and 3-d inputs, else 1), with its warning."""
@@ -144,7 +144,7 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa
     return _softmax(x, d, dtype)
 
 
-def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,  # noqa: A002
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype: Any = None) -> Tensor:
     """F.log_softmax: along dim (PyTorch's implicit choice without one, as F.softmax)."""
     x = as_operand(input)
