@@ -19,8 +19,10 @@ from chainrule.tensor import Tensor
 class _Loss(Module):
     """Base of the loss modules: stores and checks `reduction`."""
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
         super().__init__()
+        reduction = L.legacy_reduction(size_average, reduce, reduction)
         L.check_reduction(type(self).__name__, reduction, self._reductions)
         self.reduction = reduction
 
@@ -36,8 +38,9 @@ class _Loss(Module):
 class MSELoss(_Loss):
     """Mean squared error; half=True gives the textbook's J = 1/2 ||a - y||^2 (see mse_loss)."""
 
-    def __init__(self, reduction: str = "mean", half: bool = False) -> None:
-        super().__init__(reduction)
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 *, half: bool = False) -> None:
+        super().__init__(size_average, reduce, reduction)
         self.half = half
 
     def forward(self, input: Tensor, target: Any, sample_weight: Any = None) -> Tensor:
@@ -59,7 +62,7 @@ class HuberLoss(_Loss):
     """Quadratic below delta, linear above (see huber_loss)."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         if not delta > 0:
             raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
         self.delta = delta
@@ -75,8 +78,9 @@ class HuberLoss(_Loss):
 class SmoothL1Loss(_Loss):
     """Huber loss divided by beta (see smooth_l1_loss)."""
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
-        super().__init__(reduction)
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 beta: float = 1.0) -> None:
+        super().__init__(size_average, reduce, reduction)
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
         self.beta = beta
@@ -92,8 +96,9 @@ class SmoothL1Loss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy on probabilities; `weight` weighs elements (a buffer)."""
 
-    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
 
     def forward(self, input: Tensor, target: Any, sample_weight: Any = None) -> Tensor:
@@ -105,9 +110,9 @@ class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross-entropy in one stable formula; `weight` weighs elements and
     `pos_weight` the positive term (both buffers)."""
 
-    def __init__(self, weight: Any = None, reduction: str = "mean",
-                 pos_weight: Any = None) -> None:
-        super().__init__(reduction)
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean", pos_weight: Any = None) -> None:
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
         self._buffer("pos_weight", pos_weight)
 
@@ -121,9 +126,10 @@ class CrossEntropyLoss(_Loss):
     """Log-softmax + negative log-likelihood, fused (see cross_entropy); `weight` (C,) weighs
     classes (a buffer)."""
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
-        super().__init__(reduction)
+        super().__init__(size_average, reduce, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
                              f"{label_smoothing}")
@@ -146,9 +152,9 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities; `weight` (C,) weighs classes (a buffer)."""
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100,
-                 reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self._buffer("weight", weight)
         self.ignore_index = ignore_index
 
@@ -162,8 +168,9 @@ class KLDivLoss(_Loss):
 
     _reductions = ("mean", "batchmean", "sum", "none")
 
-    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(reduction)
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:
+        super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Any, sample_weight: Any = None) -> Tensor:
@@ -174,8 +181,9 @@ class KLDivLoss(_Loss):
 class HingeEmbeddingLoss(_Loss):
     """x where y = 1, max(0, margin - x) where y = -1 (see hinge_embedding_loss)."""
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, margin: float = 1.0, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input: Tensor, target: Any, sample_weight: Any = None) -> Tensor:
@@ -186,8 +194,9 @@ class HingeEmbeddingLoss(_Loss):
 class CosineEmbeddingLoss(_Loss):
     """1 - cos where y = 1, max(0, cos - margin) where y = -1 (see cosine_embedding_loss)."""
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
+    def __init__(self, margin: float = 0.0, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any,

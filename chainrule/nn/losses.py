@@ -25,6 +25,7 @@ Two kinds of weights, named as PyTorch names them:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,19 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 # -- shared checks and the reduction ------------------------------------------------------------
+def legacy_reduction(size_average: Any, reduce: Any, reduction: str) -> str:
+    """PyTorch's deprecated size_average / reduce arguments, mapped to a reduction exactly as
+    PyTorch maps them (with its warning): reduce=False is 'none', else size_average=False is
+    'sum', else 'mean'. Neither given: `reduction` itself."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use "
+                  "reduction='...' instead.", UserWarning, stacklevel=3)
+    if reduce is not None and not reduce:
+        return "none"
+    return "sum" if size_average is not None and not size_average else "mean"
+
+
 def check_reduction(name: str, reduction: str, valid: tuple[str, ...] = REDUCTIONS) -> None:
     """Refuse an unknown reduction, listing the valid ones."""
     if reduction not in valid:
@@ -125,7 +139,8 @@ def reduce_loss(name: str, loss: Tensor, reduction: str, sample_weight: Any = No
 
 
 # -- regression ---------------------------------------------------------------------------------
-def mse_loss(input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
+def mse_loss(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+             reduction: str = "mean", weight: Any = None, *,
              half: bool = False, sample_weight: Any = None) -> Tensor:
     """Squared error (input - target)^2, elementwise, then reduced; input and target (*).
 
@@ -134,6 +149,7 @@ def mse_loss(input: Any, target: Any, *, reduction: str = "mean", weight: Any = 
     and 'mean' gives 1/(2n) ||input - target||^2 over the n elements. `weight` (the input's shape)
     weighs elements, and 'mean' then divides by sum(weight), as in PyTorch.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("mse_loss", reduction)
     x, t = _pair("mse_loss", input, target)
     d = x - t
@@ -143,17 +159,19 @@ def mse_loss(input: Any, target: Any, *, reduction: str = "mean", weight: Any = 
     return _elementwise_weighted("mse_loss", loss, reduction, weight, sample_weight, True)
 
 
-def l1_loss(input: Any, target: Any, *, reduction: str = "mean", weight: Any = None,
+def l1_loss(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+            reduction: str = "mean", weight: Any = None, *,
             sample_weight: Any = None) -> Tensor:
     """Absolute error |input - target|, elementwise, then reduced; input and target (*).
     `weight` (the input's shape) weighs elements; 'mean' then divides by sum(weight)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("l1_loss", reduction)
     x, t = _pair("l1_loss", input, target)
     return _elementwise_weighted("l1_loss", (x - t).abs(), reduction, weight, sample_weight, True)
 
 
-def huber_loss(input: Any, target: Any, *, reduction: str = "mean", delta: float = 1.0,
-               weight: Any = None, sample_weight: Any = None) -> Tensor:
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0,
+               weight: Any = None, *, sample_weight: Any = None) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target.
     `weight` (the input's shape) weighs elements; 'mean' still divides by the element count,
     as in PyTorch."""
@@ -167,10 +185,12 @@ def huber_loss(input: Any, target: Any, *, reduction: str = "mean", delta: float
     return _elementwise_weighted("huber_loss", loss, reduction, weight, sample_weight, False)
 
 
-def smooth_l1_loss(input: Any, target: Any, *, reduction: str = "mean", beta: float = 1.0,
+def smooth_l1_loss(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+                   reduction: str = "mean", beta: float = 1.0, *,
                    sample_weight: Any = None) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = input - target (beta=0 is
     l1_loss). Equals huber_loss(delta=beta) / beta."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
@@ -200,11 +220,13 @@ def _clamped_log(x: Tensor) -> Tensor:
     return where(ok, where(ok, x, 1.0).log(), -100.0)
 
 
-def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *,
-                         reduction: str = "mean", sample_weight: Any = None) -> Tensor:
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any = None,
+                         reduce: Any = None, reduction: str = "mean", *,
+                         sample_weight: Any = None) -> Tensor:
     """-w [y log p + (1 - y) log(1 - p)] for probabilities p (input, any shape, in [0, 1]) and
     targets y of the same shape; each log is clamped at -100 as in PyTorch. `weight` weighs
     elements (broadcast to the input). For logits use binary_cross_entropy_with_logits."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     name = "binary_cross_entropy"
     check_reduction(name, reduction)
     x, t = _pair(name, input, target)
@@ -220,13 +242,15 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *,
     return reduce_loss(name, loss, reduction, sample_weight)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *,
-                                     reduction: str = "mean", pos_weight: Any = None,
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
+                                     size_average: Any = None, reduce: Any = None,
+                                     reduction: str = "mean", pos_weight: Any = None, *,
                                      sample_weight: Any = None) -> Tensor:
     """-w [p_w y log s(x) + (1 - y) log(1 - s(x))] with s the sigmoid, for logits x and targets y
     of the same shape, computed stably as w [(1 - y) x + (1 + (p_w - 1) y) softplus(-x)].
     `weight` weighs elements and `pos_weight` (e.g. one per class, (C,)) the positive term; both
     broadcast to the input."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     name = "binary_cross_entropy_with_logits"
     check_reduction(name, reduction)
     x, t = _pair(name, input, target)
@@ -245,12 +269,14 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 
 
 # -- divergence and embedding losses ------------------------------------------------------------
-def kl_div(input: Any, target: Any, *, reduction: str = "mean", log_target: bool = False,
+def kl_div(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+           reduction: str = "mean", log_target: bool = False, *,
            sample_weight: Any = None) -> Tensor:
     """KL(target || model) elementwise: target (log target - input), with `input` holding
     log-probabilities (e.g. log_softmax) and `target` probabilities (log-probabilities when
     log_target=True); 0 log 0 counts as 0. reduction='batchmean' (sum / N) is the true KL
     divergence per example; 'mean' divides by every element, as PyTorch does."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("kl_div", reduction, ("mean", "batchmean", "sum", "none"))
     x, t = _pair("kl_div", input, target)
     if log_target:
@@ -269,10 +295,12 @@ def _signs(name: str, target: Any, x: Tensor, shape: tuple) -> Any:
     return y.astype(x.dtype, copy=False)
 
 
-def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0, *,
-                         reduction: str = "mean", sample_weight: Any = None) -> Tensor:
+def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0, size_average: Any = None,
+                         reduce: Any = None, reduction: str = "mean", *,
+                         sample_weight: Any = None) -> Tensor:
     """x where y = 1 and max(0, margin - x) where y = -1, for distances x and labels y of the
     same shape (any shape), as in PyTorch."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("hinge_embedding_loss", reduction)
     x = _input("hinge_embedding_loss", input)
     y = _signs("hinge_embedding_loss", target, x, x.shape)
@@ -280,10 +308,12 @@ def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0, *,
     return reduce_loss("hinge_embedding_loss", loss, reduction, sample_weight)
 
 
-def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float = 0.0, *,
-                          reduction: str = "mean", sample_weight: Any = None) -> Tensor:
+def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float = 0.0,
+                          size_average: Any = None, reduce: Any = None,
+                          reduction: str = "mean", *, sample_weight: Any = None) -> Tensor:
     """1 - cos(x1, x2) where y = 1 and max(0, cos(x1, x2) - margin) where y = -1, for inputs
     (N, D) (or (D,)) and labels y (N,) (or ()), as in PyTorch."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     name = "cosine_embedding_loss"
     check_reduction(name, reduction)
     x1, x2 = _pair(name, input1, input2, what="input2")
@@ -351,11 +381,13 @@ def _unbatch(x: Tensor, y: Any) -> tuple[Tensor, Any, bool]:
     return x.reshape(1, -1), y.reshape((1,) + y.shape), True
 
 
-def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-             reduction: str = "mean", sample_weight: Any = None) -> Tensor:
+def nll_loss(input: Any, target: Any, weight: Any = None, size_average: Any = None,
+             ignore_index: int = -100, reduce: Any = None, reduction: str = "mean", *,
+             sample_weight: Any = None) -> Tensor:
     """-w[y] * input[y] for log-probabilities input (N, C, *d) (or (C,)) and class indices
     target (N, *d) (or ()); `weight` (C,) weighs classes, positions whose target is
     ignore_index count for nothing, and 'mean' divides by the sum of w[y] over the rest."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction("nll_loss", reduction)
     x = _input("nll_loss", input)
     x, y, single = _unbatch(x, _target_array("nll_loss", target, x))
@@ -367,9 +399,9 @@ def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int =
     return out.reshape(()) if single and reduction == "none" else out
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0,
-                  sample_weight: Any = None) -> Tensor:
+def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any = None,
+                  ignore_index: int = -100, reduce: Any = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0, *, sample_weight: Any = None) -> Tensor:
     """Cross-entropy of logits input (N, C, *d) (or (C,)) against a target that holds either
     class indices (N, *d) (integers; or ()) or class probabilities (floats, the input's shape).
 
@@ -379,6 +411,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
     label_smoothing = e mixes the target with the uniform distribution: (1 - e) y + e / C.
     Matches torch.nn.functional.cross_entropy in every combination.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     name = "cross_entropy"
     check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:

@@ -153,8 +153,11 @@ def pool_window(who: str, shape: tuple[int, ...], kernel_size: Any, stride: Any,
 
 # -- the public functions ------------------------------------------------------------------------
 def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """Max over kernel_size windows of input (N, C, H, W) or (C, H, W) -> (N, C, OH, OW)."""
+    if return_indices:
+        raise NotImplementedError("max_pool2d: return_indices=True (for MaxUnpool2d) is not "
+                                  "supported yet; leave it False")
     x = as_operands((input,))[0]
     x4 = _batched(x, "max_pool2d")
     win, out_hw = pool_window("max_pool2d", x4.shape, kernel_size, stride, padding, dilation,

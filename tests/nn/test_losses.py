@@ -405,7 +405,7 @@ def test_modules_match_the_functions() -> None:
         (nn.CrossEntropyLoss(CLASS_W, ignore_index=3, label_smoothing=0.1)(x, LABELS),
          F.cross_entropy(x, LABELS, CLASS_W, ignore_index=3, label_smoothing=0.1)),
         (nn.NLLLoss(CLASS_W)(x, LABELS, SW), F.nll_loss(x, LABELS, CLASS_W, sample_weight=SW)),
-        (nn.KLDivLoss("batchmean", log_target=True)(x, LOGP),
+        (nn.KLDivLoss(reduction="batchmean", log_target=True)(x, LOGP),
          F.kl_div(x, LOGP, reduction="batchmean", log_target=True)),
         (nn.HingeEmbeddingLoss(0.5)(x, SIGNS), F.hinge_embedding_loss(x, SIGNS, 0.5)),
         (nn.CosineEmbeddingLoss(0.2)(x, X2, COS_Y), F.cosine_embedding_loss(x, X2, COS_Y, 0.2)),
@@ -420,3 +420,33 @@ def test_module_weights_are_buffers() -> None:
     assert list(m.parameters()) == []
     assert "pos_weight" in nn.BCEWithLogitsLoss(pos_weight=[1.0, 2.0]).state_dict()
     assert list(nn.MSELoss().state_dict()) == []
+
+
+def test_signatures_take_pytorchs_positional_order_and_legacy_arguments():
+    """Arguments land where PyTorch puts them, the deprecated size_average / reduce included
+    (mapped to a reduction as PyTorch maps them, with its warning)."""
+    x, t = cr.tensor(REG_X), cr.tensor(REG_T)
+    assert F.huber_loss(x, t, "sum", 0.5).item() == F.huber_loss(x, t, reduction="sum",
+                                                                  delta=0.5).item()
+    with pytest.warns(UserWarning, match="size_average and reduce"):
+        assert F.mse_loss(x, t, None, False).shape == x.shape           # reduce=False: 'none'
+    with pytest.warns(UserWarning):
+        assert nn.L1Loss(False).reduction == "sum"                       # size_average=False
+    with pytest.warns(UserWarning):
+        assert nn.KLDivLoss(None, False).reduction == "none"
+    assert nn.CrossEntropyLoss(None, None, 3).ignore_index == 3
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    for name in ("mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
+                 "binary_cross_entropy_with_logits", "kl_div", "nll_loss", "cross_entropy",
+                 "hinge_embedding_loss", "cosine_embedding_loss"):
+        theirs = list(inspect.signature(getattr(torch.nn.functional, name)).parameters)
+        ours = list(inspect.signature(getattr(F, name)).parameters)
+        assert ours[:len(theirs)] == theirs, name
+    for name in ("MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss",
+                 "BCEWithLogitsLoss", "KLDivLoss", "NLLLoss", "CrossEntropyLoss",
+                 "HingeEmbeddingLoss", "CosineEmbeddingLoss"):
+        theirs = list(inspect.signature(getattr(torch.nn, name).__init__).parameters)
+        ours = list(inspect.signature(getattr(nn, name).__init__).parameters)
+        assert ours[:len(theirs)] == theirs, name

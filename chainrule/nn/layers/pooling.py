@@ -28,8 +28,11 @@ class MaxPool2d(_Pool2d):
     (the first one on ties)."""
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-                 ceil_mode: bool = False) -> None:
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
+        if return_indices:
+            raise NotImplementedError("MaxPool2d: return_indices=True (for MaxUnpool2d) is not "
+                                      "supported yet; leave it False")
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
