@@ -367,7 +367,12 @@ def _trunc_div_int(x: Any, y: Any) -> Any:
     return q + ((q < 0) & (q * y != x))
 
 
-true_divide = divide = div
+divide = div
+
+
+def true_divide(dividend: Any, divisor: Any) -> Tensor:
+    """dividend / divisor (PyTorch's alias of div)."""
+    return div(dividend, divisor)
 multiply = mul
 subtract = sub
 

@@ -422,10 +422,10 @@ def sum_to_size(input: Any, *size: Any) -> Tensor:
     return sum_to(as_operand(input), _shape_arg(size))
 
 
-def broadcast_to(input: Any, size: Any) -> Tensor:
-    """input expanded to size (a view; -1 keeps a dimension), as torch.broadcast_to."""
+def broadcast_to(input: Any, shape: Any) -> Tensor:
+    """input expanded to shape (a view; -1 keeps a dimension), as torch.broadcast_to."""
     x = as_operand(input)
-    shape = tuple(int(s) for s in size)
+    shape = tuple(int(s) for s in shape)
     lead = len(shape) - x.ndim
     if lead < 0:
         raise RuntimeError(

@@ -277,7 +277,12 @@ def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
     return as_view(Transpose(axes)(x), x, lambda p: permute(p, axes))
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
+
+
+def swapaxes(input: Any, axis0: int, axis1: int) -> Tensor:
+    """transpose under NumPy's name (PyTorch's argument names)."""
+    return transpose(input, axis0, axis1)
 
 
 def t(input: Any) -> Tensor:
