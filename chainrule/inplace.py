@@ -132,9 +132,19 @@ def _stand_in(t: Tensor, arr: Any) -> Tensor:
 
 
 def _remember(t: Tensor, old: Tensor) -> None:
-    if t._rebased is None:
-        t._rebased = []
-    t._rebased.append((_Version.clock, old))
+    """Note that t changed now and that `old` is its value before: ops that used t before now
+    send their gradients to old. Only a value with a live graph behind it can receive one, so
+    the routes to values whose graph a backward has freed are dropped (a tensor changed in place
+    at every step keeps a short list)."""
+    routes = [e for e in t._rebased or () if _live(e[1])]
+    if _live(old):
+        routes.append((_Version.clock, old))
+    t._rebased = routes or None
+
+
+def _live(old: Tensor) -> bool:
+    f = old.creator
+    return old._requires_grad and (f is None or f.inputs is not None)
 
 
 def _rebase(t: Tensor, r: Tensor) -> None:
