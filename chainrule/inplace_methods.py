@@ -162,12 +162,7 @@ def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
                  (value,), fast)
 
 
-def masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
-    """A copy with the elements where mask is True set to value (mask broadcasts)."""
-    m = _bool_mask("masked_fill", mask)
-    shape = np.broadcast_shapes(self.array.shape, m.shape)
-    x = self if shape == self.array.shape else self.expand(shape)
-    return ops.where(m, _value_like(self, value), x)
+masked_fill = ops.masked_fill  # the out-of-place form is an op (cr.masked_fill too)
 
 
 def _random_fill(name: str, draw: Callable[..., Any]) -> Callable[..., Tensor]:
@@ -226,7 +221,13 @@ def _bind() -> None:
                  "ceil", "round", "trunc", "sign", "reciprocal", "square", "rsqrt", "expm1",
                  "addcmul", "addcdiv", "lerp", "fmod", "remainder", "floor_divide", "leaky_relu",
                  "elu", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-                 "logical_and", "logical_or", "logical_not", "exp2", "log2", "log10"):
+                 "logical_and", "logical_or", "logical_not", "exp2", "log2", "log10",
+                 "sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "arcsin",
+                 "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "atan2", "arctan2",
+                 "hypot", "erf", "erfc", "erfinv", "nan_to_num", "sgn", "tril", "triu",
+                 "scatter", "scatter_add", "scatter_reduce", "index_add", "index_fill",
+                 "index_copy", "masked_scatter", "addmm", "addmv", "addr", "addbmm",
+                 "baddbmm"):
         setattr(Tensor, name + "_", _unary_inplace(name))
     for name, draw in (("normal_", _normal), ("uniform_", _uniform),
                        ("bernoulli_", _bernoulli), ("exponential_", _exponential),

@@ -35,11 +35,24 @@ clone contiguous expand_as flatten movedim moveaxis narrow permute ravel reshape
 select squeeze swapaxes swapdims t transpose unflatten unsqueeze view view_as expand_dims
 chunk flip fliplr flipud repeat repeat_interleave roll split tensor_split tile unbind
 matmul mm bmm mv dot outer ger broadcast_to astype
+addmm addmv addr addbmm baddbmm det inverse slogdet logdet
+sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh atan2
+arctan2 hypot erf erfc erfinv logaddexp logaddexp2 nan_to_num sgn
+tril triu diag diagonal diag_embed diagonal_scatter trace
+index_select masked_select nonzero argwhere unique unique_consecutive
+scatter scatter_add scatter_reduce index_add index_fill index_copy masked_scatter
 """.split()
 
 
 def _expand(self: Tensor, *sizes: Any) -> Tensor:
     return ops.expand(self, *sizes)
+
+
+def _norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
+          dtype: Any = None) -> Tensor:
+    """x.norm(p, dim, keepdim, dtype): torch.norm's meaning (the method's 4th argument is
+    dtype, the function's is out)."""
+    return ops.norm(self, p, dim, keepdim, dtype=dtype)
 
 
 def _where(self: Tensor, condition: Any, other: Any) -> Tensor:
@@ -169,6 +182,7 @@ def _bind() -> None:
         setattr(Tensor, name, getattr(ops, name))
     Tensor.expand = _expand
     Tensor.where = _where
+    Tensor.norm = _norm
     Tensor.T = property(ops.reverse_dims, doc="All dims reversed (the transpose of a matrix).")
     Tensor.mT = property(ops.matrix_transpose, doc="The last two dims swapped.")
     for name, dt in [("float", np.float32), ("double", np.float64), ("half", np.float16),

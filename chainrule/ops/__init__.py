@@ -39,7 +39,25 @@ from chainrule.ops.join import (
     cat, chunk, concat, concatenate, dstack, flip, fliplr, flipud, hstack, pad, repeat,
     repeat_interleave, roll, row_stack, split, stack, tensor_split, tile, unbind, vstack,
 )
-from chainrule.ops.linalg import bmm, dot, einsum, ger, matmul, mm, mv, outer
+from chainrule.ops.linalg import (
+    addbmm, addmm, addmv, addr, baddbmm, bmm, dot, einsum, ger, matmul, mm, mv, outer,
+)
+from chainrule.ops.trig import (
+    acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan,
+    atan2, atanh, cosh, hypot, sinh,
+)
+from chainrule.ops.special import erf, erfc, erfinv, logaddexp, logaddexp2, nan_to_num, sgn
+from chainrule.ops.diag import diag, diag_embed, diagonal, diagonal_scatter, trace, tril, triu
+from chainrule.ops.indexing import (
+    argwhere, index_select, masked_select, nonzero, unique, unique_consecutive,
+)
+from chainrule.ops.scatter import scatter, scatter_add, scatter_reduce
+from chainrule.ops.index_write import (
+    index_add, index_copy, index_fill, masked_fill, masked_scatter,
+)
+from chainrule.ops.norms import norm
+from chainrule.ops.distance import cdist, cosine_similarity, pairwise_distance
+from chainrule.ops.decompositions import det, inverse, logdet, slogdet
 
 __all__ = [
     "abs", "absolute", "add", "addcdiv", "addcmul", "astype", "ceil", "clamp", "clamp_max",
@@ -66,4 +84,14 @@ __all__ = [
     "repeat_interleave", "roll", "row_stack", "split", "stack", "tensor_split",
     "tile", "unbind", "vstack",
     "bmm", "dot", "einsum", "ger", "matmul", "mm", "mv", "outer",
+    "addbmm", "addmm", "addmv", "addr", "baddbmm",
+    "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
+    "asin", "asinh", "atan", "atan2", "atanh", "cosh", "hypot", "sinh",
+    "erf", "erfc", "erfinv", "logaddexp", "logaddexp2", "nan_to_num", "sgn",
+    "diag", "diag_embed", "diagonal", "diagonal_scatter", "trace", "tril", "triu",
+    "argwhere", "index_select", "masked_select", "nonzero", "unique", "unique_consecutive",
+    "index_add", "index_copy", "index_fill", "masked_fill", "masked_scatter", "scatter",
+    "scatter_add", "scatter_reduce",
+    "norm", "cdist", "cosine_similarity", "pairwise_distance",
+    "det", "inverse", "logdet", "slogdet",
 ]

@@ -1,9 +1,13 @@
-"""matmul (batched, with NumPy's 1-D rules) and einsum, whose backward is another einsum."""
+"""matmul (batched, with NumPy's 1-D rules) and its named forms (mm, bmm, mv, dot, outer), einsum
+(whose backward is another einsum), and the fused-add forms addmm, addmv, addr, addbmm and
+baddbmm (beta * input + alpha * product)."""
 
 from __future__ import annotations
 
 import string
 from typing import Any
+
+import numpy as np
 
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
@@ -203,3 +207,71 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
     xs = as_operands(operands)
     terms, out = _parse_einsum(subscripts, [x.shape for x in xs])
     return Einsum(terms, out)(*xs)
+
+
+# -- beta * input + alpha * product (addmm, addmv, addr, addbmm, baddbmm) -----------------------
+def _add_scaled(op: str, input: Any, prod: Tensor, beta: Any, alpha: Any) -> Tensor:
+    """beta * input + alpha * prod, input broadcast to prod's shape. beta = 0 ignores input's
+    values (NaN and inf in it do not propagate) and gives it a zero gradient, as in PyTorch."""
+    from chainrule.ops.elementwise import where
+
+    x = as_operands((input,))[0]
+    if x.array.dtype != prod.array.dtype:
+        raise RuntimeError(f"{op}: self and mat2 must have the same dtype, but got {x.dtype} and "
+                           f"{prod.dtype}; convert one: input.to(mat2.dtype)")
+    try:
+        shape = np.broadcast_shapes(tuple(x.shape), tuple(prod.shape))
+    except ValueError:
+        shape = None
+    if shape != tuple(prod.shape):
+        raise ShapeError(f"{op}: input of shape {tuple(x.shape)} does not broadcast to the shape "
+                         f"of the product, {tuple(prod.shape)}")
+    if x.array.dtype.kind in "iub":
+        beta, alpha = int(beta), int(alpha)  # PyTorch casts the scalars to the integer dtype
+    p = prod if alpha == 1 else prod * alpha
+    if beta == 0:
+        return where(xp_of(p.array).zeros(p.array.shape, dtype=bool), x, p)
+    return (x if beta == 1 else x * beta) + p
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2) for matrices (n, m) and (m, p); input broadcasts to
+    (n, p)."""
+    a, b = as_operands((mat1, mat2))
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"addmm: mat1 must be a matrix (got {a.ndim}-D) and mat2 must be a "
+                           f"matrix (got {b.ndim}-D)")
+    if a.shape[1] != b.shape[0]:
+        raise ShapeError(f"addmm: mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x"
+                         f"{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
+    if a.array.dtype != b.array.dtype:
+        raise RuntimeError(f"addmm: mat1 and mat2 must have the same dtype, but got {a.dtype} "
+                           f"and {b.dtype}")
+    return _add_scaled("addmm", input, MatMul()(a, b), beta, alpha)
+
+
+def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (mat @ vec) for a matrix (n, m) and a vector (m,); input
+    broadcasts to (n,)."""
+    return _add_scaled("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addr(input: Any, vec1: Any, vec2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * outer(vec1, vec2); input broadcasts to (n, m)."""
+    a, b = as_operands((vec1, vec2))
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"addr: Expected 1-D argument vec1 and vec2, but got {a.ndim}-D and "
+                           f"{b.ndim}-D")
+    return _add_scaled("addr", input, outer(a, b), beta, alpha)
+
+
+def addbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * sum_i batch1[i] @ batch2[i] for batches (b, n, m) and (b, m, p);
+    input broadcasts to (n, p)."""
+    return _add_scaled("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """beta * input + alpha * (batch1 @ batch2) for batches (b, n, m) and (b, m, p); input
+    broadcasts to (b, n, p)."""
+    return _add_scaled("baddbmm", input, bmm(batch1, batch2), beta, alpha)

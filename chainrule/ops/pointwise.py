@@ -122,8 +122,8 @@ def float_power(input: Any, exponent: Any) -> Tensor:
 def _piecewise(fn_name: str) -> Any:
     def op(input: Any) -> Tensor:
         x = as_operand(input)
-        if x.array.dtype.kind in "iub" and fn_name != "sign":
-            return Tensor._make(x.array.copy(), None)
+        if x.array.dtype.kind in "iub" and (fn_name != "sign" or x.array.dtype == bool):
+            return Tensor._make(x.array.copy(), None)  # already integral (sign of a bool: itself)
         f = getattr(xp_of(x.array), fn_name)
         return Piecewise(lambda a: f(a).astype(a.dtype, copy=False))(x)
 

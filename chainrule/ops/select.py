@@ -94,9 +94,10 @@ def gather(input: Any, dim: int, index: Any, *, sparse_grad: bool = False) -> Te
         if k != d and idx.shape[k] > x.shape[k]:
             raise ShapeError(f"gather(): Size does not match at dimension {k}: index "
                              f"{tuple(idx.shape)} vs input {tuple(x.shape)}")
-    if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
-        raise ShapeError(f"gather(): index {int(idx.max())} is out of bounds for dimension "
-                         f"{d} with size {x.shape[d]}")
+    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):  # no wrapping, as in PyTorch
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise ShapeError(f"gather(): index {bad} is out of bounds for dimension {d} with size "
+                         f"{x.shape[d]}")
     if any(idx.shape[k] < x.shape[k] for k in range(x.ndim) if k != d):
         x = x[tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(idx.shape))]
     return Gather(d, idx)(x)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.dtypes import as_numpy_dtype
@@ -28,8 +30,9 @@ class Softmax(Function):
         xp = xp_of(x)
         if x.size == 0:  # nothing to normalise (and an empty axis has no max)
             return x.copy()
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        e /= e.sum(axis=self.axis, keepdims=True)
+        with np.errstate(invalid="ignore"):  # an all -inf row is NaN, silently, as in torch
+            e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+            e /= e.sum(axis=self.axis, keepdims=True)
         return e
 
     def backward(self, gy: Tensor) -> Tensor:
@@ -71,8 +74,9 @@ class LogSoftmax(Function):
         xp = xp_of(x)
         if x.size == 0:  # nothing to normalise (and an empty axis has no max)
             return x.copy()
-        z = x - x.max(axis=self.axis, keepdims=True)
-        z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
+        with np.errstate(invalid="ignore"):
+            z = x - x.max(axis=self.axis, keepdims=True)
+            z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
         return z
 
     def backward(self, gy: Tensor) -> Tensor:

@@ -1,40 +1,22 @@
 """The PyTorch door, idiom by idiom: each row of the table below is one PyTorch idiom (a method
 and an argument form), written once as a function of the module (`t` is torch or chainrule), run
-on both with the same inputs, and compared with torch as the oracle:
-
-- the outputs: the same structure (tensor, tuple, list, Size, dtype, Python number, str), and
-  for tensors the same shape, dtype, values and requires_grad, and the same identity (an in-place
-  op returns its own input);
-- the inputs after the call (in-place ops and writes through views change them);
-- for float inputs, the gradients of a random-weighted sum of the outputs w.r.t. every input;
-- an error exactly where torch raises one, at the same moment (the call or the backward), of the
-  same family (RuntimeError / ValueError / IndexError / TypeError).
-
-Each row also says whether torch raises (`raises=True`); that keeps the table itself honest.
-Skipped where torch is not installed.
+on both with the same inputs, and compared with torch as the oracle (idiom_table.py says what is
+compared: outputs, inputs afterwards, versions, gradients, errors). Skipped where torch is not
+installed.
 """
 
 from __future__ import annotations
 
 import operator
-import zlib
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import pytest
+from idiom_table import Idiom, Table, check
 
 import chainrule as cr
 
 torch = pytest.importorskip("torch")
-
-# torch reports an integer division by zero as RuntimeError("ZeroDivisionError")
-FAMILY = (RuntimeError, ValueError, IndexError, TypeError, ZeroDivisionError)
-TOL = {  # values, gradients: (rtol, atol)
-    "float16": ((2e-3, 2e-3), (2e-3, 2e-3)),
-    "float32": ((1e-5, 1e-5), (1e-4, 1e-5)),
-    "float64": ((1e-10, 1e-12), (1e-9, 1e-12)),
-}
 
 
 # -- the inputs -------------------------------------------------------------------------------
@@ -67,27 +49,8 @@ def B(*shape: int) -> np.ndarray:
     return _rng.random(shape) < 0.5
 
 
-@dataclass
-class Idiom:
-    id: str
-    fn: Callable[..., Any]
-    inputs: tuple
-    dtypes: tuple
-    grad: bool
-    raises: bool
-
-
-ROWS: list[Idiom] = []
-
-
-def row(id: str, fn: Callable[..., Any], *inputs: Any, dtype: Any = "float32",  # noqa: A002
-        grad: bool = True, raises: bool = False) -> None:
-    """One idiom. dtype: one name for all inputs or a tuple of names, one per input; "raw" passes
-    the input itself (a NumPy array, a list) instead of a tensor. grad=False: no input requires
-    grad (needed for in-place ops on leaves)."""
-    dtypes = dtype if isinstance(dtype, tuple) else (dtype,) * len(inputs)
-    assert len(dtypes) == len(inputs), id
-    ROWS.append(Idiom(id, fn, inputs, dtypes, grad, raises))
+TABLE = Table("float32")
+row = TABLE.row
 
 
 # == shape: transpose, t, T, mT, permute, movedim =================================================
@@ -1278,164 +1241,13 @@ row("autograd-grad-unused-raises", _grad_unused_raises, R(3), R(3), raises=True)
 row("autograd-grad-unused-allowed", _grad_unused_allowed, R(3), R(3))
 
 
-# == the comparison ===============================================================================
-@dataclass
-class Outcome:
-    error: BaseException | None = None
-    phase: str = ""
-    outputs: Any = None
-    inputs_after: list | None = None
-    grads: list | None = None
-
-
-def _dtype_name(d: Any) -> str:
-    return str(d).rsplit(".", 1)[-1]
-
-
-def _make_inputs(mod: Any, idiom: Idiom) -> list:
-    out = []
-    for x, name in zip(idiom.inputs, idiom.dtypes):
-        if name == "raw":
-            out.append(np.array(x, copy=True))
-            continue
-        floating = name.startswith("float")
-        req = idiom.grad and floating and name != "float16"
-        out.append(mod.tensor(np.array(x), dtype=getattr(mod, name), requires_grad=req))
-    return out
-
-
-def _snap(mod: Any, obj: Any, inputs: list) -> Any:
-    """A library-neutral picture of a result, for comparison."""
-    if isinstance(obj, mod.Tensor):
-        same = next((k for k, x in enumerate(inputs) if x is obj), None)
-        return ("tensor", tuple(obj.shape), _dtype_name(obj.dtype),
-                np.array(obj.detach().numpy(), copy=True), bool(obj.requires_grad), same)
-    if isinstance(obj, mod.Size):
-        return ("Size", tuple(int(s) for s in obj))
-    if isinstance(obj, mod.dtype):
-        return ("dtype", _dtype_name(obj))
-    if isinstance(obj, np.ndarray):
-        return ("ndarray", obj.dtype.name, obj.copy())
-    if isinstance(obj, (list, tuple)):
-        kind = "list" if isinstance(obj, list) else "tuple"
-        return (kind, [_snap(mod, o, inputs) for o in obj])
-    if obj is None or type(obj) in (bool, int, float, str):
-        return (type(obj).__name__, obj)
-    return ("other", type(obj).__name__, repr(obj))
-
-
-def _tensors_needing_grad(mod: Any, obj: Any) -> list:
-    if isinstance(obj, mod.Tensor):
-        return [obj] if obj.requires_grad else []
-    if isinstance(obj, (list, tuple)):
-        return [y for o in obj for y in _tensors_needing_grad(mod, o)]
-    return []
-
-
-def _weights(idiom: Idiom, ys: list) -> list[np.ndarray]:
-    rng = np.random.default_rng(zlib.crc32(idiom.id.encode()))
-    return [rng.standard_normal(tuple(y.shape)) for y in ys]
-
-
-def run(mod: Any, idiom: Idiom) -> Outcome:
-    xs = _make_inputs(mod, idiom)
-    try:
-        out = idiom.fn(mod, *xs)
-        res = Outcome(outputs=_snap(mod, out, xs))
-    except Exception as e:  # noqa: BLE001  (compared with torch's outcome below)
-        return Outcome(error=e, phase="call")
-    tensors = [x for x in xs if isinstance(x, mod.Tensor)]
-    res.inputs_after = [_snap(mod, x, []) for x in tensors]
-    leaves = [x for x in tensors if x.requires_grad]
-    ys = _tensors_needing_grad(mod, out)
-    if not leaves or not ys:
-        return res
-    ws = [mod.tensor(w, dtype=y.dtype) for w, y in zip(_weights(idiom, ys), ys)]
-    try:
-        gs = mod.autograd.grad(ys, leaves, grad_outputs=ws, allow_unused=True)
-    except Exception as e:  # noqa: BLE001
-        res.error, res.phase = e, "backward"
-        return res
-    res.grads = [(np.zeros(tuple(x.shape)) if g is None else g.detach().numpy().copy(),
-                  None if g is None else _dtype_name(g.dtype)) for g, x in zip(gs, leaves)]
-    return res
-
-
-def _assert_same(got: Any, ref: Any, where: str) -> None:
-    assert got[0] == ref[0], f"{where}: chainrule gives a {got[0]}, torch a {ref[0]}" \
-        f" (chainrule {got[1:]!r:.200}, torch {ref[1:]!r:.200})"
-    kind = ref[0]
-    if kind in ("list", "tuple"):
-        assert len(got[1]) == len(ref[1]), \
-            f"{where}: chainrule gives {len(got[1])} items, torch {len(ref[1])}"
-        for k, (g, r) in enumerate(zip(got[1], ref[1])):
-            _assert_same(g, r, f"{where}[{k}]")
-    elif kind == "tensor":
-        _, shape, dt, vals, req, same = ref
-        _, gshape, gdt, gvals, greq, gsame = got
-        assert gshape == shape, f"{where}: shape {gshape}, torch {shape}"
-        assert gdt == dt, f"{where}: dtype {gdt}, torch {dt}"
-        assert greq == req, f"{where}: requires_grad {greq}, torch {req}"
-        assert gsame == same, f"{where}: chainrule returns input {gsame} itself, torch {same}" \
-            " (None: a new tensor)"
-        _assert_values(gvals, vals, dt, where)
-    elif kind == "ndarray":
-        assert got[1] == ref[1], f"{where}: ndarray dtype {got[1]}, torch {ref[1]}"
-        _assert_values(got[2], ref[2], ref[1], where)
-    elif kind == "float":
-        np.testing.assert_allclose(got[1], ref[1], rtol=1e-6, atol=1e-7, err_msg=where)
-    else:
-        assert got == ref, f"{where}: chainrule {got!r}, torch {ref!r}"
-
-
-def _assert_values(got: np.ndarray, ref: np.ndarray, dtype: str, where: str) -> None:
-    if dtype in TOL:
-        rtol, atol = TOL[dtype][0]
-        np.testing.assert_allclose(got.astype(np.float64), ref.astype(np.float64), rtol=rtol,
-                                   atol=atol, equal_nan=True, err_msg=where)
-    else:
-        np.testing.assert_array_equal(got, ref, err_msg=where)
-
-
-def _describe(e: BaseException) -> str:
-    return f"{type(e).__name__}: {str(e)[:300]}"
-
-
-@pytest.mark.parametrize("idiom", ROWS, ids=[r.id for r in ROWS])
+@pytest.mark.parametrize("idiom", TABLE.rows, ids=TABLE.ids())
 def test_idiom(idiom: Idiom) -> None:
-    ref = run(torch, idiom)
-    assert (ref.error is not None) == idiom.raises, \
-        f"table error: row says raises={idiom.raises}, torch gives " \
-        f"{_describe(ref.error) if ref.error else 'no error'}"
-    got = run(cr, idiom)
-    if ref.error is not None:
-        assert got.error is not None, \
-            f"torch raises at {ref.phase} ({_describe(ref.error)}); chainrule does not"
-        assert got.phase == ref.phase, \
-            f"torch raises at {ref.phase}, chainrule at {got.phase}: {_describe(got.error)}"
-        assert isinstance(got.error, FAMILY), \
-            f"chainrule raises {_describe(got.error)}; torch {_describe(ref.error)}"
-        if ref.phase == "call":
-            return
-    elif got.error is not None:
-        raise AssertionError(f"chainrule raises at {got.phase}, torch does not: "
-                             f"{_describe(got.error)}") from got.error
-    _assert_same(got.outputs, ref.outputs, "output")
-    for k, (g, r) in enumerate(zip(got.inputs_after, ref.inputs_after)):
-        _assert_same(g, r, f"input {k} after the call")
-    if ref.grads is None:
-        return
-    assert got.grads is not None, "torch computes gradients; chainrule has no output needing one"
-    for k, ((g, gdt), (r, rdt)) in enumerate(zip(got.grads, ref.grads)):
-        assert g.shape == r.shape, f"gradient {k}: shape {g.shape}, torch {r.shape}"
-        if rdt is not None and gdt is not None:
-            assert gdt == rdt, f"gradient {k}: dtype {gdt}, torch {rdt}"
-        rtol, atol = TOL.get(rdt or "float32", TOL["float32"])[1]
-        np.testing.assert_allclose(g, r, rtol=rtol, atol=atol, err_msg=f"gradient {k}")
+    check(torch, idiom)
 
 
 def test_table_is_large_and_ids_unique() -> None:
-    ids = [r.id for r in ROWS]
+    ids = TABLE.ids()
     assert len(ids) >= 300
     assert len(set(ids)) == len(ids), [i for i in ids if ids.count(i) > 1]
 
