@@ -24,8 +24,6 @@ HABITS = [
     ("cumsum without a dim", lambda: cr.ones(3).cumsum(), TypeError, r"flatten\(\)\.cumsum"),
     ("softmax without a dim", lambda: cr.ones(3).softmax(), TypeError, r"dim"),
     ("mark_dirty in a custom Function", None, NotImplementedError, r"new tensor"),
-    ("Embedding(max_norm=...)", lambda: nn.Embedding(3, 2, max_norm=1.0), NotImplementedError,
-     r"max_norm"),
     ("max_pool2d(return_indices=True)",
      lambda: F.max_pool2d(cr.ones(1, 1, 4, 4), 2, return_indices=True), NotImplementedError,
      r"return_indices"),

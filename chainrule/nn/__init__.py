@@ -18,8 +18,36 @@ from chainrule.nn.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d 
 # -- recurrent: RNN, LSTM, GRU ----------------------------------------------------------------
 from chainrule.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401
 
+# -- attention and Transformer: MultiheadAttention, Transformer* -----------------------------
+from chainrule.nn.layers.attention import MultiheadAttention  # noqa: F401
+from chainrule.nn.layers.transformer import (  # noqa: F401
+    TransformerDecoderLayer, TransformerEncoderLayer,
+)
+from chainrule.nn.layers.transformer_model import (  # noqa: F401
+    Transformer, TransformerDecoder, TransformerEncoder,
+)
+
 # -- losses: loss modules -------------------------------------------------------------------
 from chainrule.nn.loss_modules import (  # noqa: F401
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HingeEmbeddingLoss,
     HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss,
+)
+
+# -- group/instance norm, channel dropout, 1-D pooling, resampling, folding, lazy, containers ---
+from chainrule.nn.containers import ParameterDict, ParameterList  # noqa: F401
+from chainrule.nn.layers.conv import ConvTranspose1d  # noqa: F401
+from chainrule.nn.layers.dropout import Dropout1d, Dropout2d, Dropout3d  # noqa: F401
+from chainrule.nn.layers.fold import Fold, Unfold  # noqa: F401
+from chainrule.nn.layers.groupnorm import (  # noqa: F401
+    GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
+)
+from chainrule.nn.layers.lazy import (  # noqa: F401
+    LazyConv1d, LazyConv2d, LazyLinear, UninitializedParameter,
+)
+from chainrule.nn.layers.linear import Unflatten  # noqa: F401
+from chainrule.nn.layers.pooling import (  # noqa: F401
+    AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, MaxPool1d,
+)
+from chainrule.nn.layers.upsample import (  # noqa: F401
+    PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
 )

@@ -21,3 +21,22 @@ from chainrule.nn.losses import (  # noqa: F401
     binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss, cross_entropy,
     hinge_embedding_loss, huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
 )
+
+# -- attention -----------------------------------------------------------------------------------
+from chainrule.nn.layers.sdpa import scaled_dot_product_attention  # noqa: F401
+from chainrule.nn.layers.attention import multi_head_attention_forward  # noqa: F401
+
+# -- channel dropout, 1-D and transposed conv, pooling, group/instance norm, resampling, folding --
+from chainrule.nn.layers.conv import conv_transpose1d  # noqa: F401
+from chainrule.nn.layers.dropout import dropout1d, dropout2d, dropout3d  # noqa: F401
+from chainrule.nn.layers.fold import fold, unfold  # noqa: F401
+from chainrule.nn.layers.groupnorm import group_norm, instance_norm  # noqa: F401
+from chainrule.nn.layers.pooling import (  # noqa: F401
+    adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, max_pool1d,
+)
+from chainrule.nn.layers.upsample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
+
+# -- one-hot, distances, normalisation, log-sigmoid (engine ops) ---------------------------------
+from chainrule.ops.distance import cosine_similarity, normalize, pairwise_distance  # noqa: F401
+from chainrule.ops.indexing import one_hot  # noqa: F401
+from chainrule.ops.special import logsigmoid  # noqa: F401

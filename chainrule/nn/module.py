@@ -13,7 +13,12 @@ import numpy as np
 
 from chainrule.backend import as_dtype
 from chainrule.errors import ShapeError
+from chainrule.nn.hooks import ModuleHooks, call_with_hooks
 from chainrule.tensor import Tensor, _Version
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
+               "_backward_pre_hooks")
 
 
 class Parameter(Tensor):
@@ -39,7 +44,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class Module:
+class Module(ModuleHooks):
     """Base class of layers and models: override forward(); call the module to run it."""
 
     training: bool
@@ -48,7 +53,8 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        for name in _HOOK_DICTS:
+            object.__setattr__(self, name, OrderedDict())
         object.__setattr__(self, "training", True)
 
     # -- registration ------------------------------------------------------------------------
@@ -84,13 +90,20 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, value: Tensor | None) -> None:
-        """State saved in state_dict but not trained (running mean/var, counters)."""
+    def register_buffer(self, name: str, tensor: Tensor | None,
+                        persistent: bool = True) -> None:
+        """State that is not trained (running mean/var, counters); saved in state_dict unless
+        persistent=False."""
         if "_buffer_names" not in self.__dict__:
             object.__setattr__(self, "_buffer_names", set())
+            object.__setattr__(self, "_non_persistent_buffers_set", set())
         self._buffer_names.add(name)
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
         self.__dict__.pop(name, None)
-        self._buffers[name] = value
+        self._buffers[name] = tensor
 
     def register_parameter(self, name: str, value: Parameter | None) -> None:
         if value is None:
@@ -106,18 +119,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        out = self.forward(*args, **kwargs)
-        for hook in self._forward_hooks.values():
-            r = hook(self, args, out)
-            if r is not None:
-                out = r
-        return out
-
-    def register_forward_hook(self, fn: Callable) -> Any:
-        """fn(module, inputs, output) after every forward; returns a handle with remove()."""
-        from chainrule.autograd import register_hooks_removable
-
-        return register_hooks_removable(self._forward_hooks, fn)
+        if (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            return call_with_hooks(self, args, kwargs)
+        return self.forward(*args, **kwargs)
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():
@@ -128,14 +133,19 @@ class Module:
         return self.train(False)
 
     # -- traversal ---------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        seen: set[int] = set()
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(name, module) for this module and every sub-module, depth first in registration
+        order; a module reachable twice comes once (at its first name) unless
+        remove_duplicate=False. memo: modules to skip (and add to), as in PyTorch."""
+        memo = set() if memo is None else memo
         stack = [(prefix, self)]
-        while stack:
+        while stack:  # iterative: a very deep model does not hit the recursion limit
             name, m = stack.pop()
-            if id(m) in seen:
+            if m in memo:
                 continue
-            seen.add(id(m))
+            if remove_duplicate:
+                memo.add(m)
             yield name, m
             kids = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()
                     if c is not None]
@@ -145,31 +155,41 @@ class Module:
         return (m for _, m in self.named_modules())
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        return ((k, m) for k, m in self._modules.items() if m is not None)
+        memo: set = set()
+        for k, m in self._modules.items():
+            if m is not None and m not in memo:
+                memo.add(m)
+                yield k, m
 
     def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def _named(self, store: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
+    def _named(self, store: str, prefix: str, recurse: bool,
+               remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()
-        mods = self.named_modules() if recurse else iter([("", self)])
-        for prefix, m in mods:
+        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse
+                else iter([(prefix, self)]))
+        for mp, m in mods:
             for k, t in getattr(m, store).items():
-                if t is not None and id(t) not in seen:
+                if t is None or id(t) in seen:
+                    continue
+                if remove_duplicate:
                     seen.add(id(t))
-                    yield (f"{prefix}.{k}" if prefix else k), t
+                yield (f"{mp}.{k}" if mp else k), t
 
-    def named_parameters(self, recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        return self._named("_parameters", recurse)
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        return self._named("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
-        return (p for _, p in self.named_parameters(recurse))
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
-    def named_buffers(self, recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        return self._named("_buffers", recurse)
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._named("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
-        return (b for _, b in self.named_buffers(recurse))
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient (set_to_none=False zeroes it in place)."""
@@ -276,8 +296,16 @@ class Module:
         """Every parameter and buffer by dotted name, as tensors sharing their storage (cut
         from the graph unless keep_vars), as in PyTorch: copy.deepcopy it to keep a snapshot."""
         out: Any = OrderedDict() if destination is None else destination
-        for k, t in list(self.named_parameters()) + list(self.named_buffers()):
-            out[prefix + k] = t if keep_vars else t.detach()
+        # PyTorch's order and keys: each module's parameters, then its persistent buffers, then
+        # its children's; a tensor shared by two modules (tied weights) under both names
+        for mp, m in self.named_modules(remove_duplicate=False):
+            skip = m.__dict__.get("_non_persistent_buffers_set", ())
+            items = list(m._parameters.items()) + [(k, b) for k, b in m._buffers.items()
+                                                   if k not in skip]
+            for k, t in items:
+                if t is not None:
+                    out[prefix + (f"{mp}.{k}" if mp else k)] = (t if keep_vars or _lazy(t)
+                                                            else t.detach())
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True,
@@ -286,7 +314,13 @@ class Module:
         working. With strict, missing and unexpected names raise; mis-shaped ones always do,
         all listed in one error."""
         state = state_dict
-        own = dict(list(self.named_parameters()) + list(self.named_buffers()))
+        own = self.state_dict(keep_vars=True)
+        for k, t in list(own.items()):  # a lazy module takes its shapes from the checkpoint
+            if _lazy(t) and k in state:
+                if _lazy(state[k]):
+                    del own[k]
+                else:
+                    t.materialize(np.shape(_arr(state[k])))
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         mismatched = [f"{k}: checkpoint {tuple(np.shape(_arr(state[k])))} vs model "
@@ -311,9 +345,23 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self.named_children()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
+        """PyTorch's layout: a one-line extra_repr inline, otherwise its lines and then each
+        child's repr, indented, one per line."""
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({k}): " + repr(m).replace("\n", "\n  ")
+                       for k, m in self._modules.items()]
+        lines = extra_lines + child_lines
+        if not lines:
+            return f"{type(self).__name__}()"
+        if len(extra_lines) == 1 and not child_lines:
+            return f"{type(self).__name__}({extra_lines[0]})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _lazy(t: Any) -> bool:
+    """An UninitializedParameter (chainrule.nn.layers.lazy) still waiting for its shape."""
+    return getattr(t, "_is_lazy", False)
 
 
 def _arr(v: Any) -> np.ndarray:

@@ -141,7 +141,7 @@ def test_dropout_eval_identity_and_edge_probabilities():
     assert F.dropout(x, 0.0) is x
     assert F.dropout(x, 0.9, training=False) is x
     assert not F.dropout(x, 1.0).array.any()
-    assert repr(nn.Dropout(0.25)) == "Dropout(p=0.25)"
+    assert repr(nn.Dropout(0.25)) == "Dropout(p=0.25, inplace=False)"
     with pytest.raises(ValueError, match=r"p must be in \[0, 1\], got 1.5"):
         nn.Dropout(1.5)
     with pytest.raises(ValueError, match="got -0.1"):

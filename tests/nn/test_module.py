@@ -94,7 +94,8 @@ def test_state_dict_round_trip_copies_in_place():
     a(cr.randn(8, 4))  # move the running statistics
     state = a.state_dict()
     assert isinstance(state, OrderedDict)
-    assert list(state)[-3:] == ["bn.running_mean", "bn.running_var", "bn.num_batches_tracked"]
+    assert list(state)[5:8] == ["bn.running_mean", "bn.running_var", "bn.num_batches_tracked"]
+    assert list(state)[-2:] == ["fc2.weight", "fc2.bias"]  # PyTorch's order: module by module
     state["fc1.weight"][0, 0] = 123.0  # shares the parameter's storage, as in PyTorch
     assert a.fc1.weight.array[0, 0] == 123.0 and not state["fc1.weight"].requires_grad
     snapshot = copy.deepcopy(a.state_dict())  # the PyTorch idiom for a copy
@@ -150,7 +151,7 @@ def test_repr_is_nested_and_readable():
         "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
         "  (1): ReLU()\n"
         "  (2): Sequential(\n"
-        "    (0): Dropout(p=0.1)\n"
+        "    (0): Dropout(p=0.1, inplace=False)\n"
         "    (1): Flatten(start_dim=1, end_dim=-1)\n"
         "  )\n"
         ")"

@@ -160,9 +160,11 @@ def test_batchnorm_state_dict_has_buffers_and_reset():
 
 def test_norm_reprs():
     assert repr(nn.BatchNorm1d(16)) == (
-        "BatchNorm1d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)")
+        "BatchNorm1d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)")
     assert repr(nn.BatchNorm2d(4, affine=False)) == (
-        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=True)")
+        "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=False, bias=False, "
+        "track_running_stats=True)")
     assert repr(nn.LayerNorm(10)) == "LayerNorm((10,), eps=1e-05, elementwise_affine=True)"
 
 

@@ -71,8 +71,7 @@ def test_embedding_from_pretrained() -> None:
     emb = nn.Embedding.from_pretrained(w)
     assert not emb.weight.requires_grad and emb(cr.tensor([2])).tolist()[0] == w[2].tolist()
     assert nn.Embedding.from_pretrained(w, freeze=False).weight.requires_grad
-    with pytest.raises(NotImplementedError, match="max_norm"):
-        nn.Embedding(4, 3, max_norm=1.0)
+    assert nn.Embedding(4, 3, max_norm=1.0).max_norm == 1.0  # see test_embedding_options.py
 
 
 def test_state_dict_shares_storage_and_load_reports_keys() -> None:

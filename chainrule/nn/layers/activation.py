@@ -38,8 +38,8 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return relu(x, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return relu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -52,8 +52,8 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return leaky_relu(x, self.negative_slope, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
@@ -67,8 +67,8 @@ class ELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return elu(x, self.alpha, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -84,10 +84,10 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Tensor:
         if self.approximate == "none":
-            return E.gelu(x)
-        x = as_operand(x)
+            return E.gelu(input)
+        x = as_operand(input)
         inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
         return x * 0.5 * (E.tanh(inner) + 1.0)
 
@@ -98,15 +98,15 @@ class GELU(Module):
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return E.sigmoid(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return E.sigmoid(input)
 
 
 class Tanh(Module):
     """tanh(x)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return E.tanh(x)
+    def forward(self, input: Tensor) -> Tensor:
+        return E.tanh(input)
 
 
 class Softplus(Module):
@@ -116,8 +116,8 @@ class Softplus(Module):
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = as_operand(x)
+    def forward(self, input: Tensor) -> Tensor:
+        x = as_operand(input)
         y = E.softplus(x, self.beta)
         linear = x.array * self.beta > self.threshold
         return where(linear, x, y) if linear.any() else y
@@ -156,13 +156,13 @@ class Softmax(_SoftmaxBase):
     """exp(x) / sum(exp(x)) along dim. Give dim: without it PyTorch's implicit choice is
     taken (dim 0 for 0-, 1- and 3-d inputs, else 1), with PyTorch's warning."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return softmax(x, self.dim)
+    def forward(self, input: Tensor) -> Tensor:
+        return softmax(input, self.dim)
 
 
 class LogSoftmax(_SoftmaxBase):
     """x - logsumexp(x) along dim (give dim; see Softmax for the implicit choice)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return log_softmax(x, self.dim)
+    def forward(self, input: Tensor) -> Tensor:
+        return log_softmax(input, self.dim)
 

@@ -1,4 +1,5 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose2d (PyTorch's arguments, layouts, defaults).
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, and F.conv_transpose1d
+(PyTorch's arguments, layouts, defaults).
 
 The work is done by the fused ops in chainrule.ops.conv (Im2Col / Col2Im and one matmul).
 Weights start as PyTorch's: kaiming_uniform_ with a = sqrt(5), i.e. U(-1/sqrt(fan_in),
@@ -14,6 +15,7 @@ import numpy as np
 
 from chainrule.backend import as_dtype
 from chainrule.dtypes import default_float
+from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.operands import as_tensor
@@ -145,10 +147,10 @@ class Conv1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, dtype, device=device)
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
         pad = self.padding if isinstance(self.padding, str) else self.padding[0]
-        return conv1d(x, self.weight, self.bias, self.stride[0], pad, self.dilation[0],
+        return conv1d(input, self.weight, self.bias, self.stride[0], pad, self.dilation[0],
                       self.groups)
 
 
@@ -163,16 +165,15 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, dtype, device=device)
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
+        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input), x
-    (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, OH, OW) with OH = (H - 1) stride - 2 padding +
-    dilation (kh - 1) + output_padding + 1. weight (C_in, C_out / groups, kh, kw)."""
+class _ConvTransposeNd(_ConvNd):
+    """What ConvTranspose1d and ConvTranspose2d share: PyTorch's argument order and checks, and
+    output_size= in forward."""
 
     transposed = True
 
@@ -181,8 +182,8 @@ class ConvTranspose2d(_ConvNd):
                  dilation: Any = 1, padding_mode: str = "zeros", device: Any = None,
                  dtype: Any = None) -> None:
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got "
-                             f"{padding!r}")
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of "
+                             f"ints, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, dtype, output_padding, device)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
@@ -190,7 +191,78 @@ class ConvTranspose2d(_ConvNd):
                 raise ValueError(f"{self.label}: output_padding {self.output_padding} must be "
                                  f"smaller than stride {self.stride} or dilation {self.dilation}")
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                self.output_padding, self.groups, self.dilation)
+    def _output_padding(self, x: Any, output_size: Any) -> tuple[int, ...]:
+        """self.output_padding, or the one that makes the output output_size (PyTorch's
+        rule: each size must lie in [min, min + stride - 1])."""
+        if output_size is None:
+            return self.output_padding
+        n = len(self.dims)
+        ndim = len(x.shape)
+        lead = 2 if ndim == n + 2 else 1
+        size = [int(v) for v in output_size]
+        if len(size) == lead + n:
+            size = size[lead:]
+        if len(size) != n:
+            raise ValueError(f"ConvTranspose{n}D: for {ndim}D input, output_size must have {n} "
+                             f"or {lead + n} elements (got {len(size)})")
+        lo = [(x.shape[lead + d] - 1) * self.stride[d] - 2 * self.padding[d]
+              + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(n)]
+        hi = [m + s - 1 for m, s in zip(lo, self.stride)]
+        if any(not a <= v <= b for v, a, b in zip(size, lo, hi)):
+            raise ValueError(f"{self.label}: requested an output size of {size}, but valid "
+                             f"sizes range from {lo} to {hi} (for an input of "
+                             f"{tuple(x.shape[lead:])})")
+        return tuple(v - a for v, a in zip(size, lo))
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input), x
+    (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, OH, OW) with OH = (H - 1) stride - 2 padding +
+    dilation (kh - 1) + output_padding + 1. weight (C_in, C_out / groups, kh, kw)."""
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
+        """output_size (the spatial size, optionally with N and C in front) picks the
+        output_padding that gives it, as in PyTorch."""
+        self._check(input)
+        out_pad = self._output_padding(input, output_size)
+        return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                out_pad, self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (the gradient of Conv1d with respect to its input), x
+    (N, C_in, L) or (C_in, L) -> (N, C_out, OL) with OL = (L - 1) stride - 2 padding +
+    dilation (kernel_size - 1) + output_padding + 1. weight (C_in, C_out / groups, kernel_size)."""
+
+    dims = "L"
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
+        self._check(input)
+        out_pad = self._output_padding(input, output_size)
+        return conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                out_pad, self.groups, self.dilation)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+                     groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 1-D convolution (the adjoint of conv1d) as in PyTorch: input (N, C_in, L) or
+    (C_in, L), weight (C_in, C_out/groups, k), bias (C_out,) -> (N, C_out, OL) with
+    OL = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1. Runs as
+    conv_transpose2d with height 1."""
+    x, w = as_tensor(input), as_tensor(weight)
+    who = "conv_transpose1d"
+    if w.ndim != 3:
+        raise ShapeError(f"{who}: weight must have 3 dimensions (C_in, C_out / groups, "
+                         f"kernel_size), got shape {tuple(w.shape)}")
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"{who}: expected input of shape (N, C_in, L) or (C_in, L), got "
+                         f"{tuple(x.shape)}")
+    args = [(1,) + _ntuple(v, 1, name, who) for v, name in
+            ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"),
+             (dilation, "dilation"))]
+    args[1] = (0,) + args[1][1:]
+    args[2] = (0,) + args[2][1:]
+    y = conv_transpose2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, args[0], args[1], args[2],
+                         groups, args[3])
+    return y.squeeze(-2)

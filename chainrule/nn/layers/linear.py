@@ -1,5 +1,5 @@
-"""Linear, Identity, Flatten, Dropout, Embedding, and their stateless forms F.linear, F.dropout,
-F.embedding, F.flatten."""
+"""Linear, Identity, Flatten, Unflatten, Dropout, and their stateless forms F.linear, F.dropout,
+F.flatten, F.pad; Embedding and F.embedding (in chainrule.nn.layers.embedding) are re-exported."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.operands import as_operands
 from chainrule.ops.elementwise import Scale
-from chainrule.ops.shape import IndexAdd
 from chainrule.ops.shape import flatten as _flatten
 from chainrule.random import generator_of
 from chainrule.tensor import Tensor
@@ -100,14 +99,14 @@ class Linear(Module):
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
-        shape = getattr(x, "shape", None)
+    def forward(self, input: Tensor) -> Tensor:
+        shape = getattr(input, "shape", None)
         if shape is None or len(shape) == 0 or shape[-1] != self.in_features:
             raise ShapeError(
                 f"Linear({self.in_features}, {self.out_features}): expected input with last "
                 f"dimension {self.in_features}, got shape {shape}"
             )
-        return linear(x, self.weight, self.bias)
+        return linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -120,8 +119,8 @@ class Identity(Module):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
-    def forward(self, x: Any) -> Any:
-        return x
+    def forward(self, input: Any) -> Any:
+        return input
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -136,11 +135,33 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        return _flatten(x, self.start_dim, self.end_dim)
+    def forward(self, input: Tensor) -> Tensor:
+        return _flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Dimension dim of the input expanded to unflattened_size: (N, 12) -> (N, 3, 4) with
+    Unflatten(1, (3, 4)); one size may be -1."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, but found "
+                            f"type {type(unflattened_size).__name__}")
+        for i, v in enumerate(unflattened_size):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise TypeError(f"Unflatten: unflattened_size must be tuple of ints, but found "
+                                f"element of type {type(v).__name__} at pos {i}")
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 # -- dropout -----------------------------------------------------------------------------------
@@ -175,121 +196,11 @@ class Dropout(Module):
             raise ValueError(f"Dropout: probability p must be in [0, 1], got {p}")
         self.p, self.inplace = p, inplace
 
-    def forward(self, x: Tensor) -> Tensor:
-        return dropout(x, self.p, self.training, self.inplace)
+    def forward(self, input: Tensor) -> Tensor:
+        return dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
-# -- embedding ---------------------------------------------------------------------------------
-class _Lookup(Function):
-    """weight[indices]; the gradient scatters back with repeats added up, and none goes to the
-    padding row."""
-
-    saves = ""
-
-    def __init__(self, indices: Any, padding_idx: int | None) -> None:
-        self.indices, self.padding_idx = indices, padding_idx
-
-    def forward(self, W: Any) -> Any:
-        return W[self.indices]
-
-    def backward(self, gy: Tensor) -> Tensor:
-        if self.padding_idx is not None:
-            keep = (self.indices != self.padding_idx)[..., None].astype(gy.array.dtype)
-            gy = Scale(keep)(gy)
-        return IndexAdd(self.inputs[0].shape, (self.indices,), True)(gy)
-
-
-def _indices(input: Any, num: int, who: str) -> Any:
-    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{who}: indices must be integers, got dtype {idx.dtype}")
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
-        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
-        raise IndexError(f"{who}: index {bad} is out of range; indices must lie in [0, {num})")
-    return idx
-
-
-def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,
-              max_norm: float | None = None, norm_type: float = 2.0,
-              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
-    """Rows of weight (num_embeddings, embedding_dim) picked by integer indices of any shape:
-    output (*indices.shape, embedding_dim). The row padding_idx gets no gradient."""
-    if weight.ndim != 2:
-        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
-                         f"shape {weight.shape}")
-    idx = _indices(input, weight.shape[0], "embedding")
-    _unsupported("embedding", max_norm=max_norm, scale_grad_by_freq=scale_grad_by_freq)
-    return _Lookup(idx, _padding(padding_idx, weight.shape[0], "embedding"))(weight)
-
-
-def _unsupported(who: str, **options: Any) -> None:
-    for k, v in options.items():
-        if v not in (None, False):
-            raise NotImplementedError(f"{who}: {k}={v!r} is not supported yet; leave it at its "
-                                      "default")
-
-
-def _padding(padding_idx: int | None, num: int, who: str) -> int | None:
-    if padding_idx is None:
-        return None
-    if not -num <= padding_idx < num:
-        raise IndexError(f"{who}: padding_idx {padding_idx} must lie in [-{num}, {num})")
-    return padding_idx % num
-
-
-class Embedding(Module):
-    """A lookup table: integer indices (*) -> rows (*, embedding_dim) of weight
-    (num_embeddings, embedding_dim), initialised N(0, 1) with the padding_idx row zeroed."""
-
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 max_norm: float | None = None, norm_type: float = 2.0,
-                 scale_grad_by_freq: bool = False, sparse: bool = False, _weight: Any = None,
-                 _freeze: bool = False, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        _unsupported("Embedding", max_norm=max_norm, scale_grad_by_freq=scale_grad_by_freq)
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.padding_idx = _padding(padding_idx, num_embeddings,
-                                    f"Embedding({num_embeddings}, {embedding_dim})")
-        if _weight is None:
-            self.weight = Parameter(_empty((num_embeddings, embedding_dim), dtype))
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ShapeError(f"Embedding: _weight has shape {tuple(_weight.shape)}, expected "
-                                 f"({num_embeddings}, {embedding_dim})")
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
-        self._to_device(device)
-
-    @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
-                        padding_idx: int | None = None, max_norm: float | None = None,
-                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                        sparse: bool = False) -> Embedding:
-        """An Embedding whose weight is (a copy of nothing: the very tensor) embeddings, frozen
-        unless freeze=False."""
-        if embeddings.ndim != 2:
-            raise ShapeError("Embeddings parameter is expected to be 2-dimensional")
-        n, d = embeddings.shape
-        return cls(n, d, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
-                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings,
-                   _freeze=freeze)
-
-    def reset_parameters(self) -> None:
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            self.weight.array[self.padding_idx] = 0
-
-    def forward(self, indices: Any) -> Tensor:
-        idx = _indices(indices, self.num_embeddings,
-                       f"Embedding({self.num_embeddings}, {self.embedding_dim})")
-        return _Lookup(idx, self.padding_idx)(self.weight)
-
-    def extra_repr(self) -> str:
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 # -- padding -----------------------------------------------------------------------------------
@@ -345,3 +256,6 @@ def _pad_index(mode: str, n: int, before: int, after: int) -> np.ndarray:
         raise ValueError(f"pad: Padding value causes wrapping around more than once (padding "
                          f"({before}, {after}) for a dimension of size {n})")
     return i % n
+
+
+from chainrule.nn.layers.embedding import Embedding, embedding  # noqa: E402,F401  (re-exported)

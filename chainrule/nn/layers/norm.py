@@ -185,8 +185,8 @@ class _BatchNorm(Module):
     def _name(self) -> str:
         return f"{type(self).__name__}({self.num_features})"
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = as_operand(x)
+    def forward(self, input: Tensor) -> Tensor:
+        x = as_operand(input)
         self._check_input(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -201,7 +201,8 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -245,8 +246,8 @@ class LayerNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = as_operand(x)
+    def forward(self, input: Tensor) -> Tensor:
+        x = as_operand(input)
         k = len(self.normalized_shape)
         if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
             raise ShapeError(

@@ -153,7 +153,15 @@ class _RNNBase(Module):
         """input (L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in) unbatched; hx (h_0, or
         (h_0, c_0) for the LSTM) shaped (D * num_layers, N, H), zeros when None. Returns
         (output, h_n), or (output, (h_n, c_n)) for the LSTM; output is (L, N, D * H) (or
-        (N, L, D * H) with batch_first, (L, D * H) unbatched), h_n and c_n like h_0."""
+        (N, L, D * H) with batch_first, (L, D * H) unbatched), h_n and c_n like h_0.
+        A PackedSequence input gives a PackedSequence output, and h_n holds each sequence's
+        state after its last real step (chainrule.nn.layers.recurrent_packed)."""
+        from chainrule.nn.utils.rnn import PackedSequence
+
+        if isinstance(input, PackedSequence):
+            from chainrule.nn.layers.recurrent_packed import forward_packed
+
+            return forward_packed(self, input, hx)
         x = _as_input(type(self).__name__, input, self.weight_ih_l0)
         batched = self._check_input(x)
         x = x.unsqueeze(1) if not batched else x.swapaxes(0, 1) if self.batch_first else x

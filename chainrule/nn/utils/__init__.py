@@ -1,9 +1,11 @@
-"""torch.nn.utils at its PyTorch path: gradient clipping, and parameters as one flat vector."""
+"""torch.nn.utils at its PyTorch path: gradient clipping, parameters as one flat vector, and
+nn.utils.rnn (padding and packing sequences)."""
 
 from __future__ import annotations
 
 from typing import Iterable
 
+from chainrule.nn.utils import rnn  # noqa: F401  (torch.nn.utils.rnn)
 from chainrule.optim.clip import clip_grad_norm_, clip_grad_value_
 from chainrule.tensor import Tensor
 
