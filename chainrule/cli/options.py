@@ -22,7 +22,12 @@ LOSSES = ["cross_entropy", "mse", "l1", "huber"]
 # a learning rate that trains the default spiral well, per optimizer (used when --lr is absent)
 DEFAULT_LR = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "nag": 0.05, "adagrad": 0.05,
               "rmsprop": 0.003, "adadelta": 1.0, "adam": 0.005, "amsgrad": 0.005, "adamw": 0.005,
-              "adamax": 0.02, "nadam": 0.005}
+              "adamax": 0.02, "nadam": 0.005, "radam": 0.005, "rprop": 0.01, "asgd": 0.3,
+              "lbfgs": 1.0}
+
+# methods that assume the same loss at every step: a line search (lbfgs), sign-based step
+# sizes (rprop); on mini-batches their noise breaks them
+FULL_BATCH = {"lbfgs", "rprop"}
 
 
 class UsageError(ValueError):
@@ -182,7 +187,7 @@ OPTIONS = [
            "0 for none.", "P"),
     Option("optimizer", optimizer_name, "adam", "Optimizer, by its textbook name: sgd, "
            "momentum, nesterov, adagrad, rmsprop, adadelta, adam, amsgrad, adamw, adamax, "
-           "nadam.", "NAME"),
+           "nadam, radam, rprop, asgd, lbfgs.", "NAME"),
     Option("lr", positive_float, None, "Learning rate (default: one that suits the optimizer, "
            "0.005 for adam).", "LR"),
     Option("momentum", fraction, None, "Momentum coefficient for sgd, momentum, nesterov and "
@@ -191,8 +196,9 @@ OPTIONS = [
            "decoupled for adamw (default: the optimizer's own, 0, or 0.01 for adamw).", "WD"),
     Option("schedule", choice(SCHEDULES), "constant", "Learning-rate schedule: "
            f"{', '.join(SCHEDULES)}.", "NAME"),
-    Option("batch_size", batch_size, 32, "Examples per step: 1 = stochastic gradient "
-           "descent, 'full' = batch gradient descent, N = mini-batch.", "N|full"),
+    Option("batch_size", batch_size, None, "Examples per step: 1 = stochastic gradient "
+           "descent, 'full' = batch gradient descent, N = mini-batch (default: 32, or full for "
+           "the full-batch methods lbfgs and rprop).", "N|full"),
     Option("epochs", positive_int, 60, "Passes over the training set.", "N"),
     Option("seed", nonneg_int, 0, "Seed of the weight initialisation, dropout and shuffling; "
            "the data and its split stay fixed, so seeds compare fairly.", "N"),
@@ -269,6 +275,8 @@ def resolve(given: dict[str, Any], config_file: dict[str, Any]) -> dict[str, Any
     cfg.update(given)
     if cfg["lr"] is None:
         cfg["lr"] = DEFAULT_LR.get(cfg["optimizer"], 0.01)
+    if cfg["batch_size"] is None:
+        cfg["batch_size"] = "full" if cfg["optimizer"] in FULL_BATCH else 32
     # paths made absolute, so evaluate / resume work from any folder later
     if cfg["data_dir"] is not None:
         cfg["data_dir"] = str(Path(cfg["data_dir"]).expanduser().resolve())

@@ -45,6 +45,8 @@ def make_loss(name: str, task: str, n_classes: int) -> Callable[[Any, Any], Any]
 
 def make_optimizer(cfg: dict[str, Any], model: cr.nn.Module) -> optim.Optimizer:
     kwargs: dict[str, Any] = {"lr": cfg["lr"]}
+    if cfg["optimizer"] == "lbfgs":  # a line search keeps L-BFGS stable at lr 1 on mini-batches
+        kwargs["line_search_fn"] = "strong_wolfe"
     for key in ("momentum", "weight_decay"):
         if cfg[key] is not None:
             kwargs[key] = cfg[key]
@@ -111,13 +113,7 @@ class Trainer:
         total = correct = seen = 0.0
         onecycle = isinstance(self.scheduler, sched.OneCycleLR)
         for i, (xb, yb) in enumerate(self.loader, 1):
-            out = self.model(xb)
-            loss = self.loss_fn(out, yb)
-            self.opt.zero_grad()
-            loss.backward()
-            if self.monitor is not None:
-                self.monitor.record(self.step + 1)
-            self.opt.step()
+            out, loss = self._descend(xb, yb)
             if onecycle:
                 self.scheduler.step()
             self.step += 1
@@ -136,6 +132,29 @@ class Trainer:
         row.update(lr=lr, time=time.perf_counter() - t0)
         self.history.append(row)
         return row
+
+    def _descend(self, xb: Any, yb: Any) -> tuple[Any, Any]:
+        """One optimizer step on the batch; the outputs and loss at the weights before it.
+        LBFGS re-evaluates the loss itself, so it gets the forward-backward as a closure."""
+        first: list[Any] = []
+
+        def closure() -> Any:
+            out = self.model(xb)
+            loss = self.loss_fn(out, yb)
+            self.opt.zero_grad()
+            loss.backward()
+            if not first:
+                first.extend((out, loss))
+                if self.monitor is not None:
+                    self.monitor.record(self.step + 1)
+            return loss
+
+        if isinstance(self.opt, optim.LBFGS):
+            self.opt.step(closure)
+        else:
+            closure()
+            self.opt.step()
+        return first[0], first[1]
 
     def _step_schedule(self, row: dict[str, Any]) -> None:
         if isinstance(self.scheduler, sched.ReduceLROnPlateau):

@@ -47,21 +47,14 @@ class Adam(Optimizer):
         return state
 
     def _update(self, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        xp, (beta1, beta2), tmp = xp_of(p), group["betas"], self._scratch(p, 1)
+        xp, (beta1, beta2) = xp_of(p), group["betas"]
         lr, wd, decoupled = group["lr"], group["weight_decay"], group["decoupled_weight_decay"]
         g = self._grad_with_decay(p, g, 0 if decoupled else wd, group["maximize"])
         state["step"] += 1
         t = state["step"]
         if decoupled and wd:
             p *= 1 - lr * wd
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        xp.subtract(g, m, out=tmp)
-        tmp *= 1 - beta1
-        m += tmp
-        v *= beta2
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
-        v += tmp
+        m, v, tmp = self._update_moments(p, g, state, group["betas"])
         if group["amsgrad"]:
             v_max = state.setdefault("max_exp_avg_sq", xp.zeros_like(p))
             xp.maximum(v_max, v, out=v_max)

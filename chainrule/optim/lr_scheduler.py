@@ -1,18 +1,29 @@
 """Learning-rate schedulers (torch.optim.lr_scheduler's semantics and lr sequences).
 
 A scheduler sets group['lr'] of every param group of its optimizer. Building it applies the
-schedule's value for epoch 0; call step() once per epoch (or per batch for OneCycleLR) after
-optimizer.step(); get_last_lr() is what it set last. The recurrent ones (StepLR, ExponentialLR,
-CosineAnnealingLR, ...) update the current lr, as torch's do, so they chain.
+schedule's value for epoch 0; call step() once per epoch (or per batch for OneCycleLR and
+CyclicLR) after optimizer.step(); get_last_lr() is what it set last. The recurrent ones (StepLR,
+ExponentialLR, CosineAnnealingLR, ConstantLR, PolynomialLR, ...) update the current lr, as
+torch's do, so they chain (ChainedScheduler) or follow each other (SequentialLR); step(epoch)
+jumps to an epoch through the closed form where there is one. The cyclic schedules live in
+lr_scheduler_cyclic.py, the schedulers of schedulers in lr_scheduler_chain.py.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable
 
 from chainrule.optim.optimizer import Optimizer
+
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
+    "possible. Please use `scheduler.step()` to step the scheduler. During the deprecation, if "
+    "epoch is different from None, the closed form is used instead of the new chainable form, "
+    "where available.")
 
 
 def _checked(scheduler: Any, optimizer: Any) -> Optimizer:
@@ -38,10 +49,16 @@ class LRScheduler:
                                    "the optimizer's state_dict")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step that building (or restarting, in SequentialLR) a scheduler takes."""
         self._step_count = 0
         self._is_initial = True
-        self.step()
-        self._is_initial = False
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def get_lr(self) -> list[float]:
         raise NotImplementedError(f"{type(self).__name__} does not define get_lr()")
@@ -49,11 +66,23 @@ class LRScheduler:
     def _current(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
-    def step(self) -> None:
-        """Advance one epoch and set every group's lr."""
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch and set every group's lr. step(epoch) jumps to that epoch, using
+        the closed form of the schedule where it has one (deprecated in torch, as here)."""
         self._step_count += 1
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: float | None = None) -> None:
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            values = closed_form() if closed_form is not None else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = self._current()
 
@@ -105,6 +134,10 @@ class StepLR(LRScheduler):
             return self._current()
         return [lr * self.gamma for lr in self._current()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size)
+                for base in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     """lr = lr * gamma at each epoch listed in milestones (gamma^k for a milestone given k
@@ -120,6 +153,10 @@ class MultiStepLR(LRScheduler):
             return self._current()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._current()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        k = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        return [base * self.gamma ** k for base in self.base_lrs]
+
 
 class ExponentialLR(LRScheduler):
     """lr = lr * gamma every epoch."""
@@ -132,6 +169,9 @@ class ExponentialLR(LRScheduler):
         if self._is_initial:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** self.last_epoch for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -155,6 +195,11 @@ class CosineAnnealingLR(LRScheduler):
                     for lr, base in zip(self._current(), self.base_lrs)]
         ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
         return [ratio * (lr - lo) + lo for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        lo = self.eta_min
+        return [lo + (base - lo) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -180,105 +225,56 @@ class LinearLR(LRScheduler):
         ratio = 1.0 + (b - a) / (n * a + (self.last_epoch - 1) * (b - a))
         return [lr * ratio for lr in self._current()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        a, b, n = self.start_factor, self.end_factor, self.total_iters
+        return [base * (a + (b - a) * min(n, self.last_epoch) / n) for base in self.base_lrs]
 
-class OneCycleLR(LRScheduler):
-    """The 1cycle policy (Smith & Topin 2018), stepped once per batch: lr rises from
-    max_lr / div_factor to max_lr over pct_start of total_steps, then anneals to
-    initial_lr / final_div_factor ('cos' or 'linear'); momentum (or beta1) moves the opposite
-    way between max_momentum and base_momentum when cycle_momentum is on."""
 
-    def __init__(self, optimizer: Optimizer, max_lr: float | list[float],
-                 total_steps: int | None = None, epochs: int | None = None,
-                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
-                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
-                 base_momentum: float | list[float] = 0.85,
-                 max_momentum: float | list[float] = 0.95, div_factor: float = 25.0,
-                 final_div_factor: float = 1e4, three_phase: bool = False,
+class ConstantLR(LRScheduler):
+    """lr = initial_lr * factor for the first total_iters epochs, then initial_lr; applied
+    as a change of the current lr (lr * factor at epoch 0, lr / factor at total_iters), as
+    torch's, so it chains."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
-        self.optimizer = _checked(self, optimizer)
-        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
-        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got "
-                             f"{pct_start!r}")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
-                             f"{anneal_strategy!r}")
-        if cycle_momentum and not {"momentum", "betas"} & set(optimizer.defaults):
-            raise ValueError(f"OneCycleLR: cycle_momentum=True needs an optimizer with "
-                             f"momentum or betas, {type(optimizer).__name__} has neither; "
-                             "pass cycle_momentum=False")
-        self.anneal_strategy = anneal_strategy
-        self._phases = _one_cycle_phases(self.total_steps, pct_start, three_phase)
-        groups = optimizer.param_groups
-        if last_epoch == -1:
-            for group, top in zip(groups, _per_group("max_lr", optimizer, max_lr)):
-                group.update(initial_lr=top / div_factor, max_lr=top,
-                             min_lr=top / div_factor / final_div_factor)
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            self.use_beta1 = "betas" in optimizer.defaults
-            tops = _per_group("max_momentum", optimizer, max_momentum)
-            bottoms = _per_group("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for group, top, bottom in zip(groups, tops, bottoms):
-                    self._set_momentum(group, top)
-                    group.update(max_momentum=top, base_momentum=bottom)
+        if factor > 1.0 or factor < 0:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor!r}")
+        self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
-    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
-        if self.use_beta1:
-            group["betas"] = (value, *group["betas"][1:])
-        else:
-            group["momentum"] = value
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current()]
+        if self.last_epoch != self.total_iters:
+            return self._current()
+        return [lr * (1.0 / self.factor) for lr in self._current()]
 
-    def _anneal(self, start: float, end: float, pct: float) -> float:
-        if self.anneal_strategy == "cos":
-            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-        return (end - start) * pct + start
+    def _get_closed_form_lr(self) -> list[float]:
+        f = self.factor
+        return [base * (f + (self.last_epoch >= self.total_iters) * (1 - f))
+                for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """lr = initial_lr * (1 - epoch / total_iters)^power up to total_iters (0 there), then
+    unchanged; computed recursively from the current lr, as torch's."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        t = self.last_epoch
-        if t > self.total_steps:
-            raise ValueError(f"OneCycleLR: stepped {t} times, but total_steps is "
-                             f"{self.total_steps}")
-        lrs = []
-        for group in self.optimizer.param_groups:
-            start = 0.0
-            for i, (end, lr0, lr1, mom0, mom1) in enumerate(self._phases):
-                if t <= end or i == len(self._phases) - 1:
-                    pct = (t - start) / (end - start)
-                    lrs.append(self._anneal(group[lr0], group[lr1], pct))
-                    if self.cycle_momentum:
-                        self._set_momentum(group, self._anneal(group[mom0], group[mom1], pct))
-                    break
-                start = end
-        return lrs
+        t, n = self.last_epoch, self.total_iters
+        if self._is_initial or t > n:
+            return self._current()
+        decay_factor = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
+        return [lr * decay_factor for lr in self._current()]
 
-
-def _one_cycle_phases(n: int, pct_start: float, three_phase: bool) -> list[tuple]:
-    """(last step, start lr key, end lr key, start momentum key, end momentum key) per phase;
-    the keys name entries of each param group."""
-    up = (float(pct_start * n) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum")
-    if not three_phase:
-        return [up, (n - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
-    return [up, (float(2 * pct_start * n) - 2, "max_lr", "initial_lr", "base_momentum",
-                 "max_momentum"),
-            (n - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
-
-
-def _total_steps(total_steps: int | None, epochs: int | None,
-                 steps_per_epoch: int | None) -> int:
-    if total_steps is not None:
-        if not isinstance(total_steps, int) or total_steps <= 0:
-            raise ValueError(f"OneCycleLR: total_steps must be a positive int, got "
-                             f"{total_steps!r}")
-        return total_steps
-    if epochs is None or steps_per_epoch is None:
-        raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
-    for name, v in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"OneCycleLR: {name} must be a positive int, got {v!r}")
-    return epochs * steps_per_epoch
+    def _get_closed_form_lr(self) -> list[float]:
+        n = self.total_iters
+        return [base * (1.0 - min(n, self.last_epoch) / n) ** self.power
+                for base in self.base_lrs]
 
 
 def _per_group(name: str, optimizer: Optimizer, value: Any) -> list:
@@ -323,10 +319,12 @@ class ReduceLROnPlateau(LRScheduler):
             return a < (best * (1.0 - th) if self.threshold_mode == "rel" else best - th)
         return a > (best * (1.0 + th) if self.threshold_mode == "rel" else best + th)
 
-    def step(self, metrics: Any) -> None:  # type: ignore[override]
+    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric (a number or a one-element tensor) and maybe cut lr."""
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
         else:
@@ -348,3 +346,19 @@ class ReduceLROnPlateau(LRScheduler):
                     group["lr"] = new
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = self._current()
+
+
+# the cyclic schedules and the schedulers of schedulers live in their own files; every name
+# stays importable from here, as torch.optim.lr_scheduler's are
+from chainrule.optim.lr_scheduler_chain import ChainedScheduler, SequentialLR  # noqa: E402
+from chainrule.optim.lr_scheduler_cyclic import (  # noqa: E402
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    OneCycleLR,
+)
+
+__all__ = [
+    "ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+    "CyclicLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR",
+    "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR",
+]

@@ -48,7 +48,7 @@ class NAdam(Optimizer):
     def _update(self, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp, (beta1, beta2), psi = xp_of(p), group["betas"], group["momentum_decay"]
         lr, wd, decoupled = group["lr"], group["weight_decay"], group["decoupled_weight_decay"]
-        tmp, d = self._scratch(p, 1), self._scratch(p, 2)
+        d = self._scratch(p, 2)
         g = self._grad_with_decay(p, g, 0 if decoupled else wd, group["maximize"])
         state["step"] += 1
         t = state["step"]
@@ -58,14 +58,7 @@ class NAdam(Optimizer):
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] *= mu
         prod = state["mu_product"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        xp.subtract(g, m, out=tmp)
-        tmp *= 1 - beta1
-        m += tmp
-        v *= beta2
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
-        v += tmp
+        m, v, tmp = self._update_moments(p, g, state, group["betas"])
         xp.divide(v, 1 - beta2 ** t, out=d)
         xp.sqrt(d, out=d)
         d += group["eps"]

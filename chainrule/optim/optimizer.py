@@ -206,6 +206,20 @@ class Optimizer:
             out += g
         return out
 
+    def _update_moments(self, p: Any, g: Any, state: dict[str, Any], betas: Any) -> Any:
+        """Adam's two moments, in place: m <- m + (1 - beta1) (g - m) (torch's lerp, equal to
+        beta1 m + (1 - beta1) g) and v <- beta2 v + (1 - beta2) g^2; returns (m, v, scratch)."""
+        xp, (beta1, beta2), tmp = xp_of(p), betas, self._scratch(p, 1)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        xp.subtract(g, m, out=tmp)
+        tmp *= 1 - beta1
+        m += tmp
+        v *= beta2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
+        v += tmp
+        return m, v, tmp
+
     # -- saving and restoring ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """{'state': {index: {name: array or number}}, 'param_groups': [{options, 'params':
@@ -244,11 +258,16 @@ class Optimizer:
         new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         for i, s in state_dict["state"].items():
             p = by_index[int(i)]
-            new_state[p] = {k: _restored(v, p, k, self._name) for k, v in s.items()}
+            new_state[p] = {k: self._restored_state(k, v, p) for k, v in s.items()}
         self.state = new_state
         self.param_groups = [{**{k: v for k, v in g_saved.items() if k != "params"},
                               "params": g["params"]}
                              for g_saved, g in zip(groups, self.param_groups)]
+
+    def _restored_state(self, key: str, v: Any, p: Tensor) -> Any:
+        """Saved state value v of parameter p as this optimizer keeps it (arrays are checked
+        against p's shape and copied onto its device and dtype)."""
+        return _restored(v, p, key, self._name)
 
     def __repr__(self) -> str:
         lines = [f"{self._name} ("]
@@ -293,7 +312,10 @@ def _float_array(p: Any, who: str) -> Any:
 
 
 def _saved(v: Any) -> Any:
-    """A state value as a plain NumPy array copy (from a GPU too) or a Python number."""
+    """A state value as a plain NumPy array copy (from a GPU too) or a Python number; lists
+    and tuples (LBFGS's history) are copied element by element."""
+    if isinstance(v, (list, tuple)):
+        return type(v)(_saved(x) for x in v)
     if hasattr(v, "shape") and not isinstance(v, np.generic):
         return np.array(v.get() if hasattr(v, "get") else v, copy=True)
     return v.item() if isinstance(v, np.generic) else v
@@ -323,6 +345,10 @@ _REGISTRY: dict[str, tuple[str, dict[str, Any]]] = {
     "adamw": ("AdamW", {}),
     "adamax": ("Adamax", {}),
     "nadam": ("NAdam", {}),
+    "radam": ("RAdam", {}),
+    "rprop": ("Rprop", {}),
+    "asgd": ("ASGD", {}),
+    "lbfgs": ("LBFGS", {}),
 }
 
 
@@ -333,8 +359,9 @@ def available() -> list[str]:
 
 def create(name: str, params: ParamsT | None = None, **kwargs: Any) -> Optimizer:
     """The optimizer called `name` ('sgd', 'momentum', 'nesterov' or 'nag', 'adagrad',
-    'rmsprop', 'adadelta', 'adam', 'amsgrad', 'adamw', 'adamax', 'nadam'; any case) over
-    params; kwargs override the defaults the name implies. Without params it updates arrays."""
+    'rmsprop', 'adadelta', 'adam', 'amsgrad', 'adamw', 'adamax', 'nadam', 'radam', 'rprop',
+    'asgd', 'lbfgs'; any case) over params; kwargs override the defaults the name implies.
+    Without params it updates arrays (all but 'lbfgs', which needs step(closure))."""
     key = name.lower() if isinstance(name, str) else name
     if key not in _REGISTRY:
         raise ValueError(f"unknown optimizer {name!r}; known optimizers: "

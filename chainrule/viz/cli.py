@@ -113,7 +113,9 @@ def add_viz_subparser(subparsers: Any, parents: Sequence[argparse.ArgumentParser
                        "their numbers and draw their trajectories and losses.")
     _surface_options(d)
     d.add_argument("--optimizers", type=_optimizer_names, default=["sgd", "momentum", "adam"],
-                   help="Comma-separated optimizer names (default sgd,momentum,adam).")
+                   help="Comma-separated optimizer names from the registry: sgd, momentum, "
+                   "nesterov, adagrad, rmsprop, adadelta, adam, amsgrad, adamw, adamax, nadam, "
+                   "radam, rprop, asgd, lbfgs (default sgd,momentum,adam).")
     d.add_argument("--lr", type=_lr_option, default=None, help="One learning rate, or "
                    "NAME=LR,... per optimizer (default: readable rates for the surface).")
     d.add_argument("--animate", action="store_true", help="Write an animated GIF to --out.")

@@ -7,6 +7,8 @@
 Each optimizer gets a fresh 2-element float64 Parameter at the start point and runs the loop a
 training script runs: zero_grad, loss = f(p[0], p[1]), loss.backward(), step. Backprop computes
 the gradient; the optimizer turns it into a step (for plain SGD: p <- p - lr * gradient).
+L-BFGS runs as its scripts do, opt.step(closure), the closure re-evaluating the surface wherever
+its line search looks; one step here is one L-BFGS iteration.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from chainrule.viz.surfaces import Fn, Surface, surface
 
 ADAPTIVE = {"adagrad", "rmsprop", "adam", "amsgrad", "adamw", "adamax", "nadam"}
 ESCAPE = 1e6  # |p| beyond this counts as divergence, before the numbers overflow
+# what the playground passes unless told otherwise: one L-BFGS iteration per step, so the path
+# shows every iterate, with a strong-Wolfe line search that may try up to 24 points
+OPTIONS: dict[str, dict[str, Any]] = {
+    "lbfgs": {"max_iter": 1, "max_eval": 25, "line_search_fn": "strong_wolfe"}}
 
 
 @dataclass
@@ -48,9 +54,9 @@ class Trajectory:
 
 def default_lr(s: Surface, name: str) -> float:
     """The surface's readable step for this optimizer: adaptive methods take adaptive_lr
-    (Adagrad 3x that), Adadelta its own 1.0 (a multiplier on a self-scaled step), the rest
-    lr."""
-    if name == "adadelta":
+    (Adagrad 3x that), Adadelta and L-BFGS their own 1.0 (a multiplier on a self-scaled step),
+    the rest lr."""
+    if name in ("adadelta", "lbfgs"):
         return 1.0
     if name == "adagrad":  # its steps only ever shrink: it needs a larger start
         return 3 * s.adaptive_lr
@@ -59,9 +65,18 @@ def default_lr(s: Surface, name: str) -> float:
 
 def run(s: Surface, name: str, lr: float, steps: int, label: str | None = None,
         **options: Any) -> Trajectory:
-    """Run optimizer `name` (an optim.create name) for up to `steps` steps from s.start."""
+    """Run optimizer `name` (an optim.create name) for up to `steps` steps from s.start;
+    options override the playground's OPTIONS for it."""
     p = Parameter(as_tensor(np.array(s.start, dtype=np.float64)))
+    options = {**OPTIONS.get(name, {}), **options}
     opt = optim.create(name, [p], lr=lr, **options)
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = s(p[0], p[1])
+        loss.backward()
+        return loss
+
     points, losses, diverged = [], [], False
     for _ in range(steps):
         opt.zero_grad()
@@ -71,8 +86,11 @@ def run(s: Surface, name: str, lr: float, steps: int, label: str | None = None,
         if not math.isfinite(losses[-1]) or float(np.abs(p.array).max()) > ESCAPE:
             diverged = True
             break
-        loss.backward()
-        opt.step()
+        if isinstance(opt, optim.LBFGS):
+            opt.step(closure)  # it evaluates the surface itself, as often as it needs
+        else:
+            loss.backward()
+            opt.step()
     else:
         points.append(p.array.copy())
         losses.append(float(s(p[0], p[1]).array))

@@ -54,6 +54,7 @@ CONFIGS = {
     "nadam+cosine+decay": ["--optimizer", "nadam", "--schedule", "cosine",
                            "--weight-decay", "0.01"],
     "rmsprop+plateau": ["--optimizer", "rmsprop", "--schedule", "plateau", "--momentum", "0.5"],
+    "lbfgs+full-batch": ["--optimizer", "lbfgs"],  # state: history lists, one flat vector
 }
 
 

@@ -88,6 +88,19 @@ def test_other_models_schedules_and_losses_train(cli, tmp_path, tiny, argv):
     assert state["epoch"] == 2 and np.isfinite(state["history"][-1]["loss"])
 
 
+def test_lbfgs_trains_full_batch_with_a_line_search(cli, tmp_path):
+    # LBFGS.step needs a closure, and is a full-batch method: the default batch becomes 'full'
+    status, _, err = cli("train", "--dataset", "moons", "--samples", "200", "--hidden", "16",
+                         "--epochs", "8", "--optimizer", "lbfgs", "--quiet",
+                         "--out", tmp_path, "--name", "r")
+    assert status == 0, err
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["batch_size"] == "full" and cfg["lr"] == 1.0
+    state = io.load_raw(tmp_path / "r" / "last.safetensors")
+    assert state["step"] == 8 and state["history"][-1]["accuracy"] >= 0.95
+    assert state["optimizer"]["state"][0]["func_evals"] > 8  # the line search ran
+
+
 @pytest.mark.parametrize("kind", ["mlp", "cnn", "resnet"])
 def test_image_models_build_and_map_images_to_logits(kind):
     arch = {"model": kind, "input_shape": [1, 28, 28], "hidden": [4, 8], "activation": "relu",

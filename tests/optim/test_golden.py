@@ -16,8 +16,9 @@ import chainrule.optim as optim
 from chainrule.nn import Parameter
 
 
-def run(cls, p0, grads, **kwargs):
-    """The parameter's value after each step, the gradients given one per step."""
+def run_with_state(cls, p0, grads, **kwargs):
+    """The parameter's value after each step, the gradients given one per step; and the
+    optimizer's state of the parameter at the end."""
     p = Parameter(np.array([p0], dtype=np.float64))
     opt = cls([p], **kwargs)
     values = []
@@ -25,7 +26,12 @@ def run(cls, p0, grads, **kwargs):
         p.grad = cr.tensor(np.array([g], dtype=np.float64))
         opt.step()
         values.append(p.numpy()[0])
-    return values
+    return values, opt.state[p]
+
+
+def run(cls, p0, grads, **kwargs):
+    """The parameter's value after each step."""
+    return run_with_state(cls, p0, grads, **kwargs)[0]
 
 
 def close(values, expected, rel=1e-12):

@@ -2,7 +2,8 @@
 
 Every optimizer runs with its defaults and with the non-default options torch offers
 (weight_decay, momentum, dampening, nesterov, centered, amsgrad, maximize, ...); the parameters
-after every step must equal torch's to 1e-6.
+after every step, and the optimizer's state (names and values) at the end, must equal torch's to
+1e-6.
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ CASES = [
     ("NAdam", {"weight_decay": 0.1, "momentum_decay": 0.01}, 0.05, 0.01),
     ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True},
      0.05, 0.01),
+    ("RAdam", {}, 2e-3, 0.01),
+    ("RAdam", {"betas": (0.8, 0.99), "weight_decay": 0.1}, 2e-3, 0.01),
+    ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True},
+     2e-3, 0.01),
+    ("RAdam", {"betas": (0.9, 0.9), "eps": 1e-3}, 2e-3, 0.01),  # rectified from t = 6 on
+    ("Rprop", {}, 1e-3, 1e-3),
+    ("Rprop", {"etas": (0.3, 1.5), "step_sizes": (1e-4, 0.05), "maximize": True}, 1e-3, 1e-3),
+    ("Rprop", {"step_sizes": (1e-3, 1e-2)}, 0.02, 0.02),
+    ("ASGD", {}, 1e-4, 0.05),
+    ("ASGD", {"t0": 20, "lambd": 0.01, "alpha": 0.6, "weight_decay": 0.05}, 2e-4, 0.05),
+    ("ASGD", {"maximize": True, "t0": 5}, 1e-4, 0.05),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}"
        for name, kw, _, _ in CASES]
@@ -90,7 +102,18 @@ def run_both(name, kwargs, lr, init, cost):
         topt.step()
         traj.append(np.concatenate([p.numpy().ravel() for p in ours]))
         ttraj.append(np.concatenate([p.detach().numpy().ravel() for p in theirs]))
+    same_state(opt, topt, ours, theirs)
     return np.array(traj), np.array(ttraj)
+
+
+def same_state(opt, topt, ours, theirs):
+    """Every parameter's optimizer state (names and values) equals torch's."""
+    for p, tp in zip(ours, theirs):
+        state, tstate = opt.state[p], topt.state[tp]
+        assert set(state) == set(tstate)
+        for k, v in state.items():
+            want = tstate[k].numpy() if hasattr(tstate[k], "numpy") else tstate[k]
+            np.testing.assert_allclose(v, want, rtol=1e-6, atol=1e-9, err_msg=k)
 
 
 @pytest.mark.parametrize("name, kwargs, lr, _", CASES, ids=IDS)

@@ -119,3 +119,40 @@ def test_pictures(tmp_path):
     pytest.importorskip("PIL")
     r.animate(tmp_path / "d.gif", frames=5)
     assert (tmp_path / "d.gif").read_bytes()[:3] == b"GIF"
+
+
+def test_lbfgs_runs_with_a_closure_one_iteration_per_step(capsys):
+    """L-BFGS steps as its scripts do, opt.step(closure): the same path as that loop, one
+    iterate per step, at the minimum of Rosenbrock's valley long before Adam."""
+    s = surface("rosenbrock")
+    r = descent("rosenbrock", ["lbfgs", "adam"], steps=60)
+    t = r["lbfgs"]
+    assert t.lr == 1.0 and not t.diverged
+    assert t.options == {"max_iter": 1, "max_eval": 25, "line_search_fn": "strong_wolfe"}
+    p = cr.nn.Parameter(cr.tensor(np.array(s.start, dtype=np.float64)))
+    opt = optim.LBFGS([p], max_iter=1, max_eval=25, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = s.f(p[0], p[1])
+        loss.backward()
+        return loss
+
+    path = [p.detach().numpy().copy()]
+    for _ in range(60):
+        opt.step(closure)
+        path.append(p.detach().numpy().copy())
+    np.testing.assert_array_equal(t.path, np.array(path))
+    assert r.distance_to_minimum(t) < 1e-3 < r.distance_to_minimum(r["adam"])
+    assert "loss < 0.001 at step" in r.summary().splitlines()[-2]
+    # options override the playground's: 20 iterations per step reach the minimum in 3 steps
+    many = descent("rosenbrock", {"lbfgs20": {"name": "lbfgs", "max_iter": 20,
+                                              "max_eval": None}}, steps=3)["lbfgs20"]
+    assert many.options["max_iter"] == 20 and many.final_loss < 1e-6
+    # the command line: chainrule viz descent --optimizers lbfgs
+    from chainrule.cli import main
+
+    assert main(["viz", "descent", "--function", "beale", "--optimizers", "lbfgs,sgd",
+                 "--steps", "40"]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("lbfgs")]
+    assert len(row) == 1 and "loss < 0.001 at step" in row[0]
