@@ -93,6 +93,9 @@ class device:  # noqa: N801  (PyTorch's name: torch.device)
     def __hash__(self) -> int:
         return hash((self.type, self.index))
 
+    def __reduce__(self) -> tuple:  # pickles (worker processes, spawn) as torch.device does
+        return device, (self.type, self.index)
+
     def __str__(self) -> str:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 

@@ -55,6 +55,19 @@ def test_devices() -> None:
                 make()
 
 
+def test_devices_and_generators_pickle_for_worker_processes() -> None:
+    # a Dataset holding a device or a Generator must reach spawned DataLoader workers
+    import pickle
+    for d in (cr.device("cpu"), cr.device("cuda:1"), cr.device("cuda")):
+        back = pickle.loads(pickle.dumps(d))
+        assert back == d and back.index == d.index and hash(back) == hash(d)
+    g = cr.Generator().manual_seed(7)
+    h = pickle.loads(pickle.dumps(g))
+    assert h.device == cr.device("cpu") and h.initial_seed() == 7
+    np.testing.assert_array_equal(cr.randn(4, generator=g).numpy(),
+                                  cr.randn(4, generator=h).numpy())
+
+
 def test_default_dtype() -> None:
     assert cr.get_default_dtype() == cr.float32
     cr.set_default_dtype(cr.float64)

@@ -1,8 +1,12 @@
 """chainrule.utils.data is chainrule.data, at the path PyTorch programs import it from
-(torch.utils.data)."""
+(torch.utils.data); its submodules are the same module objects under both names, so a class
+imported through either path is one class."""
 
+import importlib
 import sys
 
 from chainrule import data
 
 sys.modules[__name__ + ".data"] = data
+for _name in ("collate", "dataloader", "dataset", "distributed", "sampler", "worker"):
+    sys.modules[f"{__name__}.data.{_name}"] = importlib.import_module(f"chainrule.data.{_name}")

@@ -123,7 +123,8 @@ def test_collate_dtypes() -> None:
     xb, yb = next(iter(DataLoader(Pairs(4), batch_size=4)))  # per-example path, Python int labels
     assert (xb.dtype, xb.shape, yb.dtype) == (np.float32, (4, 2), np.int64)
     f, i, b, s = default_collate([(0.5, 1, True, "a"), (1.5, 2, False, "b")])
-    assert (f.dtype, i.dtype, b.dtype, s) == (np.float32, np.int64, np.bool_, ["a", "b"])
+    # PyTorch's rule: Python floats collate to float64 (unlike cr.tensor([0.5, 1.5]))
+    assert (f.dtype, i.dtype, b.dtype, s) == (np.float64, np.int64, np.bool_, ("a", "b"))
     d = default_collate([{"x": cr.tensor([1.0, 2.0]), "y": np.int32(3)}] * 2)
     assert d["x"].shape == (2, 2) and d["x"].dtype == np.float32 and d["y"].dtype == np.int32
     one = default_collate([np.zeros(3, np.float64), np.ones(3, np.float64)])

@@ -177,7 +177,7 @@ class IterableData:
         self._it = None
 
     def _unpack(self, item: Any) -> tuple:
-        parts = list(item) if isinstance(item, tuple) else [item]
+        parts = list(item) if isinstance(item, (tuple, list)) else [item]  # as Keras unpacks
         xs = to_arrays(parts[0], self.in_names, "input")
         ys = to_arrays(parts[1], self.out_names, "output") if len(parts) > 1 else None
         sw = _array(parts[2]) if len(parts) > 2 and parts[2] is not None else None
