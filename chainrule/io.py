@@ -78,10 +78,12 @@ class _Encoder:
                 "cr.save(model.state_dict(), path), and load them into a freshly built model "
                 "with model.load_state_dict(cr.load(path))")
         arr = _as_array(obj)
-        if arr is not None:
+        if arr is not None:  # a Tensor loads back as a Tensor, a NumPy array as an array
+            from chainrule.tensor import Tensor
+
             name = self.name_for(path)
             self.arrays[name] = arr
-            return {"__tensor__": name}
+            return {"__tensor__" if isinstance(obj, Tensor) else "__array__": name}
         if isinstance(obj, np.generic):
             obj = obj.item()
         if obj is None or isinstance(obj, (bool, int, str)):
@@ -112,24 +114,27 @@ class _Encoder:
         return {"__dict__": pairs}
 
 
-def _decode(doc: Any, arrays: dict[str, np.ndarray]) -> Any:
+def _decode(doc: Any, arrays: dict[str, np.ndarray], tensor: Any = None) -> Any:
+    """The structure of a document, its arrays filled in; tensor(array), when given, makes
+    the ones saved as Tensors Tensors again."""
     if isinstance(doc, list):
-        return [_decode(v, arrays) for v in doc]
+        return [_decode(v, arrays, tensor) for v in doc]
     if not isinstance(doc, dict):
         return doc
     if len(doc) == 1:
         (key, val), = doc.items()
-        if key == "__tensor__":
+        if key in ("__tensor__", "__array__"):
             if not isinstance(val, str) or val not in arrays:
                 raise KeyError(f"the document refers to a tensor {val!r} that is not stored")
-            return arrays[val]
+            return tensor(arrays[val]) if tensor is not None and key == "__tensor__" \
+                else arrays[val]
         if key == "__float__":
             return float(val)
         if key == "__tuple__":
-            return tuple(_decode(v, arrays) for v in val)
+            return tuple(_decode(v, arrays, tensor) for v in val)
         if key == "__dict__":
-            return {_hashable(_decode(k, arrays)): _decode(v, arrays) for k, v in val}
-    return {k: _decode(v, arrays) for k, v in doc.items()}
+            return {_hashable(_decode(k, arrays)): _decode(v, arrays, tensor) for k, v in val}
+    return {k: _decode(v, arrays, tensor) for k, v in doc.items()}
 
 
 def _hashable(k: Any) -> Any:
@@ -218,11 +223,13 @@ def _pytorch_pickle(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04" or data[:3] == b"\x80\x02\x8a"
 
 
-def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False) -> Any:
+def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False,
+               tensor: Any = None) -> Any:
     """The structure stored in checkpoint bytes; CheckpointError (naming `name`) when the bytes
     are damaged, edited, or not a chainrule checkpoint. With plain_ok, a plain safetensors file
     (safetensors.torch.save_file(model.state_dict(), path) in PyTorch) gives its dict of arrays,
-    in the file's order."""
+    in the file's order. tensor(array), when given, turns what was saved as a Tensor (and every
+    array of a plain safetensors file) back into one; other arrays stay NumPy arrays."""
     from safetensors.numpy import load as st_load
 
     if _pytorch_pickle(data):
@@ -240,7 +247,7 @@ def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False) -> An
             raise _fail(name, f"damaged tensor data ({e})") from None
         order = sorted((k for k in header if k != "__metadata__"),
                        key=lambda k: header[k]["data_offsets"][0])
-        return {k: arrays[k] for k in order}
+        return {k: arrays[k] if tensor is None else tensor(arrays[k]) for k in order}
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _fail(name, "not a chainrule checkpoint (its metadata has no 'format': "
                           f"'{FORMAT}'); cr.load reads plain safetensors files too")
@@ -256,7 +263,7 @@ def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False) -> An
         raise _fail(name, "tampered or corrupted: the SHA-256 of its contents differs from "
                           "the one recorded when it was saved")
     try:
-        return _decode(json.loads(document), arrays)
+        return _decode(json.loads(document), arrays, tensor)
     except (ValueError, TypeError, KeyError, RecursionError) as e:
         raise _fail(name, f"damaged document ({e})") from None
 
@@ -319,15 +326,16 @@ def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Path | None:
     return atomic_write(f, data)
 
 
-def load_raw(path: Any, plain_ok: bool = False) -> Any:
-    """What save() stored, with arrays as NumPy arrays (what the library's own readers use).
-    Raises FileNotFoundError, or CheckpointError for a truncated, damaged, oversized-header,
-    unsupported-dtype or tampered file."""
+def load_raw(path: Any, plain_ok: bool = False, tensor: Any = None) -> Any:
+    """What save() stored, with arrays as NumPy arrays (what the library's own readers use;
+    tensor: as from_bytes). Raises FileNotFoundError, or CheckpointError for a truncated,
+    damaged, oversized-header, unsupported-dtype or tampered file."""
     if _is_file(path):
         data = path.read()
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("cr.load: the file object must be opened in binary mode ('rb')")
-        return from_bytes(bytes(data), getattr(path, "name", "<file object>"), plain_ok)
+        return from_bytes(bytes(data), getattr(path, "name", "<file object>"), plain_ok,
+                          tensor)
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cr.load: {path} is a folder, not a checkpoint file")
@@ -335,34 +343,25 @@ def load_raw(path: Any, plain_ok: bool = False) -> Any:
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"cr.load: no such checkpoint file: {path}") from None
-    return from_bytes(data, str(path), plain_ok)
+    return from_bytes(data, str(path), plain_ok, tensor)
 
 
 def load(f: Any, map_location: Any = None, pickle_module: Any = None, *,
          weights_only: bool | None = None, mmap: Any = None, **kwargs: Any) -> Any:
     """What save() stored, read from a path or a binary file object, as torch.load: dicts,
-    lists, tuples, numbers and strings as saved, every array as a Tensor (on map_location: a
-    device, a device name, a {saved: wanted} dict or a function of (tensor, 'cpu'); the CPU by
-    default). weights_only is accepted for compatibility: chainrule only ever loads data.
-    A plain safetensors file (from safetensors.torch.save_file in PyTorch) loads as its dict of
-    tensors; a PyTorch pickle file is refused with how to convert it."""
-    return _tensors(load_raw(f, plain_ok=True), map_location)
-
-
-def _tensors(obj: Any, map_location: Any) -> Any:
-    """Every NumPy array in obj as a Tensor (moved as map_location says)."""
+    lists, tuples, numbers, strings and NumPy arrays as saved, every Tensor as a Tensor (on
+    map_location: a device, a device name, a {saved: wanted} dict or a function of
+    (tensor, 'cpu'); the CPU by default). weights_only is accepted for compatibility:
+    chainrule only ever loads data. A plain safetensors file (from safetensors.torch.save_file
+    in PyTorch) loads as its dict of tensors; a PyTorch pickle file is refused with how to
+    convert it."""
     from chainrule.tensor import Tensor
 
-    if isinstance(obj, np.ndarray):
-        t = Tensor._make(obj, None)
+    def tensor(a: np.ndarray) -> Any:
+        t = Tensor._make(a, None)
         return t if map_location is None else _mapped(t, map_location)
-    if isinstance(obj, dict):
-        return {k: _tensors(v, map_location) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_tensors(v, map_location) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_tensors(v, map_location) for v in obj)
-    return obj
+
+    return load_raw(f, plain_ok=True, tensor=tensor)
 
 
 def _mapped(t: Any, map_location: Any) -> Any:

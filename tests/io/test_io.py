@@ -39,11 +39,11 @@ def sample() -> dict:
 
 
 def assert_same(a, b):
-    if isinstance(a, cr.Tensor):
-        a = a.numpy()
+    if isinstance(a, cr.Tensor):  # a Tensor loads back as a Tensor, an array as an array
+        assert isinstance(b, cr.Tensor), f"a Tensor loads back as a Tensor, got {type(b)}"
+        a, b = a.numpy(), b.numpy()
     if isinstance(a, np.ndarray):
-        assert isinstance(b, cr.Tensor), f"an array loads back as a Tensor, got {type(b)}"
-        b = b.numpy()
+        assert type(b) is np.ndarray, f"a NumPy array loads back as one, got {type(b)}"
         assert b.dtype == a.dtype.newbyteorder("=")
         assert b.shape == a.shape
         np.testing.assert_array_equal(b, a)
