@@ -163,6 +163,9 @@ def _rebase(t: Tensor, r: Tensor) -> None:
     if r.array is not t.array:
         write(t, r.array)
     t._bump()
+    if keep:  # a private copy for f; ops that saved t before still see that t has changed
+        old._vc = changed = _Version()
+        changed.v, changed.t, changed.hist = t._vc.v, _Version.clock, [_Version.clock]
     _remember(t, old)
     f._outputs = (weakref.ref(t),)
     t.creator, t._requires_grad = f, True

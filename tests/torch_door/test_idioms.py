@@ -892,6 +892,19 @@ def _saved_output_modified(t: Any, a: Any) -> Any:
     return b
 
 
+def _saved_output_modified_by_op_saving_its_input(t: Any, a: Any) -> Any:
+    b = a.exp()
+    b.sin_()  # sin_ keeps its own copy of b's old value; exp's saved output still changed
+    return b
+
+
+def _inplace_saving_its_input_twice(t: Any, a: Any) -> Any:
+    b = a * 2
+    b.sin_()  # each keeps a private copy of its input: legal, and the gradient chains
+    b.cos_()
+    return b
+
+
 def _saved_input_modified(t: Any, a: Any, w: Any) -> Any:
     h = a + 0
     y = h * w
@@ -991,6 +1004,9 @@ row("grad-relu_-nonleaf", _relu_inplace_then_use, R(2, 3))
 row("grad-sigmoid_-nonleaf", _sigmoid_inplace_then_mul, R(2, 3))
 row("grad-saved-output-modified-raises", _saved_output_modified, R(3), raises=True)
 row("grad-saved-input-modified-raises", _saved_input_modified, R(3), R(3), raises=True)
+row("grad-saved-output-modified-by-sin_-raises", _saved_output_modified_by_op_saving_its_input,
+    R(3), raises=True)
+row("grad-inplace-saving-input-twice", _inplace_saving_its_input_twice, R(3))
 row("grad-legal-modify-add-input", _legal_modify_add_input, R(3), R(3))
 row("grad-leaf-add_-raises", _leaf_add_, R(3), raises=True)
 row("grad-leaf-setitem-raises", _leaf_setitem, R(3), raises=True)
