@@ -20,3 +20,8 @@ def dim_error(op: str, dim: int, ndim: int) -> DimError:
     n = max(ndim, 1)
     return DimError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
                       f"but got {dim}) for a tensor of {ndim} dimensions")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is truncated, damaged, edited or not a chainrule checkpoint; the
+    message names the file and the problem."""

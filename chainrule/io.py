@@ -2,9 +2,10 @@
 
 `cr.save(obj, path)` writes one safetensors file: every array (weights, optimizer moments) as a
 tensor, and everything else (numbers, strings, lists, tuples, dicts: architecture, epoch, RNG
-state, metrics) as a JSON document in the file's metadata. `cr.load(path)` gives back the same
-structure with NumPy arrays in place of arrays and Tensors. Nothing is pickled and nothing
-executes on load.
+state, metrics; a whole Module as its class's name and attributes) as a JSON document in the
+file's metadata (chainrule.serialization says what it holds). `cr.load(path)` gives back the
+same structure. Nothing is pickled, nothing is imported and nothing from the file executes on
+load.
 
 Writes are atomic (a temporary file in the same folder, fsync, rename, fsync of the folder), so a
 process killed mid-save leaves the previous file intact. A SHA-256 of the document and of every
@@ -25,122 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.errors import CheckpointError
+from chainrule.serialization import DTYPES, Decoder, Encoder, UnsafeGlobal
+
 FORMAT = "chainrule"
 VERSION = 1
 MAX_HEADER = 100_000_000  # bytes; the limit of the safetensors format itself
-# safetensors dtype name -> NumPy dtype (bfloat16 and the float8s have no NumPy dtype)
-DTYPES = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16",
-          "U32": "uint32", "I32": "int32", "U64": "uint64", "I64": "int64", "F16": "float16",
-          "F32": "float32", "F64": "float64"}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that is truncated, damaged, edited or not a chainrule checkpoint; the
-    message names the file and the problem."""
-
-
-# -- encoding: a Python structure <-> (JSON document, named arrays) ------------------------------
-def _as_array(obj: Any) -> np.ndarray | None:
-    """obj as a host NumPy array when it is an array or a Tensor, else None."""
-    from chainrule.tensor import Tensor
-
-    if isinstance(obj, Tensor):
-        obj = obj.array
-    if hasattr(obj, "get") and type(obj).__module__.startswith("cupy"):
-        obj = obj.get()  # a GPU array: bring it to the host
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.name not in DTYPES.values():
-            raise TypeError(f"cr.save: arrays of dtype {obj.dtype} cannot be stored; supported: "
-                            f"{', '.join(DTYPES.values())}")
-        # little-endian C order, as safetensors stores it (ascontiguousarray would make 0-d 1-d)
-        return obj.astype(obj.dtype.newbyteorder("<"), order="C", copy=False)
-    return None
-
-
-class _Encoder:
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def name_for(self, path: str) -> str:
-        name, k = path or "tensor", 1
-        while name in self.arrays or name == "__metadata__":  # the header's own key
-            name, k = f"{path}#{k}", k + 1
-        return name
-
-    def encode(self, obj: Any, path: str) -> Any:
-        from chainrule.nn.module import Module
-
-        if isinstance(obj, Module):
-            raise TypeError(
-                f"cr.save: cannot save a whole {type(obj).__name__} module at "
-                f"{path or 'the top level'}: that would need pickle, which chainrule never uses "
-                "(nothing read from a file may run code). Save its weights instead, "
-                "cr.save(model.state_dict(), path), and load them into a freshly built model "
-                "with model.load_state_dict(cr.load(path))")
-        arr = _as_array(obj)
-        if arr is not None:  # a Tensor loads back as a Tensor, a NumPy array as an array
-            from chainrule.tensor import Tensor
-
-            name = self.name_for(path)
-            self.arrays[name] = arr
-            return {"__tensor__" if isinstance(obj, Tensor) else "__array__": name}
-        if isinstance(obj, np.generic):
-            obj = obj.item()
-        if obj is None or isinstance(obj, (bool, int, str)):
-            return obj
-        if isinstance(obj, float):
-            return obj if math.isfinite(obj) else {"__float__": repr(obj)}
-        if isinstance(obj, (list, tuple)):
-            items = [self.encode(v, f"{path}/{i}") for i, v in enumerate(obj)]
-            return items if isinstance(obj, list) else {"__tuple__": items}
-        if isinstance(obj, dict):
-            return self.encode_dict(obj, path)
-        raise TypeError(f"cr.save: cannot store an object of type {type(obj).__name__} at "
-                        f"{path or 'the top level'}; store arrays, Tensors, Modules, numbers, "
-                        "strings, None, and lists, tuples or dicts of them (nothing is pickled)")
-
-    def encode_dict(self, obj: dict, path: str) -> Any:
-        plain = all(isinstance(k, str) and not k.startswith("__") for k in obj)
-        if plain:
-            return {k: self.encode(v, f"{path}/{k}" if path else k) for k, v in obj.items()}
-        pairs = []
-        for k, v in obj.items():
-            if isinstance(k, np.generic):
-                k = k.item()
-            if not isinstance(k, (str, int, float, bool, tuple)) and k is not None:
-                raise TypeError(f"cr.save: dict keys must be strings, numbers, None or "
-                                f"tuples, got {type(k).__name__} at {path or 'the top level'}")
-            pairs.append([self.encode(k, path), self.encode(v, f"{path}/{k}" if path else str(k))])
-        return {"__dict__": pairs}
-
-
-def _decode(doc: Any, arrays: dict[str, np.ndarray], tensor: Any = None) -> Any:
-    """The structure of a document, its arrays filled in; tensor(array), when given, makes
-    the ones saved as Tensors Tensors again."""
-    if isinstance(doc, list):
-        return [_decode(v, arrays, tensor) for v in doc]
-    if not isinstance(doc, dict):
-        return doc
-    if len(doc) == 1:
-        (key, val), = doc.items()
-        if key in ("__tensor__", "__array__"):
-            if not isinstance(val, str) or val not in arrays:
-                raise KeyError(f"the document refers to a tensor {val!r} that is not stored")
-            return tensor(arrays[val]) if tensor is not None and key == "__tensor__" \
-                else arrays[val]
-        if key == "__float__":
-            return float(val)
-        if key == "__tuple__":
-            return tuple(_decode(v, arrays, tensor) for v in val)
-        if key == "__dict__":
-            return {_hashable(_decode(k, arrays)): _decode(v, arrays, tensor) for k, v in val}
-    return {k: _decode(v, arrays, tensor) for k, v in doc.items()}
-
-
-def _hashable(k: Any) -> Any:
-    if isinstance(k, list):
-        raise TypeError("a dict key decodes to a list")
-    return k
 
 
 def _digest(document: str, arrays: dict[str, np.ndarray]) -> str:
@@ -158,7 +49,7 @@ def to_bytes(obj: Any) -> bytes:
     """The checkpoint file's bytes for obj (what save() writes)."""
     from safetensors.numpy import save as st_save
 
-    enc = _Encoder()
+    enc = Encoder()
     document = json.dumps(enc.encode(obj, ""), allow_nan=False, separators=(",", ":"))
     meta = {"format": FORMAT, "version": str(VERSION), "document": document,
             "sha256": _digest(document, enc.arrays)}
@@ -224,12 +115,13 @@ def _pytorch_pickle(data: bytes) -> bool:
 
 
 def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False,
-               tensor: Any = None) -> Any:
+               **decoding: Any) -> Any:
     """The structure stored in checkpoint bytes; CheckpointError (naming `name`) when the bytes
     are damaged, edited, or not a chainrule checkpoint. With plain_ok, a plain safetensors file
     (safetensors.torch.save_file(model.state_dict(), path) in PyTorch) gives its dict of arrays,
-    in the file's order. tensor(array), when given, turns what was saved as a Tensor (and every
-    array of a plain safetensors file) back into one; other arrays stay NumPy arrays."""
+    in the file's order. decoding: serialization.Decoder's options (tensor(array) turns what
+    was saved as a Tensor, and every array of a plain safetensors file, back into one; modules
+    rebuilds whole modules)."""
     from safetensors.numpy import load as st_load
 
     if _pytorch_pickle(data):
@@ -247,6 +139,7 @@ def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False,
             raise _fail(name, f"damaged tensor data ({e})") from None
         order = sorted((k for k in header if k != "__metadata__"),
                        key=lambda k: header[k]["data_offsets"][0])
+        tensor = decoding.get("tensor")
         return {k: arrays[k] if tensor is None else tensor(arrays[k]) for k in order}
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _fail(name, "not a chainrule checkpoint (its metadata has no 'format': "
@@ -263,7 +156,9 @@ def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False,
         raise _fail(name, "tampered or corrupted: the SHA-256 of its contents differs from "
                           "the one recorded when it was saved")
     try:
-        return _decode(json.loads(document), arrays, tensor)
+        return Decoder(arrays, **decoding).decode(json.loads(document))
+    except UnsafeGlobal as e:
+        raise UnsafeGlobal(f"{name}: {e}") from None
     except (ValueError, TypeError, KeyError, RecursionError) as e:
         raise _fail(name, f"damaged document ({e})") from None
 
@@ -312,10 +207,10 @@ def _is_file(f: Any) -> bool:
 
 
 def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Path | None:
-    """Save obj (a state_dict, an optimizer's state_dict(), or any dict / list / tuple of
-    Tensors, arrays, numbers, strings and None) to f: a path (written atomically) or a file
-    object opened for binary writing, as torch.save. Nothing is pickled: a whole Module is
-    refused with the way to save its state_dict.
+    """Save obj (a state_dict, an optimizer's state_dict(), a whole Module, or any dict / list
+    / tuple of Tensors, arrays, numbers, strings and None) to f: a path (written atomically) or
+    a file object opened for binary writing, as torch.save. Nothing is pickled: a Module is
+    stored as its class's name and its attributes (chainrule.serialization).
 
     cr.save(model.state_dict(), "model.pt"); model.load_state_dict(cr.load("model.pt"))
     """
@@ -326,16 +221,16 @@ def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Path | None:
     return atomic_write(f, data)
 
 
-def load_raw(path: Any, plain_ok: bool = False, tensor: Any = None) -> Any:
+def load_raw(path: Any, plain_ok: bool = False, **decoding: Any) -> Any:
     """What save() stored, with arrays as NumPy arrays (what the library's own readers use;
-    tensor: as from_bytes). Raises FileNotFoundError, or CheckpointError for a truncated,
+    decoding: as from_bytes). Raises FileNotFoundError, or CheckpointError for a truncated,
     damaged, oversized-header, unsupported-dtype or tampered file."""
     if _is_file(path):
         data = path.read()
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("cr.load: the file object must be opened in binary mode ('rb')")
         return from_bytes(bytes(data), getattr(path, "name", "<file object>"), plain_ok,
-                          tensor)
+                          **decoding)
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cr.load: {path} is a folder, not a checkpoint file")
@@ -343,7 +238,7 @@ def load_raw(path: Any, plain_ok: bool = False, tensor: Any = None) -> Any:
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"cr.load: no such checkpoint file: {path}") from None
-    return from_bytes(data, str(path), plain_ok, tensor)
+    return from_bytes(data, str(path), plain_ok, **decoding)
 
 
 def load(f: Any, map_location: Any = None, pickle_module: Any = None, *,
@@ -351,8 +246,10 @@ def load(f: Any, map_location: Any = None, pickle_module: Any = None, *,
     """What save() stored, read from a path or a binary file object, as torch.load: dicts,
     lists, tuples, numbers, strings and NumPy arrays as saved, every Tensor as a Tensor (on
     map_location: a device, a device name, a {saved: wanted} dict or a function of
-    (tensor, 'cpu'); the CPU by default). weights_only is accepted for compatibility:
-    chainrule only ever loads data. A plain safetensors file (from safetensors.torch.save_file
+    (tensor, 'cpu'); the CPU by default), and whole modules rebuilt when their classes are
+    allowed: chainrule's own always, others through chainrule.serialization.safe_globals or
+    add_safe_globals, or any class already imported with weights_only=False (nothing is ever
+    imported or run for a file). A plain safetensors file (from safetensors.torch.save_file
     in PyTorch) loads as its dict of tensors; a PyTorch pickle file is refused with how to
     convert it."""
     from chainrule.tensor import Tensor
@@ -361,7 +258,7 @@ def load(f: Any, map_location: Any = None, pickle_module: Any = None, *,
         t = Tensor._make(a, None)
         return t if map_location is None else _mapped(t, map_location)
 
-    return load_raw(f, plain_ok=True, tensor=tensor)
+    return load_raw(f, plain_ok=True, tensor=tensor, modules=True, weights_only=weights_only)
 
 
 def _mapped(t: Any, map_location: Any) -> Any:

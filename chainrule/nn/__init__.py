@@ -51,3 +51,6 @@ from chainrule.nn.layers.pooling import (  # noqa: F401
 from chainrule.nn.layers.upsample import (  # noqa: F401
     PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
 )
+
+# -- torch.nn.modules.<submodule> paths (last: it gathers the classes imported above) ----------
+from chainrule.nn import modules  # noqa: E402, F401

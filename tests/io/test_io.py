@@ -105,7 +105,7 @@ def test_optimizer_state_round_trip_continues_identically(tmp_path):
     np.testing.assert_array_equal(m1.weight.numpy(), m2.weight.numpy())
 
 
-def test_pytorch_habits_file_objects_map_location_and_whole_modules(tmp_path):
+def test_pytorch_habits_file_objects_and_map_location(tmp_path):
     import io as pyio
 
     model = nn.Linear(3, 2)
@@ -123,16 +123,11 @@ def test_pytorch_habits_file_objects_map_location_and_whole_modules(tmp_path):
     moved = cr.load(tmp_path / "m.pth", map_location=lambda storage, loc: storage)
     np.testing.assert_array_equal(moved["state"]["bias"].numpy(), model.bias.numpy())
     assert cr.load(str(tmp_path / "m.pth"), map_location={"cuda:0": "cpu"})["epoch"] == 3
-    with pytest.raises(TypeError, match=r"save model.state_dict\(\)|cr.save\(model.state_dict"):
-        cr.save(model, tmp_path / "whole.pt")
-    with pytest.raises(TypeError, match="state_dict"):
-        cr.save({"model": model}, tmp_path / "whole.pt")
-    assert not (tmp_path / "whole.pt").exists()
 
 
 @pytest.mark.parametrize("bad, match", [
     (lambda: 1, "cannot store an object of type function"),
-    ({1, 2}, "type set"),
+    ({1, 2j}, "type complex"),
     (np.array([object()]), "dtype object"),
     ({"a": [b"bytes"]}, "at a/0"),
     ({object(): 1}, "dict keys"),

@@ -236,6 +236,10 @@ class _RNNBase(Module):
                          [v.reshape(N, H)])
         return list(zip(*parts)) if lstm else parts[0]
 
+    def flatten_parameters(self) -> None:
+        """PyTorch packs the weights into one cuDNN buffer here (a no-op on its CPU too);
+        chainrule's weights need no packing."""
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
