@@ -41,6 +41,7 @@ arctan2 hypot erf erfc erfinv logaddexp logaddexp2 nan_to_num sgn
 tril triu diag diagonal diag_embed diagonal_scatter trace
 index_select masked_select nonzero argwhere unique unique_consecutive
 scatter scatter_add scatter_reduce index_add index_fill index_copy masked_scatter
+hardshrink prelu
 """.split()
 
 

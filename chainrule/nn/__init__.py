@@ -1,6 +1,6 @@
 """Neural-network building blocks: Module, Parameter, layers, losses, init, functional."""
 
-from chainrule.nn.module import Module, Parameter
+from chainrule.nn.module import Buffer, Module, Parameter
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn import functional, utils
 
@@ -14,6 +14,9 @@ from chainrule.nn.layers import (  # noqa: F401
 # -- conv: Conv1d, Conv2d, ConvTranspose2d, pooling ---------------------------------------------
 from chainrule.nn.layers.conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
 from chainrule.nn.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: F401
+from chainrule.nn.layers.conv import Conv3d, ConvTranspose3d  # noqa: F401
+from chainrule.nn.layers.norm import BatchNorm3d  # noqa: F401
+from chainrule.nn.layers.pooling import AdaptiveAvgPool3d, AvgPool3d, MaxPool3d  # noqa: F401
 
 # -- recurrent: RNN, LSTM, GRU ----------------------------------------------------------------
 from chainrule.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401
@@ -31,6 +34,11 @@ from chainrule.nn.layers.transformer_model import (  # noqa: F401
 from chainrule.nn.loss_modules import (  # noqa: F401
     BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss, HingeEmbeddingLoss,
     HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss,
+)
+from chainrule.nn.loss_modules_more import (  # noqa: F401
+    CTCLoss, GaussianNLLLoss, MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+    MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 
 # -- group/instance norm, channel dropout, 1-D pooling, resampling, folding, lazy, containers ---
@@ -50,6 +58,20 @@ from chainrule.nn.layers.pooling import (  # noqa: F401
 )
 from chainrule.nn.layers.upsample import (  # noqa: F401
     PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d,
+)
+
+# -- more activations, padding, RMSNorm, Bilinear, distances (issue 10) -----------------------
+from chainrule.nn.layers.activation_more import (  # noqa: F401
+    CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, PReLU,
+    ReLU6, SiLU, Softmax2d, Softmin, Softshrink, Softsign, Tanhshrink, Threshold,
+)
+from chainrule.nn.layers.padding import (  # noqa: F401
+    CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+    ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+    ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d,
+)
+from chainrule.nn.layers.misc import (  # noqa: F401
+    Bilinear, CosineSimilarity, PairwiseDistance, RMSNorm,
 )
 
 # -- torch.nn.modules.<submodule> paths (last: it gathers the classes imported above) ----------

@@ -31,9 +31,47 @@ class Sequential(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def _key(self, i: int) -> str:
+        n = len(self._modules)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range")
+        return list(self._modules)[i % n]
+
     def __getitem__(self, i: int | slice) -> Any:
-        mods = list(self._modules.values())
-        return Sequential(*mods[i]) if isinstance(i, slice) else mods[i]
+        if isinstance(i, slice):  # a Sequential of the same names, as PyTorch's
+            return type(self)(OrderedDict(list(self._modules.items())[i]))
+        return self._modules[self._key(i)]
+
+    def __setitem__(self, i: int, module: Module) -> None:
+        setattr(self, self._key(i), module)
+
+    def __delitem__(self, i: int | slice) -> None:
+        for key in list(self._modules)[i] if isinstance(i, slice) else [self._key(i)]:
+            delattr(self, key)
+        # renumbered 0, 1, ... as PyTorch does
+        self._modules = OrderedDict((str(k), m) for k, m in enumerate(self._modules.values()))
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        if not isinstance(module, Module):
+            raise AssertionError(f"module should be of type: {Module}")
+        n = len(self._modules)
+        if not -n <= index <= n:
+            raise IndexError(f"Index out of range: {index}")
+        index += n if index < 0 else 0
+        for k in range(n, index, -1):
+            self._modules[str(k)] = self._modules[str(k - 1)]
+        self._modules[str(index)] = module
+        return self
+
+    def extend(self, sequential: Iterable[Module]) -> Sequential:
+        for layer in sequential:
+            self.append(layer)
+        return self
+
+    def pop(self, key: int | slice) -> Any:
+        v = self[key]
+        del self[key]
+        return v
 
     def __len__(self) -> int:
         return len(self._modules)

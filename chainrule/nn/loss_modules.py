@@ -32,7 +32,7 @@ class _Loss(Module):
         self.register_buffer(name, None if value is None else as_tensor(value))
 
     def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+        return ""  # PyTorch's losses print as MSELoss(), whatever their options
 
 
 class MSELoss(_Loss):
@@ -48,7 +48,7 @@ class MSELoss(_Loss):
                           sample_weight=sample_weight)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + (", half=True" if self.half else "")
+        return "half=True" if self.half else ""  # chainrule's option: worth showing
 
 
 class L1Loss(_Loss):
@@ -71,9 +71,6 @@ class HuberLoss(_Loss):
         return L.huber_loss(input, target, reduction=self.reduction, delta=self.delta,
                             sample_weight=sample_weight)
 
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", delta={self.delta}"
-
 
 class SmoothL1Loss(_Loss):
     """Huber loss divided by beta (see smooth_l1_loss)."""
@@ -88,9 +85,6 @@ class SmoothL1Loss(_Loss):
     def forward(self, input: Tensor, target: Any, sample_weight: Any = None) -> Tensor:
         return L.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta,
                                 sample_weight=sample_weight)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", beta={self.beta}"
 
 
 class BCELoss(_Loss):
@@ -141,12 +135,6 @@ class CrossEntropyLoss(_Loss):
         return L.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing,
                                sample_weight=sample_weight)
-
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        if self.label_smoothing:
-            s += f", label_smoothing={self.label_smoothing}"
-        return s
 
 
 class NLLLoss(_Loss):

@@ -44,6 +44,26 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class Buffer(Tensor):
+    """A tensor that a Module registers as a buffer (saved state, not trained) when assigned as
+    an attribute: self.count = nn.Buffer(torch.zeros(())). It shares data's storage and keeps
+    its requires_grad; persistent=False keeps it out of state_dict."""
+
+    def __init__(self, data: Any = None, *, persistent: bool = True) -> None:
+        Parameter.__init__(self, data, False)  # type: ignore[arg-type]  (shares data's storage)
+        self.requires_grad = isinstance(data, Tensor) and data.requires_grad
+        self.persistent = persistent
+
+
+def _type_name(value: Any) -> str:
+    """PyTorch's name for the type in its assignment errors ('torch.FloatTensor', 'int')."""
+    if isinstance(value, Tensor):
+        from chainrule.dtypes import type_name
+
+        return f"torch.{type_name(value.array.dtype)}"
+    return type(value).__qualname__
+
+
 class Module(ModuleHooks):
     """Base class of layers and models: override forward(); call the module to run it."""
 
@@ -63,17 +83,38 @@ class Module(ModuleHooks):
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
-        for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
+        params, modules, buffers = self._parameters, self._modules, self._buffers
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            target = params
+        elif name in params:  # a parameter's name takes a Parameter or None, as in PyTorch
+            if value is not None:
+                raise TypeError(f"cannot assign '{_type_name(value)}' as parameter '{name}' "
+                                "(torch.nn.Parameter or None expected)")
+            target = params
         elif isinstance(value, Module):
-            self._modules[name] = value
-        elif name in self.__dict__.get("_buffer_names", ()):
-            self._buffers[name] = value
+            target = modules
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{_type_name(value)}' as child module "
+                                f"'{name}' (torch.nn.Module or None expected)")
+            target = modules
+        elif isinstance(value, Buffer) or name in self.__dict__.get("_buffer_names", ()):
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{_type_name(value)}' as buffer '{name}' "
+                                "(torch.nn.Buffer, torch.Tensor or None expected)")
+            target = buffers
         else:
+            target = None
+        for store in (params, buffers, modules):  # replaced in its own store, a name keeps
+            if store is not target:               # its place, as in PyTorch
+                store.pop(name, None)
+        if target is None:
             object.__setattr__(self, name, value)
             return
+        if isinstance(value, Buffer):
+            self.register_buffer(name, value, value.persistent)
+        else:
+            target[name] = value
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name: str) -> Any:

@@ -58,6 +58,7 @@ from chainrule.ops.index_write import (
 from chainrule.ops.norms import norm
 from chainrule.ops.distance import cdist, cosine_similarity, pairwise_distance
 from chainrule.ops.decompositions import det, inverse, logdet, slogdet
+from chainrule.ops.activation_more import celu, hardshrink, prelu, selu, threshold
 
 __all__ = [
     "abs", "absolute", "add", "addcdiv", "addcmul", "astype", "ceil", "clamp", "clamp_max",
@@ -94,4 +95,5 @@ __all__ = [
     "scatter_add", "scatter_reduce",
     "norm", "cdist", "cosine_similarity", "pairwise_distance",
     "det", "inverse", "logdet", "slogdet",
+    "celu", "hardshrink", "prelu", "selu", "threshold",
 ]

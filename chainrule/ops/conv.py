@@ -1,17 +1,21 @@
 """Convolution as fused ops: Im2Col and Col2Im, each the other's adjoint (and so each the other's
-backward), and conv1d / conv2d / conv_transpose2d built from them with one matmul each.
+backward), and conv1d / conv2d / conv3d and conv_transpose1d / 2d / 3d built from them with one
+matmul each. Everything here works over any number of spatial dims (a Window's len(kernel)).
 
-Layout: images are NCHW as in PyTorch. Columns are (C, kh, kw, N, OH, OW): with the batch inside
-the columns, a whole convolution is ONE big (C_out, K) @ (K, N*OH*OW) matmul, which BLAS runs at
-full speed, where a batch of N small matmuls does not. Its result comes out as (C_out, N, OH, OW)
-and is handed on as a transposed NCHW view; the next Im2Col reads that layout with unit strides.
-Because the backward of every piece is another differentiable op, conv is differentiable to every
-order (gradgradcheck holds).
+Layout: inputs are (N, C, *S) as in PyTorch (NCL, NCHW, NCDHW). Columns are (C, *k, N, *O): with
+the batch inside the columns, a whole convolution is ONE big (C_out, K) @ (K, N * prod(O)) matmul,
+which BLAS runs at full speed, where a batch of N small matmuls does not. Its result comes out as
+(C_out, N, *O) and is handed on as a transposed (N, C_out, *O) view; the next Im2Col reads that
+layout with unit strides. Because the backward of every piece is another differentiable op, conv
+is differentiable to every order (gradgradcheck holds).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+import functools
+import itertools
+import math
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from chainrule.autograd import Function
 from chainrule.backend import xp_of
@@ -19,100 +23,131 @@ from chainrule.errors import ShapeError
 from chainrule.operands import as_operands
 from chainrule.tensor import Tensor
 
+SPATIAL = {1: "L", 2: "HW", 3: "DHW"}  # the letters PyTorch's docs use for 1, 2, 3 spatial dims
+
 
 class Window(NamedTuple):
-    """Sliding-window geometry over the two spatial axes (height, width)."""
+    """Sliding-window geometry over the spatial axes (one entry per axis in each field)."""
 
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[tuple[int, int], tuple[int, int]]  # (top, bottom), (left, right)
-    dilation: tuple[int, int]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]  # (before, after) per axis: (top, bottom), (left, right)
+    dilation: tuple[int, ...]
 
     def span(self, axis: int) -> int:
-        """Extent of one dilated kernel along axis (0: height, 1: width)."""
+        """Extent of one dilated kernel along a spatial axis (0 is the first, e.g. height)."""
         return self.dilation[axis] * (self.kernel[axis] - 1) + 1
 
-    def out_size(self, h: int, w: int) -> tuple[int, int]:
-        """(OH, OW) for an (h, w) image; may be <= 0 when the kernel does not fit."""
+    def out_size(self, *sizes: int) -> tuple[int, ...]:
+        """The output's spatial size for an input of spatial size `sizes`; may be <= 0 where
+        the kernel does not fit."""
         return tuple((n + sum(self.padding[a]) - self.span(a)) // self.stride[a] + 1
-                     for a, n in enumerate((h, w)))
+                     for a, n in enumerate(sizes))
 
-    def slices(self, i: int, j: int, oh: int, ow: int) -> tuple[slice, slice]:
-        """Where kernel tap (i, j) reads, over all output positions, in the padded image."""
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        return (slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-                slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+    def taps(self) -> Iterator[tuple[int, ...]]:
+        """Every kernel tap (i, j, ...), in row-major order."""
+        return itertools.product(*(range(k) for k in self.kernel))
+
+    def slices(self, tap: Sequence[int], out: Sequence[int]) -> tuple[slice, ...]:
+        """Where kernel tap `tap` reads, over all `out` output positions, in the padded input."""
+        return tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
+                     for i, d, s, o in zip(tap, self.dilation, self.stride, out))
+
+
+@functools.lru_cache(maxsize=512)
+def tap_index(win: Window, out: tuple[int, ...]) -> tuple[tuple[tuple, tuple], ...]:
+    """For each kernel tap: where it sits in the columns (:, *tap) and where it reads, over all
+    `out` output positions, in a padded (C, N, *S_padded) array. Cached: one convolution's
+    backward and the next step's forward ask again for the same window."""
+    every = (slice(None), slice(None))
+    return tuple(((slice(None),) + tap, every + win.slices(tap, out)) for tap in win.taps())
+
+
+def ntuple(value: Any, n: int, name: str, who: str) -> tuple[int, ...]:
+    """An int or n ints as an n-tuple (PyTorch's kernel_size=3 or (3, 5))."""
+    if type(value) is int:
+        return (value,) * n
+    v = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(v) != n or not all(isinstance(e, int) and not isinstance(e, bool) for e in v):
+        many = {1: "a tuple of one int", 2: "a pair of ints"}.get(n, f"a tuple of {n} ints")
+        raise ValueError(f"{who}: {name} must be an int or {many}, got {value!r}")
+    return v
 
 
 def pair(value: Any, name: str, who: str) -> tuple[int, int]:
-    """An int or a pair of ints as a pair (PyTorch's kernel_size=3 or (3, 5))."""
-    v = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(v) != 2 or not all(isinstance(e, int) and not isinstance(e, bool) for e in v):
-        raise ValueError(f"{who}: {name} must be an int or a pair of ints, got {value!r}")
-    return int(v[0]), int(v[1])
+    """An int or a pair of ints as a pair."""
+    return ntuple(value, 2, name, who)  # type: ignore[return-value]
+
+
+def channels_first(nd: int) -> tuple[int, ...]:
+    """The permutation that swaps the first two axes of an (nd + 2)-dim array (its own inverse)."""
+    return (1, 0) + tuple(range(2, nd + 2))
 
 
 def padded(x: Any, win: Window, fill: float) -> Any:
-    """x (N, C, H, W) as a (C, N, Hp, Wp) array with the window's padding filled with `fill`;
+    """x (N, C, *S) as a (C, N, *S_padded) array with the window's padding filled with `fill`;
     a view when there is no padding."""
-    xt = x.transpose(1, 0, 2, 3)
-    (pt, pb), (pl, pr) = win.padding
-    if not (pt or pb or pl or pr):
+    xt = x.transpose(channels_first(x.ndim - 2))
+    if not any(p for pads in win.padding for p in pads):
         return xt
-    c, n, h, w = xt.shape
-    shape = (c, n, h + pt + pb, w + pl + pr)
+    shape = xt.shape[:2] + tuple(n + a + b for n, (a, b) in zip(xt.shape[2:], win.padding))
     xp = xp_of(x)
     buf = xp.zeros(shape, dtype=x.dtype) if fill == 0 else xp.full(shape, fill, dtype=x.dtype)
-    buf[:, :, pt:pt + h, pl:pl + w] = xt
+    buf[unpadded(win, xt.shape[2:])] = xt
     return buf
 
 
-def im2col_array(x: Any, win: Window, out_hw: tuple[int, int] | None = None,
+def unpadded(win: Window, sizes: Sequence[int]) -> tuple[slice, ...]:
+    """The region that holds the input of a padded (C, N, *S_padded) array."""
+    return (slice(None), slice(None)) + tuple(slice(a, a + n)
+                                              for n, (a, _) in zip(sizes, win.padding))
+
+
+def im2col_array(x: Any, win: Window, out: Sequence[int] | None = None,
                  fill: float = 0.0) -> Any:
-    """The columns of x (N, C, H, W): a new (C, kh, kw, N, OH, OW) array."""
+    """The columns of x (N, C, *S): a new (C, *k, N, *O) array."""
     xp = xp_of(x)
     src = padded(x, win, fill)
-    oh, ow = out_hw or win.out_size(x.shape[2], x.shape[3])
-    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
-    sc, sn, sy, sx = src.strides
-    view = xp.lib.stride_tricks.as_strided(
-        src, (src.shape[0], kh, kw, src.shape[1], oh, ow),
-        (sc, dh * sy, dw * sx, sn, sh * sy, sw * sx))  # read-only use: copied at once
+    out = tuple(out or win.out_size(*x.shape[2:]))
+    sc, sn, *ss = src.strides
+    view = xp.lib.stride_tricks.as_strided(  # read-only use: copied at once
+        src, (src.shape[0],) + win.kernel + (src.shape[1],) + out,
+        (sc,) + tuple(d * s for d, s in zip(win.dilation, ss)) + (sn,)
+        + tuple(st * s for st, s in zip(win.stride, ss)))
     return xp.ascontiguousarray(view)
 
 
 def col2im_array(cols: Any, win: Window, shape: tuple[int, ...]) -> Any:
-    """Sum columns (C, kh, kw, N, OH, OW) back into an image of `shape` (N, C, H, W): one
-    strided add per kernel tap. Returns an NCHW view of a (C, N, H, W) array."""
-    n, c, h, w = shape
-    (pt, pb), (pl, pr) = win.padding
-    _, kh, kw, _, oh, ow = cols.shape
-    buf = xp_of(cols).zeros((c, n, h + pt + pb, w + pl + pr), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            rows, colz = win.slices(i, j, oh, ow)
-            buf[:, :, rows, colz] += cols[:, i, j]
-    return buf[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
+    """Sum columns (C, *k, N, *O) back into an input of `shape` (N, C, *S): one strided add per
+    kernel tap. Returns an (N, C, *S) view of a (C, N, *S) array."""
+    nd = len(win.kernel)
+    n, c, *sizes = shape
+    out = cols.shape[nd + 2:]
+    full = tuple(s + a + b for s, (a, b) in zip(sizes, win.padding))
+    buf = xp_of(cols).zeros((c, n) + full, dtype=cols.dtype)
+    for at, reads in tap_index(win, tuple(out)):
+        buf[reads] += cols[at]
+    return buf[unpadded(win, sizes)].transpose(channels_first(nd))
 
 
 class Im2Col(Function):
-    """x (N, C, H, W) -> columns (C, kh, kw, N, OH, OW); fused for speed (stride tricks)."""
+    """x (N, C, *S) -> columns (C, *k, N, *O); fused for speed (stride tricks)."""
 
     saves = ""
 
-    def __init__(self, win: Window, out_hw: tuple[int, int] | None = None) -> None:
-        self.win, self.out_hw = win, out_hw
+    def __init__(self, win: Window, out: Sequence[int] | None = None) -> None:
+        self.win, self.out = win, out
 
     def forward(self, x: Any) -> Any:
-        return im2col_array(x, self.win, self.out_hw)
+        return im2col_array(x, self.win, self.out)
 
     def backward(self, gy: Tensor) -> Tensor:
         return Col2Im(self.win, self.inputs[0].shape)(gy)
 
 
 class Col2Im(Function):
-    """columns (C, kh, kw, N, OH, OW) -> image of `shape` (N, C, H, W), overlaps summed: the
-    adjoint of Im2Col, so each is the other's backward."""
+    """columns (C, *k, N, *O) -> an input of `shape` (N, C, *S), overlaps summed: the adjoint of
+    Im2Col, so each is the other's backward."""
 
     saves = ""
 
@@ -123,37 +158,41 @@ class Col2Im(Function):
         return col2im_array(cols, self.win, self.shape)
 
     def backward(self, gy: Tensor) -> Tensor:
-        oh, ow = self.inputs[0].shape[4:]
-        return Im2Col(self.win, (oh, ow))(gy)
+        return Im2Col(self.win, self.inputs[0].shape[len(self.win.kernel) + 2:])(gy)
 
 
 # -- argument checks -----------------------------------------------------------------------------
-def _padding(padding: Any, win_kernel: tuple[int, int], dilation: tuple[int, int],
-             stride: tuple[int, int], who: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """PyTorch's padding: an int, a pair, 'valid' or 'same' (stride 1; extra goes bottom/right)."""
+def _padding(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...],
+             stride: tuple[int, ...], who: str) -> tuple[tuple[int, int], ...]:
+    """PyTorch's padding: an int, a tuple, 'valid' or 'same' (stride 1; an odd extra cell goes
+    after: bottom / right)."""
+    n = len(kernel)
     if isinstance(padding, str):
         if padding == "valid":
-            return (0, 0), (0, 0)
+            return ((0, 0),) * n
         if padding == "same":
-            if stride != (1, 1):
+            if any(s != 1 for s in stride):
                 raise ValueError(f"{who}: padding='same' needs stride 1, got stride={stride}")
-            totals = [d * (k - 1) for k, d in zip(win_kernel, dilation)]
-            return tuple((t // 2, t - t // 2) for t in totals)  # type: ignore[return-value]
-        raise ValueError(f"{who}: padding must be an int, a pair, 'valid' or 'same', "
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(f"{who}: padding must be an int, a tuple, 'valid' or 'same', "
                          f"got {padding!r}")
-    p = pair(padding, "padding", who)
+    p = ntuple(padding, n, "padding", who)
     if min(p) < 0:
         raise ValueError(f"{who}: padding must be >= 0, got {padding!r}")
-    return (p[0], p[0]), (p[1], p[1])
+    return tuple((e, e) for e in p)
 
 
-def make_window(kernel: tuple[int, int], stride: Any, padding: Any, dilation: Any,
+def make_window(kernel: tuple[int, ...], stride: Any, padding: Any, dilation: Any,
                 who: str) -> Window:
-    s, d = pair(stride, "stride", who), pair(dilation, "dilation", who)
+    """The Window of a kernel (one size per spatial axis) with PyTorch's stride, padding and
+    dilation arguments (ints or tuples of len(kernel) ints), checked."""
+    n = len(kernel)
+    s, d = ntuple(stride, n, "stride", who), ntuple(dilation, n, "dilation", who)
     if min(kernel) < 1 or min(s) < 1 or min(d) < 1:
         raise ValueError(f"{who}: kernel_size, stride and dilation must be >= 1, got "
                          f"kernel_size={kernel}, stride={s}, dilation={d}")
-    return Window(kernel, s, _padding(padding, kernel, d, s, who), d)
+    return Window(tuple(kernel), s, _padding(padding, tuple(kernel), d, s, who), d)
 
 
 def _fmt(shape: Sequence[Any]) -> str:
@@ -176,16 +215,14 @@ def check_input(x: Tensor, who: str, channels: int, dims: str) -> bool:
     return x.ndim == want
 
 
-def check_fits(who: str, x_shape: tuple[int, ...], win: Window, dims: int = 2) -> None:
-    """Raise a ShapeError naming `who` if the window does not fit the padded (N, C, H, W) input
-    (dims=1: report only the width, for 1-D convolutions)."""
-    oh, ow = win.out_size(x_shape[2], x_shape[3])
-    if oh < 1 or ow < 1:
-        size, pad = tuple(x_shape[4 - dims:]), tuple(win.padding[2 - dims:])
-        span = (win.span(0), win.span(1))[2 - dims:]
+def check_fits(who: str, x_shape: tuple[int, ...], win: Window) -> None:
+    """Raise a ShapeError naming `who` if the window does not fit the padded (N, C, *S) input."""
+    if min(win.out_size(*x_shape[2:])) < 1:
+        span = tuple(win.span(a) for a in range(len(win.kernel)))
         raise ShapeError(
-            f"{who}: input of spatial size {size} with padding {pad} is smaller than the kernel "
-            f"(dilated size {span}); pad the input or use a smaller kernel"
+            f"{who}: input of spatial size {tuple(x_shape[2:])} with padding "
+            f"{tuple(win.padding)} is smaller than the kernel (dilated size {span}); pad the "
+            "input or use a smaller kernel"
         )
 
 
@@ -209,108 +246,124 @@ def _check_bias(who: str, bias: Tensor | None, c_out: int) -> None:
 
 
 # -- the convolutions ----------------------------------------------------------------------------
-def conv_nchw(x: Tensor, weight: Tensor, bias: Tensor | None, win: Window,
-              groups: int) -> Tensor:
-    """The core of conv1d / conv2d: x (N, C, H, W), weight (C_out, C/groups, kh, kw), checked."""
-    n, oh, ow = x.shape[0], *win.out_size(x.shape[2], x.shape[3])
-    c_out = weight.shape[0]
-    cols = Im2Col(win)(x)  # (C, kh, kw, N, OH, OW)
+def convolve(x: Tensor, weight: Tensor, bias: Tensor | None, win: Window,
+             groups: int) -> Tensor:
+    """The core of conv1d / 2d / 3d: x (N, C, *S), weight (C_out, C/groups, *k), checked."""
+    nd = len(win.kernel)
+    n, out = x.shape[0], win.out_size(*x.shape[2:])
+    c_out, m = weight.shape[0], x.shape[0] * math.prod(out)
+    cols = Im2Col(win)(x)  # (C, *k, N, *O)
     if groups == 1:
-        y = weight.reshape(c_out, -1) @ cols.reshape(-1, n * oh * ow)
+        y = weight.reshape(c_out, -1) @ cols.reshape(-1, m)
     else:
-        y = weight.reshape(groups, c_out // groups, -1) @ cols.reshape(groups, -1, n * oh * ow)
-    y = y.reshape(c_out, n, oh, ow)
+        y = weight.reshape(groups, c_out // groups, -1) @ cols.reshape(groups, -1, m)
+    y = y.reshape((c_out, n) + out)
     if bias is not None:
-        y = y + bias.reshape(c_out, 1, 1, 1)
-    return y.permute(1, 0, 2, 3)
+        y = y + bias.reshape((c_out,) + (1,) * (nd + 1))
+    return y.permute(channels_first(nd))
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
-           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
-    """2-D cross-correlation as in PyTorch: input (N, C_in, H, W) or (C_in, H, W), weight
-    (C_out, C_in/groups, kh, kw), bias (C_out,) -> (N, C_out, OH, OW)."""
+def _conv(who: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
+          padding: Any, dilation: Any, groups: int) -> Tensor:
     x, weight, *b = as_operands((input, weight) + (() if bias is None else (bias,)))
-    who = "conv2d"
-    _check_weight(who, weight, 4)
+    _check_weight(who, weight, nd + 2)
     c_out, c_in_g = weight.shape[:2]
     _check_groups(who, groups, out_channels=c_out)
-    batched = check_input(x, who, c_in_g * groups, "HW")
+    batched = check_input(x, who, c_in_g * groups, SPATIAL[nd])
     x = x if batched else x.reshape((1,) + x.shape)
     bias = b[0] if b else None
     _check_bias(who, bias, c_out)
     win = make_window(tuple(weight.shape[2:]), stride, padding, dilation, who)
     check_fits(who, x.shape, win)
-    y = conv_nchw(x, weight, bias, win, groups)
+    y = convolve(x, weight, bias, win, groups)
     return y if batched else y.reshape(y.shape[1:])
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
     """1-D cross-correlation as in PyTorch: input (N, C_in, L) or (C_in, L), weight
-    (C_out, C_in/groups, k), bias (C_out,) -> (N, C_out, OL). Runs as conv2d with height 1."""
+    (C_out, C_in/groups, k), bias (C_out,) -> (N, C_out, OL); padding may be 'same' or
+    'valid'."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation as in PyTorch: input (N, C_in, H, W) or (C_in, H, W), weight
+    (C_out, C_in/groups, kh, kw), bias (C_out,) -> (N, C_out, OH, OW)."""
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """3-D cross-correlation as in PyTorch: input (N, C_in, D, H, W) or (C_in, D, H, W), weight
+    (C_out, C_in/groups, kd, kh, kw), bias (C_out,) -> (N, C_out, OD, OH, OW)."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(who: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor | None,
+                    stride: Any, padding: Any, output_padding: Any, groups: int,
+                    dilation: Any) -> Tensor:
     x, weight, *b = as_operands((input, weight) + (() if bias is None else (bias,)))
-    who = "conv1d"
-    _check_weight(who, weight, 3)
-    c_out, c_in_g, k = weight.shape
-    _check_groups(who, groups, out_channels=c_out)
-    batched = check_input(x, who, c_in_g * groups, "L")
-    x = x if batched else x.reshape((1,) + x.shape)
-    bias = b[0] if b else None
-    _check_bias(who, bias, c_out)
-    pad = padding if isinstance(padding, str) else (0, _single(padding, "padding", who))
-    win = make_window((1, k), (1, _single(stride, "stride", who)), pad,
-                      (1, _single(dilation, "dilation", who)), who)
-    x4 = x.reshape(x.shape[:2] + (1, x.shape[2]))
-    check_fits(who, x4.shape, win, 1)
-    y = conv_nchw(x4, weight.reshape(c_out, c_in_g, 1, k), bias, win, groups)
-    y = y.reshape((y.shape[0], c_out, y.shape[3]))
-    return y if batched else y.reshape(y.shape[1:])
-
-
-def _single(v: Any, name: str, who: str) -> int:
-    v = v[0] if isinstance(v, (tuple, list)) and len(v) == 1 else v
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise ValueError(f"{who}: {name} must be an int, got {v!r}")
-    return v
-
-
-def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
-                     stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
-                     groups: int = 1, dilation: Any = 1) -> Tensor:
-    """Transposed convolution (the adjoint of conv2d) as in PyTorch: input (N, C_in, H, W),
-    weight (C_in, C_out/groups, kh, kw), bias (C_out,) -> (N, C_out, OH, OW) with
-    OH = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1."""
-    x, weight, *b = as_operands((input, weight) + (() if bias is None else (bias,)))
-    who = "conv_transpose2d"
-    _check_weight(who, weight, 4)
-    c_in, c_out_g, kh, kw = weight.shape
+    _check_weight(who, weight, nd + 2)
+    c_in, c_out_g, *k = weight.shape
     _check_groups(who, groups, in_channels=c_in)
-    batched = check_input(x, who, c_in, "HW")
+    batched = check_input(x, who, c_in, SPATIAL[nd])
     x = x if batched else x.reshape((1,) + x.shape)
     c_out = c_out_g * groups
     bias = b[0] if b else None
     _check_bias(who, bias, c_out)
     if isinstance(padding, str):
-        raise ValueError(f"{who}: padding must be an int or a pair, got {padding!r}")
-    win = make_window((kh, kw), stride, padding, dilation, who)
-    shape = _transposed_shape(who, x.shape, c_out, win, pair(output_padding, "output_padding",
-                                                              who))
-    n, _, h, w = x.shape
+        raise ValueError(f"{who}: padding must be an int or a tuple of ints, got {padding!r}")
+    win = make_window(tuple(k), stride, padding, dilation, who)
+    shape = _transposed_shape(who, x.shape, c_out, win,
+                              ntuple(output_padding, nd, "output_padding", who))
+    xs = x.permute(channels_first(nd)).reshape(c_in, -1)  # (C_in, N * prod(S))
     if groups == 1:
-        cols = weight.reshape(c_in, -1).T @ x.permute(1, 0, 2, 3).reshape(c_in, -1)
+        cols = weight.reshape(c_in, -1).T @ xs
     else:
         wm = weight.reshape(groups, c_in // groups, -1).swapaxes(1, 2)
-        cols = wm @ x.permute(1, 0, 2, 3).reshape(groups, c_in // groups, -1)
-    y = Col2Im(win, shape)(cols.reshape(c_out, kh, kw, n, h, w))
+        cols = wm @ xs.reshape(groups, c_in // groups, -1)
+    y = Col2Im(win, shape)(cols.reshape((c_out, *k, x.shape[0]) + tuple(x.shape[2:])))
     if bias is not None:
-        y = y + bias.reshape(1, c_out, 1, 1)
+        y = y + bias.reshape((1, c_out) + (1,) * nd)
     return y if batched else y.reshape(y.shape[1:])
 
 
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+                     groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 1-D convolution (the adjoint of conv1d) as in PyTorch: input (N, C_in, L) or
+    (C_in, L), weight (C_in, C_out/groups, k), bias (C_out,) -> (N, C_out, OL) with
+    OL = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+                     groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 2-D convolution (the adjoint of conv2d) as in PyTorch: input (N, C_in, H, W),
+    weight (C_in, C_out/groups, kh, kw), bias (C_out,) -> (N, C_out, OH, OW) with
+    OH = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1."""
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+                     stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+                     groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 3-D convolution (the adjoint of conv3d) as in PyTorch: input
+    (N, C_in, D, H, W), weight (C_in, C_out/groups, kd, kh, kw), bias (C_out,) ->
+    (N, C_out, OD, OH, OW), each size as conv_transpose2d's."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
 def _transposed_shape(who: str, x_shape: tuple[int, ...], c_out: int, win: Window,
-                      out_pad: tuple[int, int]) -> tuple[int, int, int, int]:
+                      out_pad: tuple[int, ...]) -> tuple[int, ...]:
     size = []
-    for a in range(2):
+    for a in range(len(win.kernel)):
         if not 0 <= out_pad[a] < max(win.stride[a], win.dilation[a]):
             raise ValueError(f"{who}: output_padding {out_pad} must be >= 0 and smaller than "
                              f"stride {win.stride} or dilation {win.dilation}")
@@ -319,5 +372,4 @@ def _transposed_shape(who: str, x_shape: tuple[int, ...], c_out: int, win: Windo
     if min(size) < 1:
         raise ShapeError(f"{who}: input {tuple(x_shape)} gives an empty output {tuple(size)}; "
                          "reduce the padding")
-    return x_shape[0], c_out, size[0], size[1]
-
+    return (x_shape[0], c_out) + tuple(size)

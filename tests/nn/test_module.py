@@ -189,3 +189,55 @@ def test_parameters_are_leaves_that_require_grad():
     for p in layer.parameters():
         assert isinstance(p, nn.Parameter) and p.is_leaf and p.requires_grad
     assert repr(layer.bias).startswith("Parameter containing:")
+
+
+def _assignment_habits(lib):
+    """What assigning to a module's attributes and editing a Sequential do, as a log."""
+    nn, log = lib.nn, []
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc, self.out = nn.Linear(2, 3), nn.Linear(3, 3), nn.Linear(3, 1)
+
+    net = Net()
+    net.fc = nn.Linear(3, 3)  # replace the middle layer: it keeps its place
+    log.append([k for k, _ in net.named_parameters()])
+    for name, value in (("weight", lib.ones(3, 2)), ("weight", 3), ("weight", None)):
+        try:
+            setattr(net.conv, name, value)
+            log.append(("ok", name, list(net.conv._parameters)))
+        except TypeError as e:
+            log.append(("TypeError", str(e)))
+    try:
+        net.fc = lib.ones(1)
+    except TypeError as e:
+        log.append(("TypeError", str(e)))
+    bn = nn.BatchNorm1d(2)
+    try:
+        bn.running_mean = 5
+    except TypeError as e:
+        log.append(("TypeError", str(e)))
+    bn.running_mean = lib.zeros(2)
+    log.append(list(bn._buffers))
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1), nn.Tanh())
+    del seq[1]
+    log.append([type(m).__name__ for m in seq] + list(seq._modules))
+    seq.insert(1, nn.Sigmoid())
+    seq[0] = nn.Linear(2, 3)
+    log.append(type(seq.pop(-1)).__name__)
+    seq.extend([nn.ReLU()])
+    del seq[0:2]
+    log.append([type(m).__name__ for m in seq] + list(seq._modules))
+    named = nn.Sequential(OrderedDict(a=nn.Linear(2, 2), b=nn.ReLU(), c=nn.Tanh()))
+    log.append(list(named[1:]._modules))
+    try:
+        named[7]
+    except IndexError:
+        log.append("IndexError")
+    return log
+
+
+def test_assigning_attributes_and_editing_a_sequential_as_torch():
+    torch = pytest.importorskip("torch")
+    assert _assignment_habits(cr) == _assignment_habits(torch)

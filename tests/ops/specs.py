@@ -87,7 +87,8 @@ def spec(op: str, case: str, fn: Callable[..., Any], torch_fn: Callable[..., Any
 def make_inputs(shapes: Sequence[tuple[int, ...]], domain: Sequence[str],
                 rng: np.random.Generator) -> list[np.ndarray]:
     n_distinct = sum(int(np.prod(s)) for s, d in zip(shapes, domain) if d == "distinct")
-    grid = (rng.permutation(n_distinct) - n_distinct / 2 + 0.5) * 0.1
+    # half-way between multiples of 0.1 for any count (n / 2 would put odd counts on them)
+    grid = (rng.permutation(n_distinct) - n_distinct // 2 + 0.5) * 0.1
     grid += rng.uniform(-0.02, 0.02, n_distinct)
     out, used = [], 0
     for s, d in zip(shapes, domain):
@@ -693,4 +694,8 @@ def seed_of(s: OpSpec) -> int:
     return zlib.crc32(s.name.encode())
 
 
-from . import specs_math  # noqa: E402,F401  (registers the math and indexing rows)
+from . import (  # noqa: E402,F401  (each registers its rows into SPECS)
+    specs_activation,  # the activation_more rows
+    specs_conv3d,  # the 3-D conv and pooling rows
+    specs_math,  # the math and indexing rows
+)

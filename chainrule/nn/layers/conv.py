@@ -1,7 +1,8 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, and F.conv_transpose1d
+"""Convolution layers: Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 (PyTorch's arguments, layouts, defaults).
 
-The work is done by the fused ops in chainrule.ops.conv (Im2Col / Col2Im and one matmul).
+The work is done by the fused ops in chainrule.ops.conv (Im2Col / Col2Im and one matmul), which
+serve any number of spatial dims.
 Weights start as PyTorch's: kaiming_uniform_ with a = sqrt(5), i.e. U(-1/sqrt(fan_in),
 1/sqrt(fan_in)), and the bias in the same range, with fan_in = weight.shape[1] * prod(kernel).
 """
@@ -15,30 +16,26 @@ import numpy as np
 
 from chainrule.backend import as_dtype
 from chainrule.dtypes import default_float
-from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.operands import as_tensor
-from chainrule.ops.conv import (
+from chainrule.ops.conv import (  # noqa: F401  (conv_transpose1d: F's import path)
     check_fits,
     check_input,
     conv1d,
     conv2d,
+    conv3d,
+    conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     make_window,
 )
+from chainrule.ops.conv import ntuple as _ntuple
 from chainrule.tensor import Tensor
 
 
-def _ntuple(value: Any, n: int, name: str, who: str) -> tuple[int, ...]:
-    v = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(v) != n or not all(isinstance(e, int) and not isinstance(e, bool) for e in v):
-        raise ValueError(f"{who}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    return v
-
-
 class _ConvNd(Module):
-    """What Conv1d, Conv2d and ConvTranspose2d share: arguments, parameters, init and repr."""
+    """What the Conv and ConvTranspose layers share: arguments, parameters, init and repr."""
 
     dims = "HW"
     transposed = False
@@ -90,13 +87,8 @@ class _ConvNd(Module):
         if self.transposed:
             return
         shape = x.shape if batched else (1,) + x.shape
-        lead = ((1,) if len(self.dims) == 1 else ())
-        pad = (self.padding if isinstance(self.padding, str) else
-               ((0,) if len(self.dims) == 1 else ()) + self.padding)
-        win = make_window(lead + self.kernel_size, lead + self.stride, pad,
-                          lead + self.dilation, self.label)
-        check_fits(self.label, shape[:2] + (1,) * (4 - len(shape)) + shape[2:], win,
-                   len(self.dims))
+        win = make_window(self.kernel_size, self.stride, self.padding, self.dilation, self.label)
+        check_fits(self.label, shape, win)
 
     def extra_repr(self) -> str:
         n = len(self.dims)
@@ -134,41 +126,48 @@ def _check_args(who: str, c_in: int, c_out: int, groups: int, padding: Any,
                                   "only 'zeros' (pad the input yourself with F.pad)")
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """What Conv1d, Conv2d and Conv3d share: PyTorch's constructor and a forward through the
+    convolution op of their dimension (`op`)."""
+
+    op: Any
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype, device=device)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
+        return type(self).op(input, self.weight, self.bias, self.stride, self.padding,
+                             self.dilation, self.groups)
+
+
+class Conv1d(_Conv):
     """1-D convolution (cross-correlation) over x (N, C_in, L) or (C_in, L) -> (N, C_out, OL),
     OL = (L + 2 padding - dilation (kernel_size - 1) - 1) // stride + 1.
     weight (C_out, C_in / groups, kernel_size), bias (C_out,)."""
 
     dims = "L"
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype, device=device)
-
-    def forward(self, input: Tensor) -> Tensor:
-        self._check(input)
-        pad = self.padding if isinstance(self.padding, str) else self.padding[0]
-        return conv1d(input, self.weight, self.bias, self.stride[0], pad, self.dilation[0],
-                      self.groups)
+    op = staticmethod(conv1d)
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D convolution (cross-correlation) over x (N, C_in, H, W) or (C_in, H, W) ->
     (N, C_out, OH, OW), OH = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1.
     weight (C_out, C_in / groups, kh, kw), bias (C_out,); padding may be 'same' or 'valid'."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype, device=device)
+    op = staticmethod(conv2d)
 
-    def forward(self, input: Tensor) -> Tensor:
-        self._check(input)
-        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
+
+class Conv3d(_Conv):
+    """3-D convolution (cross-correlation) over x (N, C_in, D, H, W) or (C_in, D, H, W) ->
+    (N, C_out, OD, OH, OW), each size as Conv2d's. weight (C_out, C_in / groups, kd, kh, kw),
+    bias (C_out,); padding may be 'same' or 'valid'."""
+
+    dims = "DHW"
+    op = staticmethod(conv3d)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -243,26 +242,15 @@ class ConvTranspose1d(_ConvTransposeNd):
                                 out_pad, self.groups, self.dilation)
 
 
-def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
-                     stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
-                     groups: int = 1, dilation: Any = 1) -> Tensor:
-    """Transposed 1-D convolution (the adjoint of conv1d) as in PyTorch: input (N, C_in, L) or
-    (C_in, L), weight (C_in, C_out/groups, k), bias (C_out,) -> (N, C_out, OL) with
-    OL = (L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1. Runs as
-    conv_transpose2d with height 1."""
-    x, w = as_tensor(input), as_tensor(weight)
-    who = "conv_transpose1d"
-    if w.ndim != 3:
-        raise ShapeError(f"{who}: weight must have 3 dimensions (C_in, C_out / groups, "
-                         f"kernel_size), got shape {tuple(w.shape)}")
-    if x.ndim not in (2, 3):
-        raise ShapeError(f"{who}: expected input of shape (N, C_in, L) or (C_in, L), got "
-                         f"{tuple(x.shape)}")
-    args = [(1,) + _ntuple(v, 1, name, who) for v, name in
-            ((stride, "stride"), (padding, "padding"), (output_padding, "output_padding"),
-             (dilation, "dilation"))]
-    args[1] = (0,) + args[1][1:]
-    args[2] = (0,) + args[2][1:]
-    y = conv_transpose2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, args[0], args[1], args[2],
-                         groups, args[3])
-    return y.squeeze(-2)
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution (the gradient of Conv3d with respect to its input), x
+    (N, C_in, D, H, W) or (C_in, D, H, W) -> (N, C_out, OD, OH, OW), each size as
+    ConvTranspose2d's. weight (C_in, C_out / groups, kd, kh, kw)."""
+
+    dims = "DHW"
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
+        self._check(input)
+        out_pad = self._output_padding(input, output_size)
+        return conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding,
+                                out_pad, self.groups, self.dilation)

@@ -244,7 +244,7 @@ def _pad_index(mode: str, n: int, before: int, after: int) -> np.ndarray:
     i = np.arange(-before, n + after)
     if mode == "reflect":
         if before >= n or after >= n:
-            raise ValueError(f"pad: Padding size should be less than the corresponding input "
+            raise ShapeError(f"pad: Padding size should be less than the corresponding input "
                              f"dimension, but got: padding ({before}, {after}) at dimension of "
                              f"size {n}")
         period = 2 * (n - 1) if n > 1 else 1
@@ -253,7 +253,7 @@ def _pad_index(mode: str, n: int, before: int, after: int) -> np.ndarray:
     if mode == "replicate":
         return np.clip(i, 0, n - 1)
     if before > n or after > n:
-        raise ValueError(f"pad: Padding value causes wrapping around more than once (padding "
+        raise ShapeError(f"pad: Padding value causes wrapping around more than once (padding "
                          f"({before}, {after}) for a dimension of size {n})")
     return i % n
 

@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm1d, BatchNorm2d, LayerNorm, and F.batch_norm / F.layer_norm.
+"""Normalisation layers: BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, and F.batch_norm /
+F.layer_norm.
 
 Training-mode statistics go through the fused op chainrule.ops.normalization.Normalize; eval-mode
 batch-norm is an affine map with constants (x * scale + shift) built from ordinary ops.
@@ -125,7 +126,7 @@ def _new(shape: tuple[int, ...], fill: float, dtype: Any) -> np.ndarray:
 
 
 class _BatchNorm(Module):
-    """Shared by BatchNorm1d and BatchNorm2d: buffers running_mean, running_var (shape (C,)) and
+    """Shared by BatchNorm1d, 2d and 3d: buffers running_mean, running_var (shape (C,)) and
     num_batches_tracked; parameters weight (gamma, ones) and bias (beta, zeros) when affine."""
 
     _ranks: tuple[int, ...] = ()
@@ -217,6 +218,13 @@ class BatchNorm2d(_BatchNorm):
 
     _ranks = (4,)
     _layout = "4-D (N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation of (N, C, D, H, W) inputs, per channel C."""
+
+    _ranks = (5,)
+    _layout = "5-D (N, C, D, H, W)"
 
 
 class LayerNorm(Module):

@@ -1,6 +1,6 @@
-"""Pooling layers: MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, and
-F.max_pool1d, F.avg_pool1d, F.adaptive_avg_pool1d, F.adaptive_max_pool1d/2d (PyTorch's arguments
-and defaults).
+"""Pooling layers: MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d,
+AdaptiveMaxPool1d/2d, and F.max_pool1d, F.avg_pool1d, F.adaptive_avg_pool1d,
+F.adaptive_max_pool1d/2d (PyTorch's arguments and defaults).
 
 The work is done by chainrule.ops.pool: 1-D pooling runs the 2-D ops over a height of 1, and
 adaptive max pooling is a gather at argmax positions found on the host. Inputs are batched or
@@ -16,17 +16,30 @@ from chainrule.errors import ShapeError
 from chainrule.nn.module import Module
 from chainrule.operands import as_operand
 from chainrule.ops.conv import Window
-from chainrule.ops.pool import MaxPool2d as MaxPool2dOp
-from chainrule.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, pool_window
+from chainrule.ops.pool import MaxPoolNd as MaxPoolOp
+from chainrule.ops.pool import (
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    avg_pool2d,
+    avg_pool3d,
+    max_pool2d,
+    max_pool3d,
+    pool_window,
+)
 from chainrule.tensor import Tensor
 
 
 class _Pool2d(Module):
+    """The input check of the 2-D and 3-D pooling layers: it names the layer."""
+
+    _dims = "H, W"
+
     def _check(self, x: Any) -> None:
         shape = tuple(getattr(x, "shape", ()))
-        if len(shape) not in (3, 4):
+        n = self._dims.count(",") + 1
+        if len(shape) not in (n + 1, n + 2):
             raise ShapeError(f"{type(self).__name__}({self.extra_repr()}): expected input of "
-                             f"shape (N, C, H, W) or (C, H, W), got {shape}")
+                             f"shape (N, C, {self._dims}) or (C, {self._dims}), got {shape}")
 
 
 class MaxPool2d(_Pool2d):
@@ -95,6 +108,45 @@ class AdaptiveAvgPool2d(_Pool2d):
         return f"output_size={self.output_size}"
 
 
+
+# -- 3-D pooling: the same ops over (N, C, D, H, W) ---------------------------------------------
+class MaxPool3d(MaxPool2d):
+    """Max over kernel_size windows: (N, C, D, H, W) -> (N, C, OD, OH, OW), each size as
+    MaxPool2d's; stride defaults to kernel_size. The gradient goes to each window's maximum
+    (the first one on ties)."""
+
+    _dims = "D, H, W"
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
+        return max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode)
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over kernel_size windows: (N, C, D, H, W) -> (N, C, OD, OH, OW), sizes as
+    MaxPool3d's. Zero padding counts in the divisor unless count_include_pad=False;
+    divisor_override replaces the divisor."""
+
+    _dims = "D, H, W"
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
+        return avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, self.divisor_override)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """Mean over windows chosen so the output is output_size: (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), per axis as AdaptiveAvgPool2d's. None in output_size keeps that input
+    size."""
+
+    _dims = "D, H, W"
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check(input)
+        return adaptive_avg_pool3d(input, self.output_size)
+
 # -- 1-D pooling: the 2-D ops over a height of 1 -------------------------------------------------
 def _single(value: Any, name: str, who: str) -> int:
     v = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
@@ -143,7 +195,7 @@ def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     x = _rows(input, "max_pool1d")
     win, out_hw = _window_1d("max_pool1d", x, kernel_size, stride, padding, dilation, ceil_mode)
     x4 = x if x.ndim == 4 else x.unsqueeze(0)
-    y = MaxPool2dOp(win, out_hw)(x4)
+    y = MaxPoolOp(win, out_hw)(x4)
     return (y if x.ndim == 4 else y.squeeze(0)).squeeze(-2)
 
 
