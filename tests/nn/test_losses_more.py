@@ -472,7 +472,7 @@ def test_a_siamese_embedding_trains_with_triplet_margin_loss_like_torch(rng):
 
     ours, theirs = _twin(build)
     crit, tcrit = nn.TripletMarginLoss(margin=1.0, p=2), None
-    import torch
+    torch = pytest.importorskip("torch")
 
     tcrit = torch.nn.TripletMarginLoss(margin=1.0, p=2)
     centres = rng.standard_normal((3, 8)) * 2
@@ -496,7 +496,7 @@ def test_a_siamese_embedding_trains_with_triplet_margin_loss_like_torch(rng):
 
 
 def test_a_multilabel_classifier_trains_with_margin_losses_like_torch(rng):
-    import torch
+    torch = pytest.importorskip("torch")
 
     def build(m):
         return m.Sequential(m.Linear(6, 12), m.Tanh(), m.Linear(12, 5))
@@ -532,7 +532,7 @@ def test_a_multilabel_classifier_trains_with_margin_losses_like_torch(rng):
 def test_a_heteroscedastic_regression_trains_with_gaussian_nll_loss_like_torch(rng):
     """The network predicts a mean and a variance (softplus) per sample; GaussianNLLLoss with a
     per-sample var of shape (N,) for targets (N, 1)."""
-    import torch
+    torch = pytest.importorskip("torch")
 
     def build(m):
         return m.Sequential(m.Linear(3, 16), m.Tanh(), m.Linear(16, 2))
