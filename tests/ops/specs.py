@@ -543,7 +543,8 @@ _MATMUL = [("2d", (3, 4), (4, 2)), ("batched", (2, 3, 4), (2, 4, 5)),
            ("2d_batched", (3, 4), (2, 4, 2)), ("1d_left", (4,), (4, 2)),
            ("1d_right", (3, 4), (4,)), ("1d_1d", (4,), (4,)), ("1d_batched", (4,), (2, 4, 3)),
            ("batched_1d", (2, 3, 4), (4,)), ("empty_rows", (0, 3), (3, 2)),
-           ("empty_inner", (2, 0), (0, 3))]
+           ("empty_inner", (2, 0), (0, 3)), ("stack_2d", (2, 2, 3, 4), (4, 2)),
+           ("empty_stack", (0, 3, 4), (4, 2))]
 for _case, _sa, _sb in _MATMUL:
     spec("matmul", _case, lambda a, b: a @ b, lambda a, b: a @ b, _sa, _sb)
 spec("matmul", "fn", cr.matmul, th.matmul, (2, 3), (3, 2))

@@ -16,6 +16,7 @@ from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.operands import as_operands
 from chainrule.ops.elementwise import Scale
+from chainrule.ops.linalg import mm_flat
 from chainrule.ops.shape import flatten as _flatten
 from chainrule.random import generator_of
 from chainrule.tensor import Tensor
@@ -33,7 +34,7 @@ class LinearFunction(Function):
     saves = "cross"
 
     def forward(self, x: Any, W: Any, *b: Any) -> Any:
-        y = x @ W.T
+        y = mm_flat(x, W.T)
         if b:
             y += b[0]
         return y
@@ -49,7 +50,7 @@ class LinearFunction(Function):
         else:  # plain backward records nothing: the same formulas on the arrays, no node costs
             g = gy.array
             g2 = g.reshape(-1, W.shape[0])
-            gx = Tensor._make(g @ W.array, None) if n[0] else None
+            gx = Tensor._make(mm_flat(g, W.array), None) if n[0] else None
             gW = Tensor._make(g2.T @ x.array.reshape(-1, W.shape[1]), None) if n[1] else None
             gb = Tensor._make(g2.sum(0), None) if len(n) == 3 and n[2] else None
         return (gx, gW, gb) if len(n) == 3 else (gx, gW)
