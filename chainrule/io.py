@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import struct
 import tempfile
 from pathlib import Path
@@ -179,13 +180,16 @@ def atomic_write(path: str | Path, data: bytes, keep_previous: str | Path | None
     """Write data to path so that readers see the old file or the new one, never a part:
     a temporary file in the same folder, fsync, os.replace, fsync of the folder.
 
-    With keep_previous, the old file is first renamed to that name (once the new one is
-    safely on disk), so the last two versions survive."""
+    With keep_previous, the old file also goes to that name (once the new one is safely on
+    disk), so the last two versions survive; path itself exists at every moment (the old file
+    is hard-linked, not moved, to keep_previous), so a kill between the two steps loses
+    nothing."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot save {path}: the folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    prev = f"{tmp}.prev"
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -193,10 +197,15 @@ def atomic_write(path: str | Path, data: bytes, keep_previous: str | Path | None
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         if keep_previous is not None and path.exists():
-            os.replace(path, keep_previous)
+            try:
+                os.link(path, prev)
+            except OSError:  # a file system without hard links: a copy does the same
+                shutil.copyfile(path, prev)
+            os.replace(prev, keep_previous)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        Path(prev).unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
     return path
