@@ -259,6 +259,18 @@ class Tensor:
                     "to copy the tensor to host memory first.")
         return a
 
+    def share_memory_(self) -> Tensor:
+        """Move the array into shared memory, in place, so processes started after this see
+        and change the same numbers (chainrule.multiprocessing; Hogwild training)."""
+        from chainrule.multiprocessing import share_memory_
+
+        return share_memory_(self)
+
+    def is_shared(self) -> bool:
+        from chainrule.multiprocessing import is_shared
+
+        return is_shared(self)
+
     def item(self) -> Any:
         if self.array.size != 1:
             raise RuntimeError(

@@ -23,9 +23,12 @@ from typing import Any
 
 import numpy as np
 
+# Tensors refuse to be pickled (nothing read from a file may run code); between the processes of
+# one DataLoader they travel through multiprocessing's pickler as chainrule.multiprocessing
+# registers them: by value, or by name when they are in shared memory
+import chainrule.multiprocessing  # noqa: F401
 from chainrule.data.fetch import create_fetcher
 from chainrule.random import manual_seed
-from chainrule.tensor import Tensor
 
 STATUS_CHECK_INTERVAL = 1.0  # seconds between checks that the workers are still alive
 _POLL_INTERVAL = 0.1  # seconds between a waiting worker's checks of the parent and done_event
@@ -98,26 +101,6 @@ class ExceptionWrapper:
             del exception
 
 
-def _rebuild_tensor(array: Any, requires_grad: bool) -> Tensor:
-    t = Tensor._make(array, None)
-    if requires_grad:
-        t.requires_grad = True
-    return t
-
-
-def _reduce_tensor(t: Tensor) -> tuple:
-    if t.requires_grad and not t.is_leaf:
-        raise RuntimeError(
-            "Cowardly refusing to serialize non-leaf tensor which requires_grad, since autograd "
-            "does not support crossing process boundaries. If you just want to transfer the "
-            "data, call detach() on the tensor before serializing (e.g., putting it on the "
-            "queue).")
-    return _rebuild_tensor, (t.array, t.requires_grad)
-
-
-# Tensors refuse to be pickled (nothing read from a file may run code); between the processes of
-# one DataLoader they travel as their arrays. This touches multiprocessing's pickler only.
-ForkingPickler.register(Tensor, _reduce_tensor)
 
 
 def _dumps(obj: Any) -> bytes:

@@ -312,6 +312,15 @@ class Module(ModuleHooks):
         if str(d) != "cpu":
             self.to(d)
 
+    def share_memory(self) -> Module:
+        """Move every parameter and buffer (and existing gradient) into shared memory, in
+        place: processes started after this update the same weights (Hogwild training)."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+            if t.grad is not None:
+                t.grad.share_memory_()
+        return self
+
     def cpu(self) -> Module:
         return self.to("cpu")
 
