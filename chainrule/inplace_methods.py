@@ -212,6 +212,26 @@ def _random_ints(g: Any, shape: tuple, a: int | None = None, b: int | None = Non
     return g.integers(lo or 0, hi if hi is not None else 2 ** 24, shape)
 
 
+def _composite_inplace(name: str) -> Callable[..., Tensor]:
+    """The in-place form of a composite op whose inner ops save their input for backward: it
+    computes from a copy of self, so the change of self does not invalidate what they saved
+    (inplace.apply rebases only the last op of the composite onto self's old value)."""
+    fn = getattr(ops, name)
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        others = tuple(a for a in args + tuple(kwargs.values()) if isinstance(a, Tensor))
+        return apply(self, name + "_", lambda: fn(ops.clone(self), *args, **kwargs), others)
+
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place {name}: self <- {name}(self, ...); returns self."
+    return method
+
+
+def _polygamma_(self: Tensor, n: int) -> Tensor:
+    """In-place polygamma: self <- polygamma(n, self); returns self."""
+    return apply(self, "polygamma_", lambda: ops.polygamma(n, self))
+
+
 def _bind() -> None:
     for fn in (add_, sub_, mul_, div_, fill_, zero_, copy_, masked_fill_, masked_fill):
         setattr(Tensor, fn.__name__, fn)
@@ -227,7 +247,8 @@ def _bind() -> None:
                  "hypot", "erf", "erfc", "erfinv", "nan_to_num", "sgn", "tril", "triu",
                  "scatter", "scatter_add", "scatter_reduce", "index_add", "index_fill",
                  "index_copy", "masked_scatter", "addmm", "addmv", "addr", "addbmm",
-                 "baddbmm"):
+                 "baddbmm", "copysign", "deg2rad", "digamma", "frac", "gcd", "heaviside",
+                 "lcm", "lgamma", "rad2deg", "xlogy"):
         setattr(Tensor, name + "_", _unary_inplace(name))
     for name, draw in (("normal_", _normal), ("uniform_", _uniform),
                        ("bernoulli_", _bernoulli), ("exponential_", _exponential),
@@ -237,6 +258,9 @@ def _bind() -> None:
         mul_, sub_, div_, div_)
     Tensor.negative_, Tensor.absolute_, Tensor.clip_ = (
         Tensor.neg_, Tensor.abs_, Tensor.clamp_)
+    Tensor.polygamma_ = _polygamma_
+    for name in ("logit", "renorm", "ldexp", "sinc"):
+        setattr(Tensor, name + "_", _composite_inplace(name))
     Tensor.__iadd__ = add_
     Tensor.__isub__ = sub_
     Tensor.__imul__ = mul_

@@ -1,6 +1,7 @@
 """chainrule.linalg, PyTorch's torch.linalg: norms (norm, vector_norm, matrix_norm), inv, det,
-slogdet, solve, cholesky, and the conveniences matmul, diagonal, multi_dot and vecdot. Every
-function is differentiable to any order (see chainrule.ops.decompositions and ops.norms)."""
+slogdet, solve, cholesky, matrix_power, cross, and the conveniences matmul, diagonal, multi_dot
+and vecdot. Every function is differentiable to any order (see chainrule.ops.decompositions,
+ops.norms and ops.linalg_more)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from chainrule.operands import as_operand
 from chainrule.ops.decompositions import cholesky, det, inv, slogdet, solve
 from chainrule.ops.diag import diagonal as _diagonal
 from chainrule.ops.linalg import matmul
+from chainrule.ops.linalg_more import linalg_cross as cross
+from chainrule.ops.linalg_more import matrix_power
 from chainrule.ops.norms import linalg_norm as norm
 from chainrule.ops.norms import matrix_norm, vector_norm
 from chainrule.tensor import Tensor
 
 __all__ = ["cholesky", "det", "diagonal", "inv", "matmul", "matrix_norm", "multi_dot", "norm",
            "slogdet", "solve", "vecdot", "vector_norm"]
+__all__ += ["cross", "matrix_power"]
 
 
 def diagonal(A: Any, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:

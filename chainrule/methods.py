@@ -42,6 +42,9 @@ tril triu diag diagonal diag_embed diagonal_scatter trace
 index_select masked_select nonzero argwhere unique unique_consecutive
 scatter scatter_add scatter_reduce index_add index_fill index_copy masked_scatter
 hardshrink prelu
+copysign deg2rad digamma fmax fmin frac gcd heaviside lcm ldexp lgamma logit positive rad2deg
+sinc xlogy corrcoef cov cross dist inner kron matrix_power renorm vdot aminmax bincount cummax
+cummin histc logcumsumexp mode nanmedian nanquantile quantile diagflat diff rot90 take
 """.split()
 
 
@@ -178,12 +181,18 @@ def new_tensor(self: Tensor, data: Any, dtype: Any = None, device: Any = None,
     return _new(self, np.array(data, copy=True), dtype, device, requires_grad)
 
 
+def _polygamma(self: Tensor, n: int) -> Tensor:
+    """x.polygamma(n) is polygamma(n, x): the n-th derivative of digamma."""
+    return ops.polygamma(n, self)
+
+
 def _bind() -> None:
     for name in _SAME:
         setattr(Tensor, name, getattr(ops, name))
     Tensor.expand = _expand
     Tensor.where = _where
     Tensor.norm = _norm
+    Tensor.polygamma = _polygamma  # x.polygamma(n) is polygamma(n, x)
     Tensor.T = property(ops.reverse_dims, doc="All dims reversed (the transpose of a matrix).")
     Tensor.mT = property(ops.matrix_transpose, doc="The last two dims swapped.")
     for name, dt in [("float", np.float32), ("double", np.float64), ("half", np.float16),
@@ -258,20 +267,11 @@ def _deepcopy(self: Tensor, memo: dict) -> Tensor:
     return t
 
 
-def _dlpack(self: Tensor, *args: Any, **kwargs: Any) -> Any:
-    return self.array.__dlpack__(*args, **kwargs)
-
-
-def _dlpack_device(self: Tensor) -> Any:
-    return self.array.__dlpack_device__()
-
-
 def _bind_introspection() -> None:
     for name, fn in (("element_size", _element_size), ("is_floating_point", _is_floating_point),
                      ("is_complex", _is_complex), ("is_contiguous", _is_contiguous),
                      ("stride", _stride), ("data_ptr", _data_ptr), ("type", _type),
-                     ("__deepcopy__", _deepcopy), ("__dlpack__", _dlpack),
-                     ("__dlpack_device__", _dlpack_device)):
+                     ("__deepcopy__", _deepcopy)):
         setattr(Tensor, name, fn)
     Tensor.itemsize = property(_element_size)
     Tensor.nbytes = property(lambda self: int(self.array.nbytes))

@@ -59,6 +59,22 @@ from chainrule.ops.norms import norm
 from chainrule.ops.distance import cdist, cosine_similarity, pairwise_distance
 from chainrule.ops.decompositions import det, inverse, logdet, slogdet
 from chainrule.ops.activation_more import celu, hardshrink, prelu, selu, threshold
+from chainrule.ops.math_more import (
+    copysign, deg2rad, digamma, fmax, fmin, frac, gcd, heaviside, lcm, ldexp, lgamma, logit,
+    polygamma, positive, rad2deg, rsub, sinc, xlogy,
+)
+from chainrule.ops.linalg_more import (
+    block_diag, corrcoef, cov, cross, dist, inner, kron, matrix_power, renorm, tensordot, vdot,
+)
+from chainrule.ops.search import (
+    aminmax, cummax, cummin, logcumsumexp, mode, nanmedian, nanquantile, quantile,
+)
+from chainrule.ops.counting import bincount, bucketize, histc, isin, searchsorted
+from chainrule.ops.shape_more import (
+    atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors, cartesian_prod,
+    chain_matmul, column_stack, combinations, cumulative_trapezoid, diagflat, diff, rot90, take,
+    trapezoid, trapz, tril_indices, triu_indices, unravel_index, vander,
+)
 
 __all__ = [
     "abs", "absolute", "add", "addcdiv", "addcmul", "astype", "ceil", "clamp", "clamp_max",
@@ -96,4 +112,14 @@ __all__ = [
     "norm", "cdist", "cosine_similarity", "pairwise_distance",
     "det", "inverse", "logdet", "slogdet",
     "celu", "hardshrink", "prelu", "selu", "threshold",
+    "copysign", "deg2rad", "digamma", "fmax", "fmin", "frac", "gcd", "heaviside", "lcm",
+    "ldexp", "lgamma", "logit", "polygamma", "positive", "rad2deg", "rsub", "sinc", "xlogy",
+    "block_diag", "corrcoef", "cov", "cross", "dist", "inner", "kron", "matrix_power", "renorm",
+    "tensordot", "vdot",
+    "aminmax", "bincount", "bucketize", "cummax", "cummin", "histc", "isin", "logcumsumexp",
+    "mode", "nanmedian", "nanquantile", "quantile", "searchsorted",
+    "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_shapes", "broadcast_tensors",
+    "cartesian_prod", "chain_matmul", "column_stack", "combinations", "cumulative_trapezoid",
+    "diagflat", "diff", "rot90", "take", "trapezoid", "trapz", "tril_indices", "triu_indices",
+    "unravel_index", "vander",
 ]

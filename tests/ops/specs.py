@@ -699,4 +699,5 @@ from . import (  # noqa: E402,F401  (each registers its rows into SPECS)
     specs_activation,  # the activation_more rows
     specs_conv3d,  # the 3-D conv and pooling rows
     specs_math,  # the math and indexing rows
+    specs_more,  # the breadth rows: math_more, linalg_more, search, counting, shape_more
 )

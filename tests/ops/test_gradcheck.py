@@ -12,7 +12,8 @@ from .specs import NOT_DIFFERENTIABLE, SPECS, OpSpec, as_list, seed_of
 IDS = [s.name for s in SPECS]
 FAMILIES = ("elementwise", "pointwise", "activation", "reduce", "softmax", "stats", "select",
             "shape", "join", "linalg", "trig", "special", "diag", "indexing", "scatter",
-            "index_write", "norms", "distance", "decompositions", "activation_more")
+            "index_write", "norms", "distance", "decompositions", "activation_more",
+            "math_more", "linalg_more", "search", "counting", "shape_more")
 
 
 def _vjps(s: OpSpec, xs: list[np.ndarray], order: int) -> list[np.ndarray]:
