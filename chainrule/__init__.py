@@ -16,10 +16,10 @@ from chainrule.random import (
 )
 from chainrule import autograd, ops
 from chainrule.autograd import (
-    Function, detect_anomaly, enable_grad, grad_table, is_grad_enabled, no_grad,
-    set_grad_enabled,
+    Function, enable_grad, grad_table, is_grad_enabled, no_grad, set_grad_enabled,
 )
-from chainrule.modes import inference_mode, is_inference_mode_enabled
+# chainrule's own detect_anomaly (NaN/Inf, forward and backward); cr.autograd's is PyTorch's
+from chainrule.modes import detect_anomaly, inference_mode, is_inference_mode_enabled
 from chainrule.ops import *  # noqa: F403  (the op functions: cr.exp, cr.matmul, cr.cat, ...)
 from chainrule import inplace_methods, methods  # noqa: F401  (bind the Tensor methods)
 from chainrule.creation import (
@@ -32,6 +32,19 @@ from chainrule import serialization, utils, viz  # noqa: F401
 from chainrule.io import CheckpointError, load, save
 from chainrule.func import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from chainrule.numerical import gradcheck, gradgradcheck, numerical_grad
+# PyTorch's run-time switches, torch.compile, amp and backends, and the top-level F forms
+from chainrule import amp, backends, compiler, cpu, runtime  # noqa: F401
+from chainrule.amp import autocast, is_autocast_enabled
+from chainrule.compiler import compile
+from chainrule.runtime import (
+    are_deterministic_algorithms_enabled, get_deterministic_debug_mode,
+    get_float32_matmul_precision, get_num_interop_threads, get_num_threads,
+    is_anomaly_check_nan_enabled, is_anomaly_enabled, is_deterministic_algorithms_warn_only_enabled,
+    is_warn_always_enabled, set_anomaly_enabled, set_deterministic_debug_mode, set_flush_denormal,
+    set_float32_matmul_precision, set_num_interop_threads, set_num_threads, set_warn_always,
+    typename, use_deterministic_algorithms,
+)
+from chainrule.functional_top import *  # noqa: F403  (torch.conv2d, torch.dropout, ...)
 from chainrule.dtypes import result_type as _result_type
 
 # PyTorch's dtype aliases (cr.float is float32, cr.long is int64, ...), and its name for bool

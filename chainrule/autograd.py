@@ -19,13 +19,13 @@ from chainrule.errors import ShapeError
 from chainrule.modes import (  # noqa: F401  (re-exported: cr.autograd.no_grad, ...)
     _Mode,
     _user_frame,
-    detect_anomaly,
     enable_grad,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
 from chainrule.operands import as_operands
+from chainrule.runtime import detect_anomaly, set_detect_anomaly  # noqa: F401  (PyTorch's)
 from chainrule.tensor import Tensor
 from chainrule.versions import _Version, check_saved, saved_tensors_of, version_error  # noqa: F401
 from chainrule.walk import _finite, _Walk, toposort  # noqa: F401  (re-exported)
@@ -126,6 +126,8 @@ class Function:
 
     def _check_forward(self, xs: Sequence[Tensor], outs: Sequence[Tensor]) -> None:
         self._where = _user_frame()
+        if _Mode.anomaly is not True:
+            return  # PyTorch's anomaly mode only records where the op was made
         if all(_finite(x.array) for x in xs):
             for k, y in enumerate(outs):
                 if not _finite(y.array):

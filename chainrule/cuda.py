@@ -31,7 +31,10 @@ def current_device() -> int:
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the GPU generators (chainrule draws on the host: the same as cr.manual_seed)."""
+    """Seed the GPU generators. chainrule draws on the host, so with a GPU this is
+    cr.manual_seed; without one it does nothing, as in PyTorch (the CPU stream goes on)."""
+    if not cuda_available():
+        return
     from chainrule.random import manual_seed as seed_all
 
     seed_all(seed)
@@ -56,3 +59,12 @@ def empty_cache() -> None:
 
 def is_bf16_supported() -> bool:
     return False
+
+
+def _amp() -> Any:
+    from chainrule.amp import device_amp
+
+    return device_amp("cuda")
+
+
+amp = _amp()  # torch.cuda.amp.autocast / GradScaler: PyTorch's deprecated aliases

@@ -14,7 +14,11 @@ class _Mode:
     """The only global mutable state: grad mode and anomaly mode, switched by context managers."""
 
     grad_enabled = True
-    anomaly = False
+    # False; True: chainrule's detect_anomaly (NaN/Inf born in a forward or a backward raises);
+    # "nan" / "trace": PyTorch's anomaly mode (a backward output with NaN raises / only where
+    # each op was made is recorded), set by chainrule.runtime.set_anomaly_enabled
+    anomaly: bool | str = False
+    anomaly_check_nan = True
     inference = 0
 
 

@@ -28,6 +28,32 @@ def _finite(a: np.ndarray) -> bool:
     return not is_floating(a.dtype) or bool(xp_of(a).isfinite(a).all())
 
 
+def _anomalous(a: Any, mode: bool | str) -> bool:
+    """Whether a backward output trips the anomaly mode: NaN/Inf in chainrule's, NaN in
+    PyTorch's ("nan"); nothing in PyTorch's with check_nan=False ("trace")."""
+    if mode is True:
+        return not _finite(a)
+    return mode == "nan" and is_floating(a.dtype) and bool(xp_of(a).isnan(a).any())
+
+
+def _anomaly_error(f: Function, k: int, x: Tensor, mode: bool | str) -> Exception:
+    if mode is True:
+        where = f._where or "<run the forward pass inside detect_anomaly()>"
+        return FloatingPointError(
+            f"{f.name}: backward produced NaN/Inf in the gradient of input {k} (shape "
+            f"{x.shape}) from finite upstream gradients; the op was created at {where}")
+    import warnings
+
+    from chainrule.printing import grad_fn_name
+
+    name = grad_fn_name(f)  # PyTorch's warning, then its error
+    warnings.warn(f"Error detected in {name}. " + (
+        f"Traceback of forward call that caused the error:\n  {f._where}" if f._where else
+        "No forward pass information available. Enable detect anomaly during forward pass "
+        "for more information."), stacklevel=4)
+    return RuntimeError(f"Function '{name}' returned nan values in its {k}th output.")
+
+
 def _freed_error(f: Function) -> RuntimeError:
     return RuntimeError(
         f"Trying to backward through the graph a second time (at {f.name}): its saved values were "
@@ -193,7 +219,8 @@ class _Walk:
             raise RuntimeError(
                 f"{f.name}.backward returned {len(gxs)} gradients for {len(f.inputs)} inputs"
             )
-        anomaly = anomaly and all(g is None or _finite(g.array) for g in gys)
+        if anomaly is True:  # chainrule's mode: only NaN/Inf born in this backward
+            anomaly = all(g is None or _finite(g.array) for g in gys)
         uses, pending = self.uses, self.pending
         for k, (x, gx, need) in enumerate(zip(f.inputs, gxs, mask)):
             if not need:
@@ -205,12 +232,8 @@ class _Walk:
                     gx = _unbroadcast(f, k, gx, xa.shape)
                 if ga.dtype != xa.dtype:
                     gx = gx.astype(xa.dtype)
-                if anomaly and not _finite(gx.array):
-                    raise FloatingPointError(
-                        f"{f.name}: backward produced NaN/Inf in the gradient of input {k} "
-                        f"(shape {x.shape}) from finite upstream gradients; the op was created "
-                        f"at {f._where or '<run the forward pass inside detect_anomaly()>'}"
-                    )
+                if anomaly and _anomalous(gx.array, anomaly):
+                    raise _anomaly_error(f, k, x, anomaly)
                 e = pending.get(key)
                 if e is None:
                     pending[key] = [x, gx]

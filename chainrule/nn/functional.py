@@ -58,3 +58,6 @@ from chainrule.nn.layers.activation_more import (  # noqa: F401
     relu_, selu, selu_, silu, threshold, threshold_,
 )
 from chainrule.nn.layers.misc import bilinear, rms_norm  # noqa: F401
+
+# -- pdist (defined with the top-level functional forms) ------------------------------------------
+from chainrule.functional_top import pdist  # noqa: F401

@@ -321,6 +321,13 @@ class Module(ModuleHooks):
                 t.grad.share_memory_()
         return self
 
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """model.compile(): torch.compile's arguments, applied in place. chainrule runs
+        eagerly, so after checking them the model runs as before (see chainrule.compile)."""
+        from chainrule.compiler import compile as compile_
+
+        compile_(self, *args, **kwargs)
+
     def cpu(self) -> Module:
         return self.to("cpu")
 

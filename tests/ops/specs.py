@@ -700,4 +700,5 @@ from . import (  # noqa: E402,F401  (each registers its rows into SPECS)
     specs_conv3d,  # the 3-D conv and pooling rows
     specs_math,  # the math and indexing rows
     specs_more,  # the breadth rows: math_more, linalg_more, search, counting, shape_more
+    specs_runtime,  # pdist (chainrule/functional_top.py)
 )

@@ -48,6 +48,10 @@ class Model(Layer, Trainer):
     """Model(inputs, outputs, name=None): a graph of layers from Input() tensors to outputs.
     Subclass Model and define call(inputs, training=None) for a model written as code."""
 
+    # Keras' compile(optimizer, loss, ...), not the torch.compile of nn.Module (a Layer is a
+    # Module, as in Keras on its torch backend, where Model's compile wins the same way)
+    compile = Trainer.compile
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if len(args) > 2:
             raise TypeError("Model(inputs, outputs, name=None): too many positional arguments")
