@@ -27,6 +27,7 @@ from chainrule.creation import (
     linspace, logspace, meshgrid, multinomial, normal, ones, ones_like, poisson, rand,
     rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
+from chainrule.conversion import from_dlpack
 from chainrule import accelerator, cuda, data, func, io, linalg, nn, numerical, optim  # noqa: F401
 from chainrule import serialization, utils, viz  # noqa: F401
 from chainrule.io import CheckpointError, load, save

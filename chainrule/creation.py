@@ -1,8 +1,9 @@
-"""Making tensors, as PyTorch's factory functions do: tensor (dtype inferred: ints give int64,
-floats the default float dtype), as_tensor, from_numpy, zeros / ones / empty / full (and the
-*_like forms), arange, linspace, logspace, eye, meshgrid, and the random ones: rand, randn,
-randint, randperm, normal, bernoulli, multinomial. Each takes dtype=, device= and
-requires_grad= where PyTorch's does, and generator= where PyTorch draws random numbers.
+"""Making tensors, as PyTorch's factory functions do: tensor, as_tensor, from_numpy and
+from_dlpack (re-exported from chainrule.conversion, which holds PyTorch's copy and share
+rules), zeros / ones / empty / full (and the *_like forms), arange, linspace, logspace, eye,
+meshgrid, and the random ones: rand, randn, randint, randperm, normal, bernoulli, multinomial.
+Each takes dtype=, device= and requires_grad= where PyTorch's does, and generator= where PyTorch
+draws random numbers.
 """
 
 from __future__ import annotations
@@ -12,78 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import check_device, default_device, to_device
+from chainrule.conversion import _finish, tensor
+from chainrule.conversion import as_tensor as as_tensor  # re-exported, as are the next two
+from chainrule.conversion import from_dlpack as from_dlpack
+from chainrule.conversion import from_numpy as from_numpy
 from chainrule.dtypes import as_numpy_dtype, default_float, is_floating, scalar_dtype
 from chainrule.operands import _shape_arg
 from chainrule.random import generator_of
 from chainrule.tensor import Tensor
-
-
-def _finish(arr: Any, device: Any, requires_grad: bool, who: str) -> Tensor:
-    """A new leaf tensor of arr on the requested (or default) device."""
-    d = default_device() if device is None else check_device(device, who)
-    if d.type != "cpu":
-        arr = to_device(arr, d, who)
-    t = Tensor._make(arr, None)
-    if requires_grad:
-        t.requires_grad = True
-    return t
-
-
-def _infer(data: Any) -> np.ndarray:
-    """data as a NumPy array with PyTorch's dtype inference: bools stay bool, ints give int64,
-    floats the default float dtype; NumPy arrays and scalars keep theirs."""
-    if isinstance(data, Tensor):
-        return data.numpy(force=True)
-    if isinstance(data, (np.ndarray, np.generic)):
-        return np.asarray(data)
-    if hasattr(data, "__array__") and not isinstance(data, (list, tuple)):
-        return np.asarray(data)
-    arr = np.asarray(data)
-    if arr.dtype.kind in "USOV":
-        raise TypeError(f"tensor(): could not infer a numeric dtype from {type(data).__name__} "
-                        f"data (NumPy reads it as {arr.dtype}); tensors hold numbers and bools")
-    if arr.dtype == np.float64:
-        return arr.astype(default_float())
-    if arr.dtype == np.complex128:
-        return arr.astype(np.complex128 if default_float() == np.float64 else np.complex64)
-    if arr.dtype.kind in "iu" and arr.dtype != np.int64 and not isinstance(data, np.ndarray):
-        return arr.astype(np.int64)
-    return arr
-
-
-def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
-           pin_memory: bool = False, *, name: str | None = None) -> Tensor:
-    """A new tensor holding a copy of data (numbers, nested lists, NumPy arrays, tensors).
-    Python floats give the default float dtype (float32), ints int64, bools bool; a NumPy
-    array keeps its dtype. name= (chainrule's) labels the tensor in graphs and grad tables."""
-    if dtype is not None and not isinstance(data, (Tensor, np.ndarray, np.generic)):
-        arr = np.array(data, dtype=as_numpy_dtype(dtype))  # straight to dtype: no float32 step
-    else:
-        arr = _infer(data)
-        arr = np.array(arr, dtype=None if dtype is None else as_numpy_dtype(dtype), copy=True)
-    t = _finish(arr, device, requires_grad, "tensor")
-    t.name = name
-    return t
-
-
-def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """data as a tensor, sharing memory where it can (a NumPy array or tensor of the right
-    dtype and device is not copied)."""
-    if isinstance(data, Tensor):
-        out = data if dtype is None else data.to(dtype)
-        return out if device is None else out.to(device)
-    arr = _infer(data) if not isinstance(data, np.ndarray) else data
-    if dtype is not None:
-        arr = arr.astype(as_numpy_dtype(dtype), copy=False)
-    return _finish(arr, device, False, "as_tensor")
-
-
-def from_numpy(ndarray: np.ndarray) -> Tensor:
-    """A tensor sharing memory with a NumPy array (its dtype kept)."""
-    if not isinstance(ndarray, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    return Tensor._make(ndarray, None)
 
 
 def _dtype_or(dtype: Any, default: Any) -> np.dtype:

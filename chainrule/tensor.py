@@ -246,9 +246,11 @@ class Tensor:
         a = self.array
         return CPU if type(a) is np.ndarray else device_of(a)
 
-    def numpy(self, force: bool = False) -> np.ndarray:
-        """The underlying array (shared, not copied). A GPU tensor must be moved first:
-        t.cpu().numpy()."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying NumPy array, shared, not copied (writes show in both). A GPU tensor
+        must be moved first (t.cpu().numpy()) unless force=True, which copies it to the host.
+        Unlike PyTorch, a tensor that requires grad is not refused (the README lists this);
+        t.detach().numpy(), which PyTorch asks for, shares the same array."""
         a = self.array
         if type(a) is not np.ndarray:
             if force and hasattr(a, "get"):
@@ -323,15 +325,32 @@ class Tensor:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """np.asarray(t): the shared array, as numpy() gives it (NumPy's copy= protocol)."""
         a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
+        if dtype is None or np.dtype(dtype) == a.dtype:
+            return a.copy() if copy else a
+        if copy is False:
+            raise ValueError(f"__array__: cannot convert {self.dtype} to {np.dtype(dtype)} "
+                             "without a copy (copy=False)")
+        return a.astype(dtype)
 
-    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.array.__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *, stream: Any = -1, max_version: tuple[int, int] | None = None,
+                   dl_device: Any = None, copy: bool | None = None) -> Any:
+        """A DLPack capsule sharing this tensor's memory (what torch.from_dlpack(t) and
+        np.from_dlpack(t) call); refused for a tensor that requires grad, as in PyTorch."""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        from chainrule.utils.dlpack import export
 
-    def __dlpack_device__(self) -> Any:
-        return self.array.__dlpack_device__()
+        return export(self.array, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self) -> tuple[Any, int]:
+        """(DLDeviceType, index) of the tensor's memory: (kDLCPU, 0) on the CPU."""
+        from chainrule.utils.dlpack import DLDeviceType
+
+        kind, index = self.array.__dlpack_device__()
+        return DLDeviceType(int(kind)), int(index)
 
     def __repr__(self) -> str:
         from chainrule.printing import tensor_repr
