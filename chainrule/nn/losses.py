@@ -24,7 +24,6 @@ Two kinds of weights, named as PyTorch names them:
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -34,6 +33,7 @@ from chainrule.backend import is_floating, xp_of
 from chainrule.errors import ShapeError
 from chainrule.operands import as_tensor
 from chainrule.ops.elementwise import Scale, where
+from chainrule.ops.losses import binary_cross_entropy as bce_elementwise
 from chainrule.ops.losses import class_index, softmax_cross_entropy
 from chainrule.ops.softmax import log_softmax
 from chainrule.tensor import Tensor
@@ -213,11 +213,19 @@ def _elementwise_weighted(name: str, loss: Tensor, reduction: str, weight: Any,
 
 
 # -- binary classification ----------------------------------------------------------------------
-def _clamped_log(x: Tensor) -> Tensor:
-    """max(log x, -100), PyTorch's guard that keeps the loss finite at x = 0; the gradient is 0
-    where the clamp holds (and never inf * 0 = NaN: log only sees safe values)."""
-    ok = x.array > math.exp(-100)
-    return where(ok, where(ok, x, 1.0).log(), -100.0)
+class ProbabilityError(ValueError, RuntimeError):
+    """Values outside [0, 1] (or NaN) where probabilities are required. A RuntimeError, as
+    PyTorch raises, and a ValueError."""
+
+
+def _check_probabilities(name: str, what: str, x: Tensor, hint: str) -> None:
+    """PyTorch's check: every element of x in [0, 1] (NaN fails)."""
+    a = x.array
+    if a.size and not ((a >= 0) & (a <= 1)).all():
+        bad = a[~((a >= 0) & (a <= 1))]
+        raise ProbabilityError(
+            f"{name}: all elements of {what} should be between 0 and 1, got {float(bad[0]):g} "
+            f"({bad.size} of {a.size} elements outside){hint}")
 
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any = None,
@@ -230,11 +238,10 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_avera
     name = "binary_cross_entropy"
     check_reduction(name, reduction)
     x, t = _pair(name, input, target)
-    if x.numel() and (x.array.min() < 0 or x.array.max() > 1):
-        raise ValueError(f"{name}: the input must hold probabilities in [0, 1], got values in "
-                         f"[{float(x.array.min()):g}, {float(x.array.max()):g}]; for raw scores "
-                         "use binary_cross_entropy_with_logits")
-    loss = -(t * _clamped_log(x) + (1.0 - t) * _clamped_log(1.0 - x))
+    _check_probabilities(name, "input", x, "; the input must hold probabilities in [0, 1]: "
+                         "for raw scores use binary_cross_entropy_with_logits")
+    _check_probabilities(name, "target", t, "; targets are probabilities (labels 0 and 1)")
+    loss = bce_elementwise(x, t)
     if weight is not None:
         w = _like(weight, x)
         _fits(name, "weight", w, x.shape)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 from typing import Any, Iterator, NamedTuple, Sequence
 
 from chainrule.autograd import Function
@@ -230,6 +231,71 @@ def _check_weight(who: str, weight: Tensor, ndim: int) -> None:
     if weight.ndim != ndim:
         raise ShapeError(f"{who}: weight must have {ndim} dimensions, got shape "
                          f"{tuple(weight.shape)}")
+    if weight.shape[0] < 1:  # PyTorch refuses it too; an empty batch is fine, no filters is not
+        raise ShapeError(f"{who}: expected weight to be at least 1 at dimension 0, but got "
+                         f"weight of size {list(weight.shape)}")
+
+
+# -- the size of the work buffer -----------------------------------------------------------------
+class WorkBufferError(MemoryError, RuntimeError):
+    """A convolution or pooling whose im2col columns cannot fit in the memory available; raised
+    before allocating them. A MemoryError, and a RuntimeError as PyTorch's are."""
+
+
+CHECK_ABOVE = 1 << 30  # buffers up to 1 GiB are allocated without asking the system
+
+
+def available_memory() -> int | None:
+    """Bytes of host memory available now (Linux's MemAvailable, within the cgroup's limit;
+    the physical memory elsewhere), or None where unknown."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                avail = min(avail, int(limit) - int(f.read()))
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def _gib(n: float) -> str:
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
+
+
+def check_work_buffer(who: str, x: Tensor, rows: int, cols: int, what: str) -> None:
+    """Refuse, before allocating it, a (rows, cols) work buffer of x's dtype that needs more
+    than the memory available (host arrays only), naming the op, the shapes and the fix. cols
+    grows with the batch, which is what the user can make smaller."""
+    nbytes = rows * cols * x.array.dtype.itemsize
+    if nbytes <= CHECK_ABOVE or xp_of(x.array).__name__ != "numpy":
+        return
+    avail = available_memory()
+    if avail is None or nbytes <= avail:
+        return
+    n = x.shape[0]
+    per = nbytes / max(n, 1)
+    fit = int(avail // (2 * per)) if per else 0  # half the memory: the output and gradients
+    fix = (f"use a smaller batch: e.g. run x.split({fit}) piece by piece and cat the outputs"
+           if 0 < fit < n else "even one sample does not fit: use a smaller input or kernel")
+    raise WorkBufferError(
+        f"{who}: input of shape {tuple(x.shape)} {what} needs a work buffer of {_gib(nbytes)} "
+        f"(im2col columns of shape ({rows}, {cols}), {x.array.dtype}), more than the "
+        f"{_gib(avail)} of memory available; {fix}")
 
 
 def _check_groups(who: str, groups: int, **channels: int) -> None:
@@ -247,16 +313,19 @@ def _check_bias(who: str, bias: Tensor | None, c_out: int) -> None:
 
 # -- the convolutions ----------------------------------------------------------------------------
 def convolve(x: Tensor, weight: Tensor, bias: Tensor | None, win: Window,
-             groups: int) -> Tensor:
+             groups: int, who: str = "conv") -> Tensor:
     """The core of conv1d / 2d / 3d: x (N, C, *S), weight (C_out, C/groups, *k), checked."""
     nd = len(win.kernel)
     n, out = x.shape[0], win.out_size(*x.shape[2:])
     c_out, m = weight.shape[0], x.shape[0] * math.prod(out)
+    k = x.shape[1] * math.prod(win.kernel)  # sizes spelled out: -1 is ambiguous when N = 0
+    check_work_buffer(who, x, k, m, f"and weight of shape {tuple(weight.shape)}")
     cols = Im2Col(win)(x)  # (C, *k, N, *O)
     if groups == 1:
-        y = weight.reshape(c_out, -1) @ cols.reshape(-1, m)
+        y = weight.reshape(c_out, k) @ cols.reshape(k, m)
     else:
-        y = weight.reshape(groups, c_out // groups, -1) @ cols.reshape(groups, -1, m)
+        y = weight.reshape(groups, c_out // groups, k // groups) @ cols.reshape(
+            groups, k // groups, m)
     y = y.reshape((c_out, n) + out)
     if bias is not None:
         y = y + bias.reshape((c_out,) + (1,) * (nd + 1))
@@ -275,7 +344,7 @@ def _conv(who: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor | None,
     _check_bias(who, bias, c_out)
     win = make_window(tuple(weight.shape[2:]), stride, padding, dilation, who)
     check_fits(who, x.shape, win)
-    y = convolve(x, weight, bias, win, groups)
+    y = convolve(x, weight, bias, win, groups, who)
     return y if batched else y.reshape(y.shape[1:])
 
 
@@ -318,12 +387,14 @@ def _conv_transpose(who: str, nd: int, input: Tensor, weight: Tensor, bias: Tens
     win = make_window(tuple(k), stride, padding, dilation, who)
     shape = _transposed_shape(who, x.shape, c_out, win,
                               ntuple(output_padding, nd, "output_padding", who))
-    xs = x.permute(channels_first(nd)).reshape(c_in, -1)  # (C_in, N * prod(S))
+    m, kk = x.shape[0] * math.prod(x.shape[2:]), c_out_g * math.prod(k)
+    check_work_buffer(who, x, kk * groups, m, f"and weight of shape {tuple(weight.shape)}")
+    xs = x.permute(channels_first(nd)).reshape(c_in, m)  # (C_in, N * prod(S))
     if groups == 1:
-        cols = weight.reshape(c_in, -1).T @ xs
+        cols = weight.reshape(c_in, kk).T @ xs
     else:
-        wm = weight.reshape(groups, c_in // groups, -1).swapaxes(1, 2)
-        cols = wm @ xs.reshape(groups, c_in // groups, -1)
+        wm = weight.reshape(groups, c_in // groups, kk).swapaxes(1, 2)
+        cols = wm @ xs.reshape(groups, c_in // groups, m)
     y = Col2Im(win, shape)(cols.reshape((c_out, *k, x.shape[0]) + tuple(x.shape[2:])))
     if bias is not None:
         y = y + bias.reshape((1, c_out) + (1,) * nd)

@@ -1,4 +1,4 @@
-"""Fused loss ops: softmax cross-entropy.
+"""Fused loss ops: softmax cross-entropy and binary cross-entropy.
 
 SoftmaxCrossEntropy is fused for speed and numerical stability: log-softmax and the pick of the
 target class run in one pass over the logits (the max is subtracted before exp, so large logits
@@ -10,6 +10,8 @@ its coefficients (target class, class weights, ignored positions, label smoothin
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from chainrule.autograd import Function, is_grad_enabled
 from chainrule.backend import xp_of
@@ -92,3 +94,72 @@ def softmax_cross_entropy(x: Tensor, coef: Any = None, index: tuple | None = Non
     """Per-position cross-entropy of logits x (N, C, *d) against constant coefficients: sparse
     (coef (N, *d) at the classes picked by index) or dense (a (N, C, *d)). See the class."""
     return SoftmaxCrossEntropy(coef, index, dense)(x)
+
+
+# -- binary cross-entropy ------------------------------------------------------------------------
+BCE_EPS = 1e-12  # PyTorch's floor under p (1 - p) in the double backward
+# and in the gradient, where PyTorch's constant is a C float: float32(1e-12), then the input's
+# dtype (float16 rounds it to 0, and its gradient at p = 0 or 1 is infinite, as PyTorch's is)
+BCE_GRAD_EPS = np.float32(BCE_EPS)
+
+
+class BinaryCrossEntropy(Function):
+    """l = -(t max(log p, -100) + (1 - t) max(log(1 - p), -100)) elementwise, for probabilities
+    p and targets t of one shape. Fused to give PyTorch's gradients, which are not those of the
+    clamped formula: d l / d p = (p - t) / max(p (1 - p), 1e-12), steep but finite at p = 0 or 1
+    (where the clamped log's is 0), and d l / d t = log(1 - p) - log(p)."""
+
+    saves = "inputs"
+
+    def forward(self, p: Any, t: Any) -> Any:
+        xp = xp_of(p)
+        with np.errstate(divide="ignore"):
+            lp = xp.maximum(xp.log(p), -100)
+            lq = xp.maximum(xp.log1p(-p), -100)
+        return (t - 1) * lq - t * lp
+
+    def backward(self, gy: Tensor) -> tuple:
+        p, t = self.inputs
+        gp = BinaryCrossEntropyGrad()(gy, p, t) if self.needs_input_grad[0] else None
+        gt = None
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                gt = gy * ((1.0 - p).log() - p.log())
+        return gp, gt
+
+
+def _floor(m: Tensor) -> Tensor:
+    """max(m, BCE_EPS), constant (no gradient) where the floor holds."""
+    from chainrule.ops.elementwise import where
+
+    low = m.array < m.array.dtype.type(BCE_EPS)
+    return where(low, BCE_EPS, m) if low.any() else m
+
+
+class BinaryCrossEntropyGrad(Function):
+    """gy (p - t) / max(p (1 - p), 1e-12): BinaryCrossEntropy's gradient in p, an op of its own
+    so that its derivatives are PyTorch's double backward (exact inside (0, 1))."""
+
+    saves = "inputs"
+
+    def forward(self, gy: Any, p: Any, t: Any) -> Any:
+        xp = xp_of(p)
+        return gy * (p - t) / xp.maximum(p * (1 - p), p.dtype.type(BCE_GRAD_EPS))
+
+    def backward(self, gg: Tensor) -> tuple:
+        gy, p, t = self.inputs
+        n = self.needs_input_grad
+        den = _floor(p * (1.0 - p)) if n[2] else None
+        g_gy = BinaryCrossEntropyGrad()(gg, p, t) if n[0] else None
+        g_p = None
+        if n[1]:  # d/dp (p - t) / (p (1 - p)) = (p^2 - 2 p t + t) / (p (1 - p))^2
+            e = BCE_EPS
+            g_p = gg * gy * (p * p - 2.0 * p * t + t) / ((p + e) ** 2 * (1.0 - p + e) ** 2)
+        g_t = -(gg * gy) / den if n[2] else None
+        return g_gy, g_p, g_t
+
+
+def binary_cross_entropy(p: Tensor, t: Tensor) -> Tensor:
+    """The elementwise binary cross-entropy of probabilities p and targets t (one shape), each
+    log clamped at -100, with PyTorch's gradients (see BinaryCrossEntropy)."""
+    return BinaryCrossEntropy()(p, t)

@@ -5,12 +5,16 @@
 
 Batch-norm reduces over every axis but the channel axis 1; layer-norm over the trailing axes.
 The composite of mean, sub, mul, ... records about a dozen nodes and as many full-size temporaries
-in each direction; this op does one pass forward and one backward.
+in each direction; this op does one pass forward and one backward. float16 inputs are normalised
+in float32 and the results rounded to float16, as PyTorch does on the CPU (a float16 count or sum
+of squares overflows beyond 65504).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from chainrule.autograd import Function, is_grad_enabled
 from chainrule.backend import xp_of
@@ -65,8 +69,14 @@ class Normalize(Function):
         self.axes, self.param_shape, self.eps = axes, param_shape, eps
 
     def forward(self, x: Any, *wb: Any) -> Any:
+        if x.dtype == np.float16:
+            return self._forward(x.astype(np.float32), *(a.astype(np.float32) for a in wb)
+                                 ).astype(np.float16)
+        return self._forward(x, *wb)
+
+    def _forward(self, x: Any, *wb: Any) -> Any:
         xp = xp_of(x)
-        m = x.dtype.type(self._count(x.shape))
+        m = x.dtype.type(max(self._count(x.shape), 1))  # 1: an empty batch gives an empty y
         self.mean = _sum(x, self.axes) / m
         d = x - self.mean
         sq = xp.multiply(d, d)
@@ -85,7 +95,10 @@ class Normalize(Function):
         if is_grad_enabled():  # create_graph=True: build the gradient from differentiable ops
             return self._backward_graph(gy)
         # plain backward records nothing, so the same formulas run directly on arrays
-        gx, gw, gb = self._backward_arrays(gy.array)
+        g = gy.array
+        gs = self._backward_arrays(g if g.dtype == self.xhat.dtype else g.astype(self.xhat.dtype))
+        gx, gw, gb = (None if a is None else a.astype(t.dtype, copy=False)
+                      for a, t in zip(gs, tuple(self.inputs) + (None,) * 2))
         if len(self.inputs) == 1:
             return _wrap(gx)
         return _wrap(gx), _wrap(gw), _wrap(gb)
@@ -103,7 +116,7 @@ class Normalize(Function):
         s_g = _sum(G, axes)
         gx = gw = gb = None
         if n[0]:
-            m = g.dtype.type(self._count(g.shape))
+            m = g.dtype.type(max(self._count(g.shape), 1))
             gx = xhat * (s_gx / m)
             gx += s_g / m
             xp_of(g).subtract(G, gx, out=gx)
@@ -125,6 +138,8 @@ class Normalize(Function):
         """dx = inv * (g - mean(g) - xhat * mean(g * xhat)), g = gy * weight; dweight =
         sum(gy * xhat), dbias = sum(gy) over the broadcast axes; xhat recomputed from x."""
         x = self.inputs[0]
+        if x.array.dtype == np.float16:  # in float32, as forward
+            gy, x = gy.float(), x.float()
         n = self.needs_input_grad
         mu = x.mean(self.axes, keepdims=True)
         d = x - mu
@@ -136,11 +151,14 @@ class Normalize(Function):
         if n[0]:
             gx = inv * (g - g.mean(self.axes, keepdims=True)
                         - xhat * (g * xhat).mean(self.axes, keepdims=True))
+            gx = gx.to(self.inputs[0].dtype)
         if not affine:
             return gx
         w, b = self.inputs[1:]
-        gw = (gy * xhat).sum(self._param_axes(), keepdims=True).reshape(w.shape) if n[1] else None
-        gb = gy.sum(self._param_axes(), keepdims=True).reshape(b.shape) if n[2] else None
+        gw = (gy * xhat).sum(self._param_axes(), keepdims=True).reshape(w.shape).to(w.dtype) \
+            if n[1] else None
+        gb = gy.sum(self._param_axes(), keepdims=True).reshape(b.shape).to(b.dtype) \
+            if n[2] else None
         return gx, gw, gb
 
     def _param_axes(self) -> tuple[int, ...]:

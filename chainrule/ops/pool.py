@@ -23,6 +23,7 @@ from chainrule.ops.conv import (
     Im2Col,
     Window,
     channels_first,
+    check_work_buffer,
     im2col_array,
     ntuple,
     padded,
@@ -199,6 +200,8 @@ def _avg_pool(who: str, nd: int, input: Tensor, kernel_size: Any, stride: Any, p
     x = as_operands((input,))[0]
     xb = _batched(x, who, nd)
     win, out = pool_window(who, xb.shape, kernel_size, stride, padding, 1, ceil_mode)
+    check_work_buffer(who, xb, xb.shape[1] * math.prod(win.kernel),
+                      xb.shape[0] * math.prod(out), f"with kernel_size {win.kernel}")
     s = Im2Col(win, out)(xb).sum(axis=tuple(range(1, nd + 1)))  # (C, N, *O)
     if divisor_override:
         y = s * (1.0 / divisor_override)

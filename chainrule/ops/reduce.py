@@ -85,8 +85,10 @@ class Expand(Function):
     def forward(self, g: Any) -> Any:
         if not self.keepdims:
             g = g.reshape(_kept_shape(self.shape, self.axes))
-        if self.scale != 1.0:
-            g = g * g.dtype.type(self.scale)  # on the small array, before broadcasting
+        if self.scale != 1.0:  # on the small array, before broadcasting; float16 scales in
+            # float32, as PyTorch's g / n does (1 / n in float16 loses digits, or is 0)
+            g = (g * g.dtype.type(self.scale) if g.dtype != np.float16
+                 else (g * np.float32(self.scale)).astype(np.float16))
         return xp_of(g).broadcast_to(g, self.shape)
 
     def backward(self, gg: Tensor) -> Tensor:
@@ -105,8 +107,22 @@ class _Reduction(Function):
         self.axes, self.keepdims = axes, keepdims
 
 
+def _half_sum(x: Any, axes: Any, keepdims: bool) -> Any:
+    """The sum of a float16 array accumulated in float32, as PyTorch does on the CPU (NumPy
+    accumulates an outer axis in float16: 60 000 ones sum to 2048), still float32."""
+    return x.sum(axis=axes, keepdims=keepdims, dtype=np.float32)
+
+
+def _to_half(a: Any) -> Any:
+    """a rounded to float16; beyond 65504 it is inf, silently, as in PyTorch."""
+    with np.errstate(over="ignore"):
+        return a.astype(np.float16)
+
+
 class Sum(_Reduction):
     def forward(self, x: Any) -> Any:
+        if x.dtype == np.float16:
+            return _to_half(_half_sum(x, self.axes, self.keepdims))
         y = x.sum(axis=self.axes, keepdims=self.keepdims)
         return y.astype(x.dtype) if y.dtype != x.dtype and x.dtype.kind in "iu" else y
 
@@ -117,6 +133,9 @@ class Sum(_Reduction):
 class Mean(_Reduction):
     def forward(self, x: Any) -> Any:
         n = _count(x.shape, self.axes)
+        if x.dtype == np.float16:  # accumulate and divide in float32: n > 65504 is inf in float16
+            s = _half_sum(x, self.axes, self.keepdims)
+            return _to_half(s / np.float32(n) if n else s * np.float32(np.nan))
         s = x.sum(axis=self.axes, keepdims=self.keepdims)
         return s / x.dtype.type(n) if n else s * x.dtype.type(np.nan)
 
@@ -229,6 +248,8 @@ class Cumsum(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
+        if x.dtype == np.float16:  # accumulated in float32, as PyTorch (float16 stalls at 2048)
+            return _to_half(x.cumsum(axis=self.axis, dtype=np.float32))
         return x.cumsum(axis=self.axis)
 
     def backward(self, gy: Tensor) -> Tensor:

@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd import Function
+from chainrule.backend import xp_of
 from chainrule.operands import as_operand
 from chainrule.ops.compare import isnan
-from chainrule.ops.elementwise import where
+from chainrule.ops.elementwise import astype, where
 from chainrule.ops.reduce import _axes, _count, dim_args, mean, sum
 from chainrule.tensor import Tensor
 
@@ -27,8 +29,11 @@ def nanmean(input: Any, dim: Any = None, keepdim: bool = False, *,
             dtype: Any = None) -> Tensor:
     """mean over the elements that are not NaN."""
     x = as_operand(input)
-    keep = ~isnan(x)
-    return nansum(x, dim, keepdim, dtype=dtype) / sum(keep, dim, keepdim).to(x.dtype)
+    count = sum(~isnan(x), dim, keepdim)
+    total = nansum(x, dim, keepdim, dtype=dtype)
+    if total.array.dtype == np.float16:  # divide in float32, as PyTorch: a count over 65504 is
+        return astype(astype(total, np.float32) / count, np.float16)  # inf in float16
+    return total / count.to(total.dtype)
 
 
 def _var_args(op: str, dim: Any, unbiased: Any, keepdim: bool, correction: Any,
@@ -55,6 +60,9 @@ def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False
     in PyTorch; unbiased=False or correction=0 gives the population variance."""
     x = as_operand(input)
     dim, c, keepdim = _var_args("var", dim, unbiased, keepdim, correction, kw)
+    if x.array.dtype == np.float16:  # PyTorch computes half statistics in float32: the sum of
+        # squares and the count overflow float16 beyond 65504
+        return astype(var(astype(x, np.float32), dim, keepdim=keepdim, correction=c), np.float16)
     axes = _axes("var", dim, x.ndim)
     d = x - mean(x, axes, keepdim=True)
     n = builtins.max(_count(tuple(x.shape), axes) - c, 0)
@@ -64,8 +72,28 @@ def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False
 
 def std(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None, **kw: Any) -> Tensor:
-    """Standard deviation: sqrt(var) with var's arguments (unbiased by default)."""
-    return var(input, dim, unbiased, keepdim, correction=correction, **kw).sqrt()
+    """Standard deviation: sqrt(var) with var's arguments (unbiased by default). Its gradient
+    is 0 where the result is 0 (a constant input), as in PyTorch, not 0 / 0 = NaN."""
+    return StdSqrt()(var(input, dim, unbiased, keepdim, correction=correction, **kw))
+
+
+class StdSqrt(Function):
+    """sqrt(v) for a variance v, with PyTorch's std backward: gy / (2 std), and 0 where std is
+    0 (there sqrt has no derivative, and the mean-centred x in var's backward is 0 anyway)."""
+
+    saves = "out"
+
+    def forward(self, v: Any) -> Any:
+        return xp_of(v).sqrt(v)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output
+        zero = y.array == 0
+        if not zero.any():
+            return gy / (y * 2.0)
+        # 1 stands in for 0 in the denominator, so even the branch where() discards is finite
+        # and second derivatives are 0 there too, not 0 * inf
+        return where(zero, 0.0, gy / (where(zero, 1.0, y) * 2.0))
 
 
 def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
@@ -79,4 +107,4 @@ def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = 
 def std_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
              correction: Any = None, **kw: Any) -> tuple[Tensor, Tensor]:
     v, m = var_mean(input, dim, unbiased, keepdim, correction=correction, **kw)
-    return v.sqrt(), m
+    return StdSqrt()(v), m

@@ -47,7 +47,7 @@ def _check_batch_norm(x: Tensor, training: bool, **per_channel: Tensor | None) -
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected an input of shape (N, C, *), got {x.shape}")
     C = x.shape[1]
-    if training and x.numel() // max(C, 1) <= 1:
+    if training and x.numel() // max(C, 1) == 1:  # an empty batch passes, as in PyTorch
         raise ValueError(
             f"batch_norm: expected more than 1 value per channel when training, got input of "
             f"shape {x.shape}; use a batch larger than 1 or call .eval()"
@@ -78,6 +78,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     weight, bias = _affine_pair(weight, bias, (C,), x)
     if training:
         y, mean, var = normalize(x, axes, weight, bias, pshape, eps)
+        if n == 0:  # an empty batch has no statistics: the running ones stay, as in PyTorch
+            return y
         with no_grad():
             if running_mean is not None:
                 _update(running_mean, mean, momentum)
@@ -177,7 +179,7 @@ class _BatchNorm(Module):
                 f"{self._name()}: expected {self.num_features} channels in dimension 1, got "
                 f"shape {x.shape}"
             )
-        if self.training and x.numel() // max(x.shape[1], 1) <= 1:
+        if self.training and x.numel() // max(x.shape[1], 1) == 1:
             raise ValueError(
                 f"{self._name()}: expected more than 1 value per channel when training, got "
                 f"input of shape {x.shape}; use a batch larger than 1 or call .eval()"

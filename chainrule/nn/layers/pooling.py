@@ -253,7 +253,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any,
     idx = xp.zeros(a.shape[:2] + (oh, ow), dtype=xp.int64)
     for i, (hs, he) in enumerate(_bounds(h, oh)):
         for j, (ws, we) in enumerate(_bounds(w, ow)):
-            win = a[:, :, hs:he, ws:we].reshape(a.shape[:2] + (-1,))
+            win = a[:, :, hs:he, ws:we].reshape(a.shape[:2] + ((he - hs) * (we - ws),))
             k = win.argmax(axis=2)  # the first maximum; NaN counts as the maximum
             idx[:, :, i, j] = (hs + k // (we - ws)) * w + ws + k % (we - ws)
     flat = x.reshape(x.shape[:-2] + (h * w,))
