@@ -284,6 +284,47 @@ class Minimum(Maximum):
     sign = -1
 
 
+class ClampBy(Function):
+    """clamp(x, min, max) with tensor bounds (either may be absent): min(max(x, lo), hi). As
+    PyTorch: x's gradient flows where lo <= x <= hi (ties included); lo's where x < lo < hi;
+    hi's where x > hi or hi < lo (then the output is hi everywhere)."""
+
+    saves = "inputs"
+
+    def __init__(self, has_lo: bool, has_hi: bool) -> None:
+        self.has_lo, self.has_hi = has_lo, has_hi
+
+    def _bounds(self, arrays: Any) -> tuple[Any, Any]:
+        rest = list(arrays[1:])
+        lo = rest.pop(0) if self.has_lo else None
+        return lo, (rest.pop(0) if self.has_hi else None)
+
+    def forward(self, x: Any, *bounds: Any) -> Any:
+        xp, (lo, hi) = xp_of(x, *bounds), self._bounds((x, *bounds))
+        try:
+            y = x if lo is None else xp.maximum(x, lo)
+            return y if hi is None else xp.minimum(y, hi)
+        except ValueError:
+            raise ShapeError(
+                f"clamp: input {x.shape} and bounds {[b.shape for b in bounds]} do not "
+                "broadcast together; reshape or unsqueeze the bounds") from None
+
+    def backward(self, gy: Tensor) -> tuple:
+        arrays = [t.array for t in self.inputs]
+        x, (lo, hi) = arrays[0], self._bounds(arrays)
+        dt = gy.array.dtype
+        inside = True if lo is None else x >= lo
+        inside = inside & (x <= hi) if hi is not None else inside
+        grads = [Scale(xp_of(x).asarray(inside, dtype=dt))(gy)]
+        if lo is not None:
+            low = (x < lo) if hi is None else (x < lo) & (lo < hi)
+            grads.append(Scale(low.astype(dt))(gy))
+        if hi is not None:
+            high = (x > hi) if lo is None else (x > hi) | (hi < lo)
+            grads.append(Scale(high.astype(dt))(gy))
+        return tuple(g if need else None for g, need in zip(grads, self.needs_input_grad))
+
+
 class Where(Function):
     saves = ""
 
@@ -422,12 +463,8 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     x = as_operand(input)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        y = x
-        if min is not None:
-            y = maximum(y, min)
-        if max is not None:
-            y = minimum(y, max)
-        return y
+        bounds = [b for b in (min, max) if b is not None]
+        return ClampBy(min is not None, max is not None)(*promoted(x, *bounds))
     if x.array.dtype.kind in "iub" and any(isinstance(v, float) for v in (min, max)):
         x = astype(x, default_float())
     return Clip(min, max)(x)

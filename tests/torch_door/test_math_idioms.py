@@ -459,3 +459,29 @@ def test_scatter_reduce_prod_double_backward_with_two_zeros_raises_like_torch() 
             t.autograd.grad(gb.sum(), b)
     np.testing.assert_allclose(outs[0][0], outs[1][0])
     np.testing.assert_allclose(outs[0][1], outs[1][1])
+
+
+@pytest.mark.parametrize("bounds", ["both", "min", "max", "crossed"])
+def test_clamp_tensor_bounds_give_ties_to_the_input_as_torch(bounds: str) -> None:
+    # integer-valued data: x equals a bound in many places; torch gives those to x, not the bound
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    xa = rng.integers(-2, 3, (3, 4)).astype(float)
+    la, ha = rng.integers(-2, 3, (4,)).astype(float), rng.integers(-2, 3, (3, 1)).astype(float)
+    if bounds == "crossed":
+        la, ha = np.full(4, 1.0), np.full((3, 1), -1.0)
+    weights = np.arange(12.0).reshape(3, 4)
+
+    def run(lib: Any) -> list:
+        x, lo, hi = (lib.tensor(a, requires_grad=True) for a in (xa, la, ha))
+        kw = {"both": {"min": lo, "max": hi}, "crossed": {"min": lo, "max": hi},
+              "min": {"min": lo}, "max": {"max": hi}}[bounds]
+        y = lib.clamp(x, **kw)
+        (y * lib.tensor(weights)).sum().backward()
+        return [y.detach().numpy()] + [None if t.grad is None else t.grad.numpy()
+                                       for t in (x, lo, hi)]
+
+    for ours, theirs in zip(run(cr), run(torch)):
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            np.testing.assert_array_equal(ours, theirs)
