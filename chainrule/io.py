@@ -7,32 +7,58 @@ file's metadata (chainrule.serialization says what it holds). `cr.load(path)` gi
 same structure. Nothing is pickled, nothing is imported and nothing from the file executes on
 load.
 
-Writes are atomic (a temporary file in the same folder, fsync, rename, fsync of the folder), so a
-process killed mid-save leaves the previous file intact. A SHA-256 of the document and of every
-tensor (name, dtype, shape, bytes) is stored too: a damaged or edited file raises
-CheckpointError naming the file and the problem, never a wrong model.
+Writes are atomic (chainrule.io_files: a temporary file in the same folder, fsync, one rename,
+fsync of the folder), so a process killed mid-save leaves the previous file intact.
+
+Two checks, for two different threats:
+- Integrity (always): a SHA-256 of the document and of every tensor (name, dtype, shape, bytes)
+  is stored, so a damaged or truncated file raises CheckpointError naming the file and the
+  problem, never a wrong model. It detects accidents only: anyone who edits a file can
+  recompute it.
+- Authenticity (with a key): `cr.save(obj, f, key=...)`, or the environment variable
+  CHAINRULE_CHECKPOINT_KEY, adds an HMAC-SHA256 (keyed by that secret) of the same contents.
+  `cr.load(f, key=...)` (or the variable) then requires it: an unsigned file, a file signed
+  with another key and a signed file edited afterwards are all refused. Without a key, a signed
+  file loads like an unsigned one (its SHA-256 is checked, its signature cannot be); pass
+  key=False to ignore the variable for one call.
+
+Reading opens only regular files (a FIFO, /dev/zero or another device is refused before a byte
+is read), checks the header's own lengths against the file's size before reading the tensors,
+and validates every field, each failure a CheckpointError naming the file and the field.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-import math
 import os
-import shutil
-import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chainrule.errors import CheckpointError
-from chainrule.serialization import DTYPES, Decoder, Encoder, UnsafeGlobal
+from chainrule.io_files import atomic_write, clean_stale_temporaries, open_regular
+from chainrule.io_header import (
+    MAX_HEADER,
+    MAX_HEADER_ITEMS,
+    VERSION,
+    check_meta,
+    fail,
+    header_length,
+    parse_header,
+    short,
+)
+from chainrule.serialization import Decoder, Encoder, UnsafeGlobal
+
+__all__ = ["MAX_HEADER", "MAX_HEADER_ITEMS", "CheckpointError", "atomic_write",
+           "clean_stale_temporaries", "from_bytes", "integrity", "load", "load_raw", "save",
+           "to_bytes"]
 
 FORMAT = "chainrule"
-VERSION = 1
-MAX_HEADER = 100_000_000  # bytes; the limit of the safetensors format itself
+KEY_ENV = "CHAINRULE_CHECKPOINT_KEY"
+_MAC_DOMAIN = b"chainrule checkpoint v1 hmac-sha256\0"
 
 
 def _digest(document: str, arrays: dict[str, np.ndarray]) -> str:
@@ -45,68 +71,46 @@ def _digest(document: str, arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def _mac(key: bytes, sha256: str) -> str:
+    """HMAC-SHA256 of the contents, keyed: the MAC of their SHA-256 (hash-then-MAC, as a
+    signature signs a digest), so a file is hashed once."""
+    return hmac.new(key, _MAC_DOMAIN + sha256.encode(), hashlib.sha256).hexdigest()
+
+
+def _key(key: Any, who: str) -> bytes | None:
+    """The signing key as bytes: key itself, or CHAINRULE_CHECKPOINT_KEY when key is None
+    (an empty variable counts as unset); None for no key (key=False: ignore the variable)."""
+    if key is False:
+        return None
+    if key is None:
+        key = os.environ.get(KEY_ENV) or None
+        if key is None:
+            return None
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{who}: key must be bytes or a str (or False for none), got "
+                        f"{type(key).__name__}")
+    if len(key) == 0:
+        raise ValueError(f"{who}: key is empty; pass a secret (bytes or str), or key=False "
+                         "for an unsigned file")
+    return bytes(key)
+
+
 # -- bytes <-> structure ------------------------------------------------------------------------
-def to_bytes(obj: Any) -> bytes:
-    """The checkpoint file's bytes for obj (what save() writes)."""
+def to_bytes(obj: Any, key: Any = None) -> bytes:
+    """The checkpoint file's bytes for obj (what save() writes), signed with key (or
+    CHAINRULE_CHECKPOINT_KEY) when there is one."""
     from safetensors.numpy import save as st_save
 
+    secret = _key(key, "cr.save")
     enc = Encoder()
     document = json.dumps(enc.encode(obj, ""), allow_nan=False, separators=(",", ":"))
-    meta = {"format": FORMAT, "version": str(VERSION), "document": document,
-            "sha256": _digest(document, enc.arrays)}
+    sha = _digest(document, enc.arrays)
+    meta = {"format": FORMAT, "version": str(VERSION), "document": document, "sha256": sha}
+    if secret is not None:
+        meta["hmac_sha256"] = _mac(secret, sha)
     return st_save(enc.arrays, metadata=meta)
-
-
-def _fail(name: str, problem: str) -> CheckpointError:
-    return CheckpointError(f"{name}: {problem}")
-
-
-def _header(data: bytes, name: str) -> dict:
-    """The safetensors JSON header of data, validated enough for clear messages."""
-    if len(data) < 8:
-        raise _fail(name, f"truncated: {len(data)} bytes, but a checkpoint starts with an "
-                          "8-byte header length")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > MAX_HEADER:
-        raise _fail(name, f"oversized header: it declares {n} bytes (the limit is "
-                          f"{MAX_HEADER}); the file is damaged or not a checkpoint")
-    if 8 + n > len(data):
-        raise _fail(name, f"truncated: the header declares {n} bytes but only "
-                          f"{len(data) - 8} follow")
-    try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _fail(name, "damaged header: it is not valid JSON") from None
-    if not isinstance(header, dict):
-        raise _fail(name, "damaged header: it is not a JSON object")
-    _check_entries(header, len(data) - 8 - n, name)
-    return header
-
-
-def _check_entries(header: dict, body: int, name: str) -> None:
-    """Each tensor entry: a known dtype, and a byte range that fits its shape and the file."""
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
-            raise _fail(name, f"damaged header: the entry of tensor {key!r} is malformed")
-        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in DTYPES:
-            raise _fail(name, f"tensor {key!r} has dtype {dtype!r}, which chainrule cannot "
-                              f"load (supported: {', '.join(DTYPES)})")
-        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)
-                and isinstance(offsets, list) and len(offsets) == 2
-                and all(type(o) is int for o in offsets)):
-            raise _fail(name, f"damaged header: tensor {key!r} has shape {shape!r} and byte "
-                              f"range {offsets!r}")
-        need = math.prod(shape) * np.dtype(DTYPES[dtype]).itemsize
-        if offsets[1] - offsets[0] != need or not 0 <= offsets[0] <= offsets[1]:
-            raise _fail(name, f"wrong dtype or shape: tensor {key!r} ({dtype}, shape {shape}) "
-                              f"needs {need} bytes but its byte range {offsets} holds "
-                              f"{offsets[1] - offsets[0]}")
-        if offsets[1] > body:
-            raise _fail(name, f"truncated: tensor {key!r} ends at byte {offsets[1]} of the data "
-                              f"section, which has only {body} bytes")
 
 
 def _pytorch_pickle(data: bytes) -> bool:
@@ -115,143 +119,182 @@ def _pytorch_pickle(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04" or data[:3] == b"\x80\x02\x8a"
 
 
-def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False,
-               **decoding: Any) -> Any:
-    """The structure stored in checkpoint bytes; CheckpointError (naming `name`) when the bytes
-    are damaged, edited, or not a chainrule checkpoint. With plain_ok, a plain safetensors file
-    (safetensors.torch.save_file(model.state_dict(), path) in PyTorch) gives its dict of arrays,
-    in the file's order. decoding: serialization.Decoder's options (tensor(array) turns what
-    was saved as a Tensor, and every array of a plain safetensors file, back into one; modules
-    rebuilds whole modules)."""
+def _refuse_pickle(data: bytes, name: str) -> None:
+    if _pytorch_pickle(data):
+        raise fail(name, "this is a PyTorch pickle file (torch.save), which chainrule never "
+                         "opens: unpickling can run any code. In PyTorch, save the weights "
+                         "as safetensors instead: from safetensors.torch import save_file; "
+                         "save_file(model.state_dict(), 'model.safetensors'); then "
+                         "model.load_state_dict(cr.load('model.safetensors'))")
+
+
+def _arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
     from safetensors.numpy import load as st_load
 
-    if _pytorch_pickle(data):
-        raise _fail(name, "this is a PyTorch pickle file (torch.save), which chainrule never "
-                          "opens: unpickling can run any code. In PyTorch, save the weights "
-                          "as safetensors instead: from safetensors.torch import save_file; "
-                          "save_file(model.state_dict(), 'model.safetensors'); then "
-                          "model.load_state_dict(cr.load('model.safetensors'))")
-    header = _header(data, name)
+    try:
+        return st_load(data)
+    except Exception as e:  # the safetensors parser's own verdict, whatever its type
+        raise fail(name, f"damaged tensor data ({e})") from None
+
+
+class _CallerError(Exception):
+    """An exception of the caller's own code (map_location) while decoding: re-raised as it
+    was, never reported as damage to the file."""
+
+
+def _decode(data: bytes, header: dict, name: str, plain_ok: bool, key: Any,
+            decoding: dict) -> tuple[Any, str]:
+    """(the structure, how it was checked: 'hmac', 'sha256', 'sha256-signed' or 'none')."""
+    secret = _key(key, "cr.load")
     meta = header.get("__metadata__")
-    if (not isinstance(meta, dict) or meta.get("format") != FORMAT) and plain_ok:
-        try:
-            arrays = st_load(bytes(data))
-        except Exception as e:  # the safetensors parser's own verdict, whatever its type
-            raise _fail(name, f"damaged tensor data ({e})") from None
+    ours = isinstance(meta, dict) and (meta.get("format") == FORMAT or "document" in meta
+                                       or "sha256" in meta)
+    if ours and meta.get("format") != FORMAT:
+        raise fail(name, f"damaged header: field 'format' is {short(meta.get('format'))} in "
+                         f"a chainrule checkpoint (it says {FORMAT!r})")
+    if not ours:
+        if not plain_ok:
+            raise fail(name, "not a chainrule checkpoint (its metadata has no 'format': "
+                             f"'{FORMAT}'); cr.load reads plain safetensors files too")
+        if secret is not None:
+            raise fail(name, "not signed (a plain safetensors file), and a key is required "
+                             f"(key=... or {KEY_ENV}); pass key=False to load it unverified")
+        arrays = _arrays(data, name)
         order = sorted((k for k in header if k != "__metadata__"),
                        key=lambda k: header[k]["data_offsets"][0])
         tensor = decoding.get("tensor")
-        return {k: arrays[k] if tensor is None else tensor(arrays[k]) for k in order}
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _fail(name, "not a chainrule checkpoint (its metadata has no 'format': "
-                          f"'{FORMAT}'); cr.load reads plain safetensors files too")
-    if meta.get("version") != str(VERSION):
-        raise _fail(name, f"written by an unknown checkpoint format version "
-                          f"{meta.get('version')!r}; this chainrule reads version {VERSION}")
-    try:
-        arrays = st_load(bytes(data))
-    except Exception as e:  # the safetensors parser's own verdict, whatever its type
-        raise _fail(name, f"damaged tensor data ({e})") from None
-    document = meta.get("document")
-    if not isinstance(document, str) or _digest(document, arrays) != meta.get("sha256"):
-        raise _fail(name, "tampered or corrupted: the SHA-256 of its contents differs from "
-                          "the one recorded when it was saved")
+        return {k: arrays[k] if tensor is None else tensor(arrays[k]) for k in order}, "none"
+    check_meta(meta, name)
+    arrays = _arrays(data, name)
+    sha, signature = _digest(meta["document"], arrays), meta.get("hmac_sha256")
+    if not hmac.compare_digest(sha, meta["sha256"]):
+        raise fail(name, "tampered or corrupted: the SHA-256 of its contents differs from "
+                         "the one recorded when it was saved")
+    if secret is not None:  # the SHA-256 fits; only the key tells a forgery from the original
+        if signature is None:
+            raise fail(name, f"not signed, and a key is required (key=... or {KEY_ENV}): its "
+                             "origin cannot be verified; pass key=False to load it anyway")
+        if not hmac.compare_digest(_mac(secret, sha), signature):
+            raise fail(name, "signature mismatch (HMAC-SHA256): the file was changed after "
+                             "it was signed, or it was signed with another key")
+    how = "hmac" if secret is not None else "sha256-signed" if signature else "sha256"
+    return _document(meta["document"], arrays, name, decoding), how
+
+
+def _document(document: str, arrays: dict, name: str, decoding: dict) -> Any:
+    """The structure a verified document describes (its shape still checked field by field:
+    a file can be consistent and still malformed)."""
+    decoding = dict(decoding)
+    tensor = decoding.get("tensor")
+    if tensor is not None:
+        def guarded(a: np.ndarray) -> Any:
+            try:
+                return tensor(a)
+            except Exception as e:
+                raise _CallerError(e) from None
+        decoding["tensor"] = guarded
     try:
         return Decoder(arrays, **decoding).decode(json.loads(document))
+    except _CallerError as e:
+        raise e.args[0] from None
     except UnsafeGlobal as e:
         raise UnsafeGlobal(f"{name}: {e}") from None
-    except (ValueError, TypeError, KeyError, RecursionError) as e:
-        raise _fail(name, f"damaged document ({e})") from None
+    except CheckpointError as e:
+        raise fail(name, str(e)) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
+            OverflowError) as e:
+        where = "/".join(str(k) for k in reversed(getattr(e, "_cr_path", [])))
+        at = f" at {where}" if where else ""
+        raise fail(name, f"damaged document{at} ({type(e).__name__}: {e})") from None
 
 
-# -- files --------------------------------------------------------------------------------------
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); Windows has no directory handles to sync."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def from_bytes(data: bytes, name: str = "<bytes>", plain_ok: bool = False, key: Any = None,
+               **decoding: Any) -> Any:
+    """The structure stored in checkpoint bytes; CheckpointError (naming `name`) when the bytes
+    are damaged, edited, or not a chainrule checkpoint, or (with key, or
+    CHAINRULE_CHECKPOINT_KEY) not signed with that key. With plain_ok, a plain safetensors file
+    (safetensors.torch.save_file(model.state_dict(), path) in PyTorch) gives its dict of
+    arrays, in the file's order. decoding: serialization.Decoder's options (tensor(array) turns
+    what was saved as a Tensor, and every array of a plain safetensors file, back into one;
+    modules rebuilds whole modules)."""
+    return _from_bytes(bytes(data), name, plain_ok, key, decoding)[0]
 
 
-def atomic_write(path: str | Path, data: bytes, keep_previous: str | Path | None = None) -> Path:
-    """Write data to path so that readers see the old file or the new one, never a part:
-    a temporary file in the same folder, fsync, os.replace, fsync of the folder.
-
-    With keep_previous, the old file also goes to that name (once the new one is safely on
-    disk), so the last two versions survive; path itself exists at every moment (the old file
-    is hard-linked, not moved, to keep_previous), so a kill between the two steps loses
-    nothing."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot save {path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    prev = f"{tmp}.prev"
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        if keep_previous is not None and path.exists():
-            try:
-                os.link(path, prev)
-            except OSError:  # a file system without hard links: a copy does the same
-                shutil.copyfile(path, prev)
-            os.replace(prev, keep_previous)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        Path(prev).unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-    return path
+def _from_bytes(data: bytes, name: str, plain_ok: bool, key: Any,
+                decoding: dict) -> tuple[Any, str]:
+    _refuse_pickle(data, name)
+    n = header_length(data, len(data), name)
+    header = parse_header(data[8:8 + n], len(data) - 8 - n, name)
+    return _decode(data, header, name, plain_ok, key, decoding)
 
 
-def _is_file(f: Any) -> bool:
-    return hasattr(f, "write") or hasattr(f, "read")
+def _read(path: Any, plain_ok: bool, key: Any, decoding: dict) -> tuple[Any, str]:
+    """Read and decode a path or a binary file object: (structure, how it was checked)."""
+    if hasattr(path, "read"):
+        data = path.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("cr.load: the file object must be opened in binary mode ('rb')")
+        name = getattr(path, "name", "<file object>")
+        return _from_bytes(bytes(data), str(name), plain_ok, key, decoding)
+    name = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(name, (str, bytes)):
+        raise TypeError(f"cr.load: expected a path or a binary file object, got "
+                        f"{type(path).__name__}")
+    name = os.fsdecode(name)
+    f, size = open_regular(name)
+    with f:
+        head = f.read(8)
+        _refuse_pickle(head, name)
+        n = header_length(head, size, name)
+        # the header's own lengths decide how much is read: nothing past them, ever
+        header = parse_header(f.read(n), size - 8 - n, name)
+        f.seek(0)
+        data = f.read(size)
+    if len(data) != size:
+        raise fail(name, f"the file changed while it was read ({size} bytes, then "
+                         f"{len(data)}); try again once the writer is done")
+    return _decode(data, header, name, plain_ok, key, decoding)
 
 
-def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> Path | None:
+def load_raw(path: Any, plain_ok: bool = False, key: Any = None, **decoding: Any) -> Any:
+    """What save() stored, with arrays as NumPy arrays (what the library's own readers use;
+    decoding: as from_bytes). Raises FileNotFoundError, or CheckpointError for a file that
+    is not a regular file, or truncated, damaged, oversized, of an unsupported dtype,
+    corrupted, or (with a key) unsigned or signed otherwise."""
+    return _read(path, plain_ok, key, decoding)[0]
+
+
+def integrity(path: Any, key: Any = None) -> str:
+    """What loading path verified, in words (for `chainrule info`); raises as load_raw."""
+    how = _read(path, True, key, {})[1]
+    return {"hmac": "signature verified with the key: HMAC-SHA256",
+            "sha256": "SHA-256 checked: not corrupted; unsigned, so edits are not detected",
+            "sha256-signed": "SHA-256 checked: not corrupted; signed, but the signature was "
+                             f"not verified (no key: set {KEY_ENV})",
+            "none": "a plain safetensors file: no checksum, not verified"}[how]
+
+
+# -- the PyTorch-style API ------------------------------------------------------------------------
+def save(obj: Any, f: Any, *args: Any, key: Any = None, **kwargs: Any) -> Path | None:
     """Save obj (a state_dict, an optimizer's state_dict(), a whole Module, or any dict / list
     / tuple of Tensors, arrays, numbers, strings and None) to f: a path (written atomically) or
     a file object opened for binary writing, as torch.save. Nothing is pickled: a Module is
-    stored as its class's name and its attributes (chainrule.serialization).
+    stored as its class's name and its attributes (chainrule.serialization). key (bytes or
+    str; default: the CHAINRULE_CHECKPOINT_KEY variable, if set) signs the file with an
+    HMAC-SHA256 that load(f, key=...) verifies; key=False saves unsigned.
 
     cr.save(model.state_dict(), "model.pt"); model.load_state_dict(cr.load("model.pt"))
     """
-    data = to_bytes(obj)
-    if _is_file(f):
+    data = to_bytes(obj, key)
+    if hasattr(f, "write"):
         f.write(data)
         return None
     return atomic_write(f, data)
 
 
-def load_raw(path: Any, plain_ok: bool = False, **decoding: Any) -> Any:
-    """What save() stored, with arrays as NumPy arrays (what the library's own readers use;
-    decoding: as from_bytes). Raises FileNotFoundError, or CheckpointError for a truncated,
-    damaged, oversized-header, unsupported-dtype or tampered file."""
-    if _is_file(path):
-        data = path.read()
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError("cr.load: the file object must be opened in binary mode ('rb')")
-        return from_bytes(bytes(data), getattr(path, "name", "<file object>"), plain_ok,
-                          **decoding)
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"cr.load: {path} is a folder, not a checkpoint file")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"cr.load: no such checkpoint file: {path}") from None
-    return from_bytes(data, str(path), plain_ok, **decoding)
-
-
 def load(f: Any, map_location: Any = None, pickle_module: Any = None, *,
-         weights_only: bool | None = None, mmap: Any = None, **kwargs: Any) -> Any:
+         weights_only: bool | None = None, mmap: Any = None, key: Any = None,
+         **kwargs: Any) -> Any:
     """What save() stored, read from a path or a binary file object, as torch.load: dicts,
     lists, tuples, numbers, strings and NumPy arrays as saved, every Tensor as a Tensor (on
     map_location: a device, a device name, a {saved: wanted} dict or a function of
@@ -260,14 +303,16 @@ def load(f: Any, map_location: Any = None, pickle_module: Any = None, *,
     add_safe_globals, or any class already imported with weights_only=False (nothing is ever
     imported or run for a file). A plain safetensors file (from safetensors.torch.save_file
     in PyTorch) loads as its dict of tensors; a PyTorch pickle file is refused with how to
-    convert it."""
+    convert it. key (or CHAINRULE_CHECKPOINT_KEY): the file must carry a valid signature made
+    with it; key=False ignores the variable."""
     from chainrule.tensor import Tensor
 
     def tensor(a: np.ndarray) -> Any:
         t = Tensor._make(a, None)
         return t if map_location is None else _mapped(t, map_location)
 
-    return load_raw(f, plain_ok=True, tensor=tensor, modules=True, weights_only=weights_only)
+    return load_raw(f, plain_ok=True, key=key, tensor=tensor, modules=True,
+                    weights_only=weights_only)
 
 
 def _mapped(t: Any, map_location: Any) -> Any:

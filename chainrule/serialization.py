@@ -251,7 +251,7 @@ class Decoder:
 
     def decode(self, doc: Any) -> Any:
         if isinstance(doc, list):
-            return [self.decode(v) for v in doc]
+            return [self.at(i, v) for i, v in enumerate(doc)]
         if not isinstance(doc, dict):
             return doc
         if len(doc) == 1:
@@ -259,7 +259,19 @@ class Decoder:
             special = _SPECIAL.get(key)
             if special is not None:
                 return special(self, val)
-        return {k: self.decode(v) for k, v in doc.items()}
+        return {k: self.at(k, v) for k, v in doc.items()}
+
+    def at(self, key: Any, doc: Any) -> Any:
+        """decode(doc), the value at `key`: an error on the way records the path it took (in
+        reverse, on the exception's _cr_path), so the message can name the field."""
+        try:
+            return self.decode(doc)
+        except Exception as e:
+            path = getattr(e, "_cr_path", None)
+            if path is None:
+                path = e._cr_path = []  # type: ignore[attr-defined]
+            path.append(key)
+            raise
 
     def pairs(self, val: Any) -> list:
         return [(_hashable(self.decode(k)), self.decode(v)) for k, v in val]
@@ -327,7 +339,10 @@ def _device(name: Any) -> Any:
 
     if not isinstance(name, str):
         raise TypeError(f"a device is not a string: {name!r}")
-    return device(name)
+    try:
+        return device(name)
+    except (RuntimeError, ValueError) as e:  # device()'s own verdict on the name
+        raise ValueError(f"a device named {name[:40]!r}: {e}") from None
 
 
 def _global(d: Decoder, val: Any) -> Any:

@@ -21,3 +21,10 @@ def mnist_dir() -> Path:
     if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip("../shared/datasets/mnist is not present")
     return SHARED_MNIST
+
+
+@pytest.fixture(autouse=True)
+def _no_checkpoint_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CHAINRULE_CHECKPOINT_KEY in the developer's environment would sign every save and
+    refuse every unsigned load; the tests that want a key set it themselves."""
+    monkeypatch.delenv("CHAINRULE_CHECKPOINT_KEY", raising=False)

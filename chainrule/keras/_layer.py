@@ -9,6 +9,8 @@ carries the two conversions.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import math
 from typing import Any, Callable, Iterator, Sequence
@@ -32,6 +34,22 @@ from chainrule.keras._weight import Weight
 from chainrule.nn.module import Module, Parameter
 from chainrule.operands import as_tensor
 from chainrule.tensor import Tensor
+
+# While load_model rebuilds a saved architecture: how many weight elements may still be made
+# (the file's own total), so a forged config cannot allocate more than the file holds.
+_weight_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "_weight_budget", default=None)
+
+
+@contextlib.contextmanager
+def weight_budget(elements: int) -> Iterator[None]:
+    """Inside the block, layers may create at most `elements` weight values in all; one more
+    raises ValueError before anything is allocated."""
+    token = _weight_budget.set([elements])
+    try:
+        yield
+    finally:
+        _weight_budget.reset(token)
 
 _INPUT_KWARGS = ("input_shape", "input_dim", "batch_size", "batch_input_shape", "input_length")
 
@@ -118,6 +136,14 @@ class Layer(Module):
         Parameter(s) `attr` (default: name) of `owner` (default: self) in the layout that
         `layout` / `convert` give. Returns the (first) Parameter."""
         shape = tuple(int(s) for s in shape)
+        budget = _weight_budget.get()
+        if budget is not None:
+            need = math.prod(shape)
+            if need > budget[0]:
+                raise ValueError(f"{self.name}/{name}: the saved architecture asks for a weight "
+                                 f"of shape {shape} ({need} values), more than the file's "
+                                 f"weights hold ({budget[0]} values left)")
+            budget[0] -= need
         value = np.asarray(initializers.get(initializer)(shape, self.dtype))
         w = Weight(name, shape, trainable, layout, convert)
         names = [attr or name] if attr is None or isinstance(attr, str) else list(attr)

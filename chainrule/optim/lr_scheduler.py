@@ -18,6 +18,7 @@ from collections import Counter
 from typing import Any, Callable, Iterable
 
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.state_checks import check_scheduler_state
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
@@ -95,6 +96,9 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what state_dict() returned; ValueError naming the field when it does not
+        fit this scheduler (checked before anything changes)."""
+        check_scheduler_state(self, state_dict)
         self.__dict__.update(state_dict)
 
 

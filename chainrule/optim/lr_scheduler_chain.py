@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from chainrule.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.state_checks import check_scheduler_state
 
 
 def _check_schedulers(who: Any, schedulers: Sequence[Any], optimizer: Any) -> None:
@@ -39,9 +40,17 @@ class _Composite(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        check_scheduler_state(self, state_dict)
+        saved = state_dict.get("_schedulers")
+        if not isinstance(saved, list) or len(saved) != len(self._schedulers):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: field '_schedulers' must "
+                             f"be a list of {len(self._schedulers)} state dicts (one per "
+                             f"scheduler), got {type(saved).__name__}")
+        for s, one in zip(self._schedulers, saved):
+            check_scheduler_state(s, one)
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "_schedulers"})
-        for s, saved in zip(self._schedulers, state_dict["_schedulers"]):
-            s.load_state_dict(saved)
+        for s, one in zip(self._schedulers, saved):
+            s.load_state_dict(one)
 
 
 class SequentialLR(_Composite):

@@ -235,8 +235,12 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        fn = state.pop("_scale_fn_custom")
+        state = dict(state_dict) if isinstance(state_dict, dict) else state_dict
+        fn = state.pop("_scale_fn_custom", None) if isinstance(state, dict) else None
+        if fn is not None and (self._scale_fn_custom is None or not isinstance(fn, dict)):
+            raise ValueError("CyclicLR.load_state_dict: field '_scale_fn_custom' holds the "
+                             "attributes of a callable scale_fn; build the scheduler with that "
+                             "scale_fn before loading")
         super().load_state_dict(state)
         if fn is not None:
             self._scale_fn_custom.__dict__.update(fn)

@@ -22,6 +22,7 @@ from chainrule.autograd import enable_grad, no_grad
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
 from chainrule.operands import as_tensor
+from chainrule.optim.state_checks import check_state_keys, checked_layout
 from chainrule.tensor import Tensor
 
 ParamsT = Union[Iterable[Tensor], Iterable[dict]]
@@ -240,29 +241,51 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore state saved by state_dict() into an optimizer over parameters of the same
-        shapes in the same order; every check runs before anything changes."""
-        groups = state_dict["param_groups"]
+        shapes in the same order; every check runs before anything changes, and a malformed
+        state dict (a missing or mistyped field, state that does not fit its parameter) raises
+        ValueError naming the field, here rather than at the first step()."""
+        groups, saved_state = checked_layout(state_dict, self._name)
         if self._array_mode and not self.param_groups:
             self._pending_state = state_dict  # the arrays arrive with the first update()
             return
+        who = f"{self._name}.load_state_dict"
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{self._name}.load_state_dict: the saved state has {len(groups)} "
-                             f"param groups, this optimizer {len(self.param_groups)}")
+            raise ValueError(f"{who}: loaded state dict has a different number of parameter "
+                             f"groups: the saved state has {len(groups)} param groups, this "
+                             f"optimizer {len(self.param_groups)}")
         sizes = [len(g["params"]) for g in self.param_groups]
         saved_sizes = [len(g["params"]) for g in groups]
         if sizes != saved_sizes:
-            raise ValueError(f"{self._name}.load_state_dict: the saved groups hold "
-                             f"{saved_sizes} parameters, this optimizer's {sizes}")
-        by_index = {i: p for g_saved, g in zip(groups, self.param_groups)
-                    for i, p in zip(g_saved["params"], g["params"])}
+            raise ValueError(f"{who}: loaded state dict contains a parameter group that "
+                             "doesn't match the size of optimizer's group: the saved groups "
+                             f"hold {saved_sizes} parameters, this optimizer's {sizes}")
+        new_groups = []
+        for k, (g_saved, g) in enumerate(zip(groups, self.param_groups)):
+            group = {**self.defaults, **{n: v for n, v in g_saved.items() if n != "params"},
+                     "params": g["params"]}
+            try:
+                self._validate(group)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{who}: param_groups[{k}]: {e}") from None
+            new_groups.append(group)
+        by_index = {i: (p, group) for g_saved, group in zip(groups, new_groups)
+                    for i, p in zip(g_saved["params"], group["params"])}
         new_state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
-        for i, s in state_dict["state"].items():
-            p = by_index[int(i)]
-            new_state[p] = {k: self._restored_state(k, v, p) for k, v in s.items()}
+        for i, s in saved_state.items():
+            if i not in by_index:
+                raise ValueError(f"{who}: state[{i}] belongs to no parameter (the param "
+                                 f"groups list {len(by_index)} parameter indices, not {i}); "
+                                 "the state dict is inconsistent")
+            p, group = by_index[i]
+            check_state_keys(self, s, p, group, f"{who}: state[{i}]")
+            try:
+                new_state[p] = {k: self._restored_state(k, v, p) for k, v in s.items()}
+            except ShapeError:
+                raise
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{who}: state[{i}]: {e}") from None
         self.state = new_state
-        self.param_groups = [{**{k: v for k, v in g_saved.items() if k != "params"},
-                              "params": g["params"]}
-                             for g_saved, g in zip(groups, self.param_groups)]
+        self.param_groups = new_groups
 
     def _restored_state(self, key: str, v: Any, p: Tensor) -> Any:
         """Saved state value v of parameter p as this optimizer keeps it (arrays are checked
@@ -327,6 +350,8 @@ def _restored(v: Any, p: Tensor, key: str, who: str) -> Any:
     if tuple(v.shape) != p.shape:
         raise ShapeError(f"{who}.load_state_dict: state '{key}' has shape {tuple(v.shape)} "
                          f"but its parameter has shape {p.shape}; same model, same order?")
+    if getattr(getattr(v, "dtype", None), "kind", "") not in "biuf":
+        raise ValueError(f"state '{key}' is an array of {getattr(v, 'dtype', '?')}, not numbers")
     return xp_of(p.array).array(v, dtype=p.dtype, copy=True)
 
 

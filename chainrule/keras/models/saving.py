@@ -1,11 +1,14 @@
 """model.save / load_model, save_weights / load_weights, to_json / model_from_json.
 
 A saved model is one chainrule checkpoint file (chainrule.io: safetensors tensors + a JSON
-document, written atomically, with a SHA-256 of everything): the architecture as JSON (each
-layer's class name and config, and the graph's nodes), the weights in Keras' layout and order,
-the compile settings and the optimizer state. Loading executes no stored code: layers are
-rebuilt only from a closed registry of classes (plus the custom_objects the caller passes), and
-a truncated, damaged or edited file raises chainrule.io.CheckpointError naming the problem.
+document, written atomically, with a SHA-256 of everything that detects corruption, and an
+HMAC-SHA256 signature that detects edits when CHAINRULE_CHECKPOINT_KEY is set): the
+architecture as JSON (each layer's class name and config, and the graph's nodes), the weights
+in Keras' layout and order, the compile settings and the optimizer state. Loading executes no
+stored code: layers are rebuilt only from a closed registry of classes (plus the custom_objects
+the caller passes); a truncated or damaged file (or, under a key, an unsigned or edited one)
+raises chainrule.io.CheckpointError naming the problem, and a well-formed file whose fields do
+not describe a model raises ModelFormatError (a ValueError) naming the field.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from chainrule.keras import activations
 from chainrule.keras import layers as layers_mod
 from chainrule.keras import losses as losses_mod
 from chainrule.keras import metrics as metrics_mod
-from chainrule.keras._layer import Layer
+from chainrule.keras._layer import Layer, weight_budget
 
 FORMAT, WEIGHTS_FORMAT = "chainrule.keras", "chainrule.keras.weights"
 
@@ -164,7 +167,7 @@ def _sequential(config: dict[str, Any], custom: dict) -> Any:
 def model_from_json(json_string: str, custom_objects: dict | None = None) -> Any:
     try:
         return deserialize(json.loads(json_string), custom_objects)
-    except (KeyError, TypeError, IndexError) as e:
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
         raise ModelFormatError(f"model_from_json: the architecture is malformed ({e!r})") from None
 
 
@@ -176,19 +179,30 @@ def _weights_dict(model: Any) -> dict[str, np.ndarray]:
             for i, ((layer, w), a) in enumerate(zip(entries, arrays))}
 
 
+def _stored_weights(stored: Any, where: str) -> int:
+    """Check field 'weights' (names to arrays of numbers) before anything is built; the number
+    of values it holds."""
+    if not isinstance(stored, dict) or not all(isinstance(k, str) for k in stored):
+        raise ModelFormatError(f"{where}: field 'weights' must map weight names to arrays, got "
+                               f"{type(stored).__name__}")
+    for k, a in stored.items():
+        if not isinstance(a, np.ndarray):
+            raise ModelFormatError(f"{where}: weight {k} is a {type(a).__name__}, not an array")
+        if a.dtype.kind not in "biuf":
+            raise ModelFormatError(f"{where}: weight {k} is an array of {a.dtype}, not numbers")
+    return sum(int(a.size) for a in stored.values())
+
+
 def _set_weights(model: Any, stored: Any, where: str) -> None:
-    if not isinstance(stored, dict):
-        raise ModelFormatError(f"{where}: the weights section is malformed")
+    _stored_weights(stored, where)
     keys = sorted(stored)
     entries = model._weight_entries()
     if len(keys) != len(entries):
         raise ModelFormatError(f"{where}: the file holds {len(keys)} weights, the model has "
                                f"{len(entries)}; was it saved from this architecture?")
     for k, (layer, w) in zip(keys, entries):
-        a = stored[k]
-        if not isinstance(a, np.ndarray) or tuple(a.shape) != w.shape:
-            got = getattr(a, "shape", type(a).__name__)
-            raise ModelFormatError(f"{where}: weight {k} has shape {got}, but "
+        if tuple(stored[k].shape) != w.shape:
+            raise ModelFormatError(f"{where}: weight {k} has shape {stored[k].shape}, but "
                                    f"'{layer.name}/{w.name}' needs {w.shape}")
     model.set_weights([stored[k] for k in keys])
 
@@ -271,26 +285,66 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True,
 def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool = True,
                safe_mode: bool = True) -> Any:
     """The model saved by model.save(filepath): same architecture, weights and, with compile,
-    the same compile settings and optimizer state."""
+    the same compile settings and optimizer state. Every field is checked here, so a malformed
+    file raises at load (CheckpointError for a damaged or tampered file, ModelFormatError, a
+    ValueError as in Keras, naming the field, for one that cannot be rebuilt), never later at
+    the first fit."""
     path = os.fspath(filepath)
     doc = io.load_raw(path)  # CheckpointError for truncated / damaged / tampered files
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a chainrule.keras model file (saved with "
                                "model.save()); weights-only files load with load_weights")
+    if doc.get("version") != 1:
+        raise ModelFormatError(f"{path}: field 'version' is {doc.get('version')!r}; this "
+                               "chainrule reads chainrule.keras model files of version 1")
+    budget = _stored_weights(doc.get("weights"), path)
     try:
-        model = deserialize(doc["model"], custom_objects)
-    except (KeyError, TypeError, IndexError) as e:
-        raise ModelFormatError(f"{path}: the saved architecture is malformed ({e!r})") from None
-    except ValueError as e:
-        raise ModelFormatError(f"{path}: the saved architecture cannot be rebuilt: {e}") from None
+        with weight_budget(budget):  # a forged config cannot allocate more than the file holds
+            model = deserialize(doc.get("model"), custom_objects)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{path}: field 'model': {e}") from None
+    except (KeyError, TypeError, IndexError, AttributeError, RecursionError) as e:
+        raise ModelFormatError(f"{path}: field 'model': the saved architecture is malformed "
+                               f"({e!r})") from None
+    except (ValueError, OverflowError, MemoryError) as e:
+        raise ModelFormatError(f"{path}: field 'model': the saved architecture cannot be "
+                               f"rebuilt: {e!r}") from None
+    if not isinstance(model, Layer) or not getattr(model, "built", False):
+        raise ModelFormatError(f"{path}: field 'model' does not describe a built model")
     _set_weights(model, doc.get("weights"), path)
-    cfg = doc.get("compile")
-    if compile and cfg:
-        model.compile(**{**cfg, "loss": _restore_losses(cfg.get("loss"))})
-        if "optimizer_state" in doc:
-            model.optimizer._pending_state = doc["optimizer_state"]
-            model.optimizer.iterations = int(doc.get("optimizer_iterations", 0))
+    if compile:
+        _restore_training(model, doc, path)
     return model
+
+
+def _restore_training(model: Any, doc: dict, path: str) -> None:
+    """model.compile with the saved settings, and the optimizer's state loaded now (not at the
+    first fit), each failure a ModelFormatError naming the field."""
+    cfg = doc.get("compile")
+    if cfg is None:
+        return
+    if not isinstance(cfg, dict) or not all(isinstance(k, str) for k in cfg):
+        raise ModelFormatError(f"{path}: field 'compile' must be a dict of compile() "
+                               f"arguments, got {type(cfg).__name__}")
+    try:
+        model.compile(**{**cfg, "loss": _restore_losses(cfg.get("loss"))})
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+            NotImplementedError) as e:
+        raise ModelFormatError(f"{path}: field 'compile' cannot be applied: {e}") from None
+    if "optimizer_state" not in doc:
+        return
+    iterations = doc.get("optimizer_iterations", 0)
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise ModelFormatError(f"{path}: field 'optimizer_iterations' must be a count >= 0, "
+                               f"got {iterations!r}")
+    opt = model.optimizer
+    opt.iterations = iterations
+    opt.build(model._trainable_params())  # the state that fit() will use, made now
+    try:
+        opt.impl.load_state_dict(doc["optimizer_state"])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise ModelFormatError(f"{path}: field 'optimizer_state' does not fit the model: "
+                               f"{e}") from None
 
 
 def save_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
