@@ -13,6 +13,7 @@ import sys
 from typing import Any, Sequence
 
 from chainrule.cli.options import OPTIONS, UsageError
+from chainrule.cli.trust import safe
 
 DESCRIPTION = """Train and inspect small neural networks with chainrule.
 
@@ -46,7 +47,7 @@ def build_parser() -> Parser:
                         "on the validation split of its data set, or of another one.")
     ev.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
                     help="A run folder (its best checkpoint is used) or a checkpoint file.")
-    for name in ("dataset", "data_dir", "label_column", "samples"):
+    for name in ("dataset", "data_dir", "label_column", "samples", "skip_nonfinite"):
         _add_option(ev, name)
     ev.add_argument("--split", choices=["val", "train", "all"], default="val",
                     help="Which examples to evaluate on: the validation split (default), the "
@@ -57,6 +58,7 @@ def build_parser() -> Parser:
     pr.add_argument("checkpoint", metavar="CHECKPOINT", help="A checkpoint file or run folder.")
     pr.add_argument("input", metavar="INPUT.csv", help="Rows of features, one example a row "
                     "(a header row is allowed).")
+    _add_option(pr, "skip_nonfinite")
     pr.add_argument("--output", "-o", metavar="FILE", help="Write the predictions to FILE "
                     "instead of printing them.")
     info = sub.add_parser("info", parents=[common], help="Describe a checkpoint.",
@@ -126,7 +128,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         return commands.run_evaluate(args.checkpoint, given, args.split, sys.stdout)
     if args.command == "predict":
-        return commands.run_predict(args.checkpoint, args.input, args.output, sys.stdout)
+        return commands.run_predict(args.checkpoint, args.input, args.output, sys.stdout,
+                                    getattr(args, "skip_nonfinite", False))
     return commands.run_info(args.checkpoint, sys.stdout)
 
 
@@ -147,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         if debug:
             raise
-        print(f"{prog}: error: {e} (see {prog} --help)", file=sys.stderr)
+        print(f"{prog}: error: {safe(e, newlines=True)} (see {prog} --help)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -155,15 +158,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Python advises
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ValueError, OSError, RuntimeError, KeyError, TypeError) as e:
+    except MemoryError as e:  # trust.TooLarge says which sizes; a bare one says where
+        if debug:
+            raise
+        detail = str(e) or "out of memory; use smaller --samples, --hidden or --batch-size"
+        print(f"{prog}: error: {safe(detail)}", file=sys.stderr)
+        return 1
+    except RecursionError:
+        if debug:
+            raise
+        print(f"{prog}: error: an input is nested too deeply to read", file=sys.stderr)
+        return 1
+    except (ValueError, OSError, RuntimeError, KeyError, TypeError, OverflowError) as e:
         if debug:
             raise
         detail = str(e) if not isinstance(e, KeyError) else f"missing entry {e}"
-        print(f"{prog}: error: {detail}", file=sys.stderr)
+        print(f"{prog}: error: {safe(detail, newlines=True)}", file=sys.stderr)
         return 1
     except Exception as e:  # a bug: still one line, and how to see more
         if debug:
             raise
-        print(f"{prog}: internal error: {type(e).__name__}: {e} (run again with --debug for "
+        print(f"{prog}: internal error: {type(e).__name__}: {safe(e)} (run again with --debug for "
               "the traceback)", file=sys.stderr)
         return 1

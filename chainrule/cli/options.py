@@ -34,6 +34,16 @@ class UsageError(ValueError):
     """A bad option value or combination: exit status 2."""
 
 
+# upper bounds of sizes: far above any run this tool is for, low enough that a typo or a
+# forged config cannot ask for terabytes (the memory a model needs is checked separately)
+MAX_SAMPLES = 100_000_000
+MAX_WIDTH = 1_000_000
+MAX_LAYERS = 1_000
+MAX_EPOCHS = 1_000_000
+MAX_SEED = 2**64 - 1  # torch.manual_seed's range
+MAX_CONFIG_BYTES = 1_000_000
+
+
 # -- value parsers: each takes a string (command line) or a value (config file) ----------------
 def _number(v: Any, what: str) -> float:
     if isinstance(v, bool):
@@ -68,7 +78,7 @@ def fraction(v: Any) -> float:
     return x
 
 
-def _integer(v: Any, low: int, what: str) -> int:
+def _integer(v: Any, low: int, what: str, high: int | None = None) -> int:
     if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
         raise ValueError(f"expected {what}, got {v!r}")
     try:
@@ -77,6 +87,8 @@ def _integer(v: Any, low: int, what: str) -> int:
         raise ValueError(f"expected {what}, got {v!r}") from None
     if n < low:
         raise ValueError(f"expected {what}, got {v!r}")
+    if high is not None and n > high:
+        raise ValueError(f"expected {what} up to {high:,}, got {v!r}")
     return n
 
 
@@ -88,10 +100,22 @@ def nonneg_int(v: Any) -> int:
     return _integer(v, 0, "a whole number >= 0")
 
 
+def sample_count(v: Any) -> int:
+    return _integer(v, 1, "a whole number >= 1", MAX_SAMPLES)
+
+
+def epoch_count(v: Any) -> int:
+    return _integer(v, 1, "a whole number >= 1", MAX_EPOCHS)
+
+
+def seed(v: Any) -> int:
+    return _integer(v, 0, "a whole number >= 0", MAX_SEED)
+
+
 def batch_size(v: Any) -> int | str:
     if isinstance(v, str) and v.strip().lower() == "full":
         return "full"
-    return _integer(v, 1, "'full' or a whole number >= 1")
+    return _integer(v, 1, "'full' or a whole number >= 1", MAX_SAMPLES)
 
 
 def widths(v: Any) -> list[int]:
@@ -99,15 +123,26 @@ def widths(v: Any) -> list[int]:
     if not items:
         raise ValueError(f"expected comma-separated layer widths such as 64,64, got {v!r}")
     try:
-        return [positive_int(s) for s in items]
+        sizes = [positive_int(s) for s in items]
     except ValueError:
         raise ValueError(f"expected comma-separated whole numbers >= 1 such as 64,64, "
-                         f"got {v!r}") from None
+                         f"got {_short(v)}") from None
+    if len(sizes) > MAX_LAYERS:
+        raise ValueError(f"expected at most {MAX_LAYERS:,} layer widths, got {len(sizes):,}")
+    if max(sizes) > MAX_WIDTH:
+        raise ValueError(f"expected layer widths up to {MAX_WIDTH:,}, got {max(sizes):,}")
+    return sizes
+
+
+def _short(v: Any, limit: int = 60) -> str:
+    """repr(v), cut to `limit` characters (a value can be a whole file's worth)."""
+    r = repr(v)
+    return r if len(r) <= limit else r[:limit - 5] + " ...'"
 
 
 def choice(options: list[str]) -> Callable[[Any], str]:
     def parse(v: Any) -> str:
-        s = str(v).strip().lower().replace("-", "_") if isinstance(v, str) else v
+        s = v.strip().lower().replace("-", "_") if isinstance(v, str) else None
         table = {o.replace("-", "_"): o for o in options}
         if s not in table:
             raise ValueError(f"expected one of {', '.join(options)}; got {v!r}")
@@ -122,13 +157,15 @@ def optimizer_name(v: Any) -> str:
 
 
 def dataset_name(v: Any) -> str:
-    s = str(v).strip()
+    if not isinstance(v, str):
+        raise ValueError(f"expected a data set name or a path to a .csv file, got {_short(v)}")
+    s = v.strip()
     if s.lower().replace("_", "-") in SYNTHETIC + IDX_SETS:
         return s.lower().replace("_", "-")
     if s.lower().endswith(".csv"):
         return s
     raise ValueError(f"expected one of {', '.join(SYNTHETIC + IDX_SETS)}, or a path to a .csv "
-                     f"file; got {v!r}")
+                     f"file; got {_short(v)}")
 
 
 def text(v: Any) -> str:
@@ -165,15 +202,22 @@ class Option:
 OPTIONS = [
     Option("dataset", dataset_name, "spiral",
            "The data: spiral, circles, moons, xor, gaussian (2-D classes), sine (1-D "
-           "regression), mnist, fashion-mnist, or a CSV file with a label column.", "NAME"),
+           "regression), mnist, fashion-mnist, or a CSV file with a label column (give it "
+           "again to evaluate or --resume a CSV run: a path recorded in a checkpoint is never "
+           "opened).", "NAME"),
     Option("data_dir", text, None, "Folder holding the MNIST / Fashion-MNIST files (default "
-           "~/.cache/chainrule/<dataset>, where missing files are downloaded).", "DIR"),
-    Option("samples", positive_int, None, "How many points to generate for a synthetic data "
+           "~/.cache/chainrule/<dataset>, where missing files are downloaded). Only this flag "
+           "decides it: the folder recorded in a checkpoint is never used.", "DIR"),
+    Option("samples", sample_count, None, "How many points to generate for a synthetic data "
            "set (default: 1500 for spiral, 1000 for the other 2-D sets, 500 for sine); for "
            "mnist and fashion-mnist, the first N training images; for CSV, the first N rows.",
            "N"),
     Option("label_column", text, None, "For a CSV data set: the label column's name or 0-based "
            "index (default: a column named label/target/class/y, else the last).", "COL"),
+    Option("skip_nonfinite", flag, False, "For a CSV data set: leave out the rows with an "
+           "empty, NaN or infinite value (and say how many) instead of refusing the file "
+           "(the default names the first such cell); predict leaves their prediction empty.",
+           is_flag=True),
     Option("val_split", fraction, 0.2, "Fraction of the examples held out for validation "
            "(data sets without their own test split).", "F"),
     Option("model", choice(MODELS), "mlp", "Architecture: mlp, cnn (images only), or resnet "
@@ -199,8 +243,8 @@ OPTIONS = [
     Option("batch_size", batch_size, None, "Examples per step: 1 = stochastic gradient "
            "descent, 'full' = batch gradient descent, N = mini-batch (default: 32, or full for "
            "the full-batch methods lbfgs and rprop).", "N|full"),
-    Option("epochs", positive_int, 60, "Passes over the training set.", "N"),
-    Option("seed", nonneg_int, 0, "Seed of the weight initialisation, dropout and shuffling; "
+    Option("epochs", epoch_count, 60, "Passes over the training set.", "N"),
+    Option("seed", seed, 0, "Seed of the weight initialisation, dropout and shuffling; "
            "the data and its split stay fixed, so seeds compare fairly.", "N"),
     Option("loss", choice(LOSSES), None, "Loss: cross_entropy (default for classes), mse "
            "(default for regression), l1 or huber.", "NAME"),
@@ -216,7 +260,7 @@ OPTIONS = [
 ]
 BY_NAME = {o.name: o for o in OPTIONS}
 # what a resumed run may change: how long it goes on, and how it talks
-RESUME_MAY_CHANGE = {"epochs", "quiet", "tensorboard", "monitor_gradients"}
+RESUME_MAY_CHANGE = {"epochs", "quiet", "tensorboard", "monitor_gradients", "data_dir"}
 
 
 def parse_value(name: str, value: Any, source: str) -> Any:
@@ -233,12 +277,18 @@ def read_config(path: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"--config: no such file: {path}")
+    if p.stat().st_size > MAX_CONFIG_BYTES:
+        raise UsageError(f"--config {path}: {p.stat().st_size:,} bytes; a table of options "
+                         f"is a few lines (the limit is {MAX_CONFIG_BYTES:,} bytes)")
     raw = p.read_bytes()
     try:
         if p.suffix.lower() == ".json":
             data = json.loads(raw.decode("utf-8"))
         else:
             data = _toml_loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise UsageError(f"--config {path}: nested too deeply to be a table of options") \
+            from None
     except (ValueError, UnicodeDecodeError) as e:
         raise UsageError(f"--config {path}: cannot parse it as "
                          f"{'JSON' if p.suffix.lower() == '.json' else 'TOML'}: {e}") from None

@@ -12,20 +12,30 @@ from chainrule.cli.models import architecture
 from chainrule.cli.options import RESUME_MAY_CHANGE, UsageError, read_config, resolve
 from chainrule.cli.progress import Progress
 from chainrule.cli.trainer import EPOCH_SCHEDULES, Trainer
+from chainrule.cli.trust import check_training_fits, safe, usable_state
+from chainrule.data.datasets import DatasetError
 
 
 def warn_to(stream: TextIO) -> Any:
-    return lambda msg: print(f"warning: {msg}", file=stream, flush=True)
+    return lambda msg: print(f"warning: {safe(msg, newlines=True)}", file=stream, flush=True)
 
 
 def _resumed_config(state: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    cfg = dict(state["config"])
+    cfg, given = dict(state["config"]), dict(given)
+    csv_file = [str(d).lower().endswith(".csv") for d in (cfg["dataset"], given.get("dataset"))]
+    if all(csv_file):
+        # the recorded path is never opened (load_data refuses it): the user's --dataset
+        # says where the file lives now, and _same_data checks that it holds the same data
+        cfg["dataset"] = given["dataset"] = str(Path(given["dataset"]).expanduser().resolve())
     changed = sorted(k for k in given if k not in RESUME_MAY_CHANGE and given[k] != cfg.get(k))
     if changed:
         flags = ", ".join("--" + k.replace("_", "-") for k in changed)
         raise UsageError(f"{flags} cannot change when resuming (the run continues exactly as "
                          "it started); start a new run instead. A resumed run may change "
-                         "only --epochs, --quiet and --tensorboard")
+                         "only --epochs, --quiet, --tensorboard, --monitor-gradients and "
+                         "--data-dir (and --dataset: where its CSV file lives now)")
+    if given.get("data_dir") is not None:
+        given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
     if "epochs" in given and given["epochs"] != cfg["epochs"] \
             and cfg["schedule"] in EPOCH_SCHEDULES:
         raise UsageError(f"--epochs cannot change when resuming a run with --schedule "
@@ -46,13 +56,32 @@ def _setup(given: dict[str, Any], config_file: str | None, resume: str | None,
         if config_file is not None:
             raise UsageError("--config and --resume do not go together: a resumed run keeps "
                              "its own configuration")
-        ckpt, state = runs.find_checkpoint(resume, (runs.LAST, runs.PREVIOUS), warn)
+        path = Path(resume)
+        if not path.exists():
+            raise FileNotFoundError(f"no such run folder or checkpoint: {path}")
+        runs.check_run_folder(path if path.is_dir() else path.parent)
+        ckpt, state = runs.find_checkpoint(path, (runs.LAST, runs.PREVIOUS), warn,
+                                           usable_state)
         cfg = _resumed_config(state, given)
-        return cfg, load_data(cfg), ckpt.parent, state
+        data = load_data(cfg)
+        _same_data(data, state["data"], cfg["dataset"])
+        return cfg, data, ckpt.parent, state
     cfg = resolve(given, read_config(config_file) if config_file else {})
     data = load_data(cfg)
     cfg["loss"] = cfg["loss"] or ("cross_entropy" if data.task == "classification" else "mse")
     return cfg, data, None, None
+
+
+def _same_data(data: Data, saved: dict[str, Any], path: str) -> None:
+    """DatasetError unless the data read for a resumed run is the data it was trained on
+    (same classes, inputs, and feature statistics of the training rows)."""
+    mine = {k: data.preprocess.get(k) for k in ("mean", "std", "scale")}
+    theirs = {k: saved["preprocess"].get(k) for k in ("mean", "std", "scale")}
+    if data.classes != saved["classes"] or data.input_shape != saved["input_shape"] \
+            or data.task != saved["task"] or mine != theirs:
+        raise DatasetError(f"{path} is not the data this run was trained on (its classes, "
+                           "shape or feature statistics differ); resume with the same data, "
+                           "or start a new run")
 
 
 def run_train(given: dict[str, Any], config_file: str | None = None, resume: str | None = None,
@@ -63,7 +92,12 @@ def run_train(given: dict[str, Any], config_file: str | None = None, resume: str
     warn = warn_to(sys.stderr)
     cfg, data, folder, state = _setup(given, config_file, resume, warn)
     # everything that can refuse the options runs before a run folder is made
-    trainer = Trainer(cfg, architecture(cfg, data.input_shape, data.n_outputs), data)
+    arch = architecture(cfg, data.input_shape, data.n_outputs)
+    n = len(data.y_train)
+    batch = n if cfg["batch_size"] == "full" else min(cfg["batch_size"], n)
+    data_bytes = sum(a.nbytes for a in (data.X_train, data.y_train, data.X_val, data.y_val))
+    check_training_fits(arch, max(batch, 1), 2 * data_bytes)
+    trainer = Trainer(cfg, arch, data)
     _finish_config(cfg, trainer)
     writer = _summary_writer() if cfg["tensorboard"] else None
     run = runs.Run(folder, warn) if folder else runs.Run.create(cfg["out"], cfg["name"], warn)
@@ -78,7 +112,7 @@ def run_train(given: dict[str, Any], config_file: str | None = None, resume: str
 
         trainer.monitor = GradientMonitor(trainer.model, warn=report)
     for note in data.notes:
-        progress.message(f"note: {note}")
+        progress.message(f"note: {safe(note)}")
     _begin(trainer, run, state, progress)
     try:
         _loop(trainer, run, progress, tb)
@@ -178,16 +212,20 @@ def _plots(trainer: Trainer, run: runs.Run) -> list[str]:
     try:
         from chainrule.viz import plots
 
-        made = [plots.plot_curves(trainer.history, run.folder / "curves.png").name]
+        made = []  # each drawn beside its name, then renamed over it (runs.Run.writing)
+        with run.writing("curves.png") as path:
+            plots.plot_curves(trainer.history, path)
+            made.append("curves.png")
         d = trainer.data
         if trainer.classify and d.input_shape == [2]:
-            path = plots.plot_decision_boundary(trainer.model, d.X_train, d.y_train,
-                                                run.folder / "decision_boundary.png",
-                                                X_val=d.X_val, y_val=d.y_val)
-            made.append(path.name)
+            with run.writing("decision_boundary.png") as path:
+                plots.plot_decision_boundary(trainer.model, d.X_train, d.y_train, path,
+                                             X_val=d.X_val, y_val=d.y_val)
+                made.append("decision_boundary.png")
         if trainer.monitor is not None:
-            trainer.monitor.plot(run.folder / "gradients.png")
-            made.append("gradients.png")
+            with run.writing("gradients.png") as path:
+                trainer.monitor.plot(path)
+                made.append("gradients.png")
         return made
     except ImportError as e:
         if not trainer.cfg["quiet"]:

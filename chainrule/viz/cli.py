@@ -240,7 +240,9 @@ def _checkpoint_batch(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
         if len(X) == 0:
             X, y = data.X_train[:args.batch], data.y_train[:args.batch]
     except (OSError, ValueError) as e:
-        warn(f"cannot load {d['name']} ({e}); drawing the graph on random inputs")
+        from chainrule.cli.trust import safe  # the name comes from the file: escaped
+
+        warn(f"cannot load {safe(d['name'])} ({safe(e)}); drawing the graph on random inputs")
         rng = np.random.default_rng(args.seed)
         X = rng.standard_normal((args.batch, *d["input_shape"])).astype(np.float32)
         n = max(len(d["classes"]), 1)

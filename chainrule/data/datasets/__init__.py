@@ -17,10 +17,10 @@ from chainrule.data.datasets.synthetic import (
     spiral,
     xor,
 )
-from chainrule.data.datasets.tabular import Table, load_csv
+from chainrule.data.datasets.tabular import Table, load_csv, load_features
 
 __all__ = [
     "CLASSIFICATION", "REGRESSION", "DatasetError", "DatasetNotFoundError", "Table", "circles",
-    "fashion_mnist", "gaussian", "load_csv", "load_idx_dataset", "mnist", "moons", "parse_idx",
-    "read_idx", "sine", "spiral", "xor",
+    "fashion_mnist", "gaussian", "load_csv", "load_features", "load_idx_dataset", "mnist",
+    "moons", "parse_idx", "read_idx", "sine", "spiral", "xor",
 ]
