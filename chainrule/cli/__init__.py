@@ -21,7 +21,8 @@ DESCRIPTION = """Train and inspect small neural networks with chainrule.
   chainrule train --dataset mnist --model cnn --epochs 3
   chainrule evaluate runs/NAME            loss and accuracy of a run's best checkpoint
   chainrule predict CHECKPOINT data.csv   predictions for new rows
-  chainrule info CHECKPOINT               architecture, parameters, history"""
+  chainrule info CHECKPOINT               architecture, parameters, history
+  chainrule export RUN model.onnx         the model as an ONNX file (onnxruntime runs it)"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,12 +66,30 @@ def build_parser() -> Parser:
                           description="Architecture, parameter count and training history of "
                           "a checkpoint.")
     info.add_argument("checkpoint", metavar="CHECKPOINT", help="A checkpoint file or run folder.")
+    _export_parser(sub, common)
     try:  # `chainrule viz ...` lives with the pictures (chainrule/viz/cli.py)
         from chainrule.viz.cli import add_viz_subparser
     except ImportError:
         return parser
     add_viz_subparser(sub, parents=[common])
     return parser
+
+
+def _export_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    ex = sub.add_parser("export", parents=[common], help="Write the model as an ONNX file.",
+                        description="Write a run's best checkpoint (or a checkpoint file) as an "
+                        "ONNX model for onnxruntime and other runtimes: input 'input' (any "
+                        "batch size), output 'output'. Needs pip install \"chainrule[onnx]\".")
+    ex.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                    help="A run folder (its best checkpoint is used) or a checkpoint file.")
+    ex.add_argument("onnx_file", metavar="OUTPUT.onnx", help="The file to write.")
+    ex.add_argument("--opset", type=int, default=None, metavar="N",
+                    help="The ONNX opset version (default 20).")
+    ex.add_argument("--raw-inputs", action="store_true",
+                    help="Put the data's preprocessing (scaling, standardising) in the graph, "
+                    "so the file takes the raw feature rows that `chainrule predict` reads.")
+    ex.add_argument("--verify", action="store_true",
+                    help="Run the file in onnxruntime and compare it with the model.")
 
 
 def _add_option(p: argparse.ArgumentParser, name: str) -> None:
@@ -114,7 +133,7 @@ def _train_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def _dispatch(args: argparse.Namespace) -> int:
     given = {k: v for k, v in vars(args).items()
              if k not in ("command", "debug", "resume", "config", "checkpoint", "input",
-                          "output", "split")}
+                          "output", "split", "onnx_file", "opset", "raw_inputs", "verify")}
     if args.command == "train":
         from chainrule.cli.train_cmd import run_train
 
@@ -127,6 +146,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "evaluate":
         return commands.run_evaluate(args.checkpoint, given, args.split, sys.stdout)
+    if args.command == "export":
+        from chainrule.cli.export_cmd import run_export
+
+        return run_export(args.checkpoint, args.onnx_file, args.opset, args.raw_inputs,
+                          args.verify, sys.stdout)
     if args.command == "predict":
         return commands.run_predict(args.checkpoint, args.input, args.output, sys.stdout,
                                     getattr(args, "skip_nonfinite", False))

@@ -284,6 +284,17 @@ class Model(Layer, Trainer):
 
         return model_to_json(self)
 
+    def export(self, filepath: Any, format: str = "tf_saved_model", verbose: Any = None,
+               input_signature: Any = None, **kwargs: Any) -> None:
+        """model.export(path, format="onnx"): the ONNX file of a Sequential model of the
+        standard layers (chainrule.onnx.keras_export); Keras' other formats are TensorFlow's."""
+        if format != "onnx":
+            raise NotImplementedError(f"export: format={format!r} needs TensorFlow; chainrule "
+                                      "exports format='onnx'")
+        from chainrule.onnx.keras_export import export_keras
+
+        return export_keras(self, filepath, verbose, input_signature, **kwargs)
+
     def save(self, filepath: Any, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Architecture (JSON), weights, compile settings and optimizer state in one
         safetensors file, written atomically. Load with chainrule.keras.models.load_model."""
