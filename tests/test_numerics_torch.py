@@ -415,3 +415,26 @@ def test_buffers_that_fit_are_not_refused(monkeypatch):
     monkeypatch.setattr(conv_ops, "available_memory", lambda: 1 << 30)
     y = F.conv2d(cr.zeros(4, 3, 16, 16), cr.zeros(5, 3, 3, 3))
     assert tuple(y.shape) == (4, 5, 14, 14)
+
+
+# -- float16 softmax and norms over long axes (found while fixing the statistics) ---------------
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "norm2", "norm3"])
+def test_half_softmax_and_norms_over_100000_elements_match_torch(name):
+    torch = pytest.importorskip("torch")
+    xa = RNG.standard_normal(100_000).astype(np.float16)
+    wa = np.linspace(-1, 1, xa.size).astype(np.float16)
+    fn = {"softmax": lambda L, x: L.softmax(x, 0),
+          "log_softmax": lambda L, x: L.log_softmax(x, 0),
+          "norm2": lambda L, x: L.linalg.vector_norm(x),
+          "norm3": lambda L, x: L.linalg.vector_norm(x, 3)}
+
+    def run(lib):
+        x = lib.tensor(xa, requires_grad=True)
+        y = fn[name](lib, x)
+        (y * lib.tensor(wa[: y.numel()] if y.ndim else wa[:1].reshape(()))).sum().backward()
+        return y.detach().numpy().astype(np.float64), x.grad.numpy().astype(np.float64)
+
+    (y, g), (ty, tg) = run(cr), run(torch)
+    assert np.isfinite(y).all() and np.abs(y).max() > 0  # was 0 (softmax) or inf (norm)
+    np.testing.assert_allclose(y, ty, rtol=2e-3, atol=1e-7)
+    np.testing.assert_allclose(g, tg, rtol=2e-3, atol=2e-5)  # half's cancellation in gy - p*s

@@ -36,6 +36,8 @@ class VectorNorm(Function):
     def forward(self, x: Any) -> Any:
         xp = xp_of(x)
         a, p, ax = xp.abs(x), self.p, self.axes
+        if a.dtype == np.float16 and p not in (_INF, -_INF, 0):
+            a = a.astype(np.float32)  # sums of half in float, as PyTorch's CPU kernel
         kd = self.keepdim
         if p == 2:
             y = xp.sqrt((a * a).sum(axis=ax, keepdims=kd))
@@ -50,7 +52,8 @@ class VectorNorm(Function):
         else:
             with np.errstate(divide="ignore"):  # a negative p at a zero: its limit, 0
                 y = (a ** p).sum(axis=ax, keepdims=kd) ** (1.0 / p)
-        return xp.asarray(y, dtype=x.dtype)
+        with np.errstate(over="ignore"):  # beyond float16's range: inf, silently, as torch
+            return xp.asarray(y, dtype=x.dtype)
 
     def backward(self, gy: Tensor) -> Tensor | None:
         x, p = self.inputs[0], self.p

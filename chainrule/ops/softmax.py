@@ -18,6 +18,11 @@ from chainrule.ops.reduce import _axes
 from chainrule.tensor import Tensor
 
 
+def _wide(x: Any) -> Any:
+    """float16 computed in float32 (PyTorch's CPU kernels accumulate half in float); else x."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
 class Softmax(Function):
     """exp(x) / sum(exp(x)) along one axis, fused for stability."""
 
@@ -30,10 +35,11 @@ class Softmax(Function):
         xp = xp_of(x)
         if x.size == 0:  # nothing to normalise (and an empty axis has no max)
             return x.copy()
+        w = _wide(x)
         with np.errstate(invalid="ignore"):  # an all -inf row is NaN, silently, as in torch
-            e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+            e = xp.exp(w - w.max(axis=self.axis, keepdims=True))
             e /= e.sum(axis=self.axis, keepdims=True)
-        return e
+        return e.astype(x.dtype, copy=False)
 
     def backward(self, gy: Tensor) -> Tensor:
         return SoftmaxGrad(self.axis)(gy, self.output)
@@ -49,7 +55,8 @@ class SoftmaxGrad(Function):
         self.axis = axis
 
     def forward(self, gy: Any, y: Any) -> Any:
-        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+        s = (_wide(gy) * _wide(y)).sum(axis=self.axis, keepdims=True)
+        return (_wide(y) * (_wide(gy) - s)).astype(y.dtype, copy=False)
 
     def backward(self, g: Tensor) -> tuple:
         gy, y = self.inputs
@@ -74,10 +81,11 @@ class LogSoftmax(Function):
         xp = xp_of(x)
         if x.size == 0:  # nothing to normalise (and an empty axis has no max)
             return x.copy()
+        w = _wide(x)
         with np.errstate(invalid="ignore"):
-            z = x - x.max(axis=self.axis, keepdims=True)
+            z = w - w.max(axis=self.axis, keepdims=True)
             z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
-        return z
+        return z.astype(x.dtype, copy=False)
 
     def backward(self, gy: Tensor) -> Tensor:
         return LogSoftmaxGrad(self.axis)(gy, self.output)
@@ -93,7 +101,8 @@ class LogSoftmaxGrad(Function):
         self.axis = axis
 
     def forward(self, gy: Any, y: Any) -> Any:
-        return gy - xp_of(y).exp(y) * gy.sum(axis=self.axis, keepdims=True)
+        s = _wide(gy).sum(axis=self.axis, keepdims=True)
+        return (_wide(gy) - xp_of(y).exp(_wide(y)) * s).astype(y.dtype, copy=False)
 
     def backward(self, g: Tensor) -> tuple:
         gy, y = self.inputs
