@@ -1,6 +1,7 @@
-"""One picture of each kind chainrule.viz draws, written to docs/images/ (what the README shows).
+"""One picture of each kind chainrule.viz draws, written to a folder (default ./out).
 
-    python examples/visualize_backprop.py            # needs matplotlib; Graphviz for the graph
+    python examples/visualize_backprop.py                     # needs matplotlib; Graphviz
+    python examples/visualize_backprop.py --out docs/images   # regenerate the README's pictures
 
 1. graph_mlp.png       the graph of a 2-layer MLP's loss, with values and gradients
    (and explain.txt:   the same backward pass narrated on a tiny scalar graph)
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -25,17 +27,15 @@ from chainrule import nn, optim
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.nn import functional as F
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 
-
-def graph_and_explain() -> None:
+def graph_and_explain(out: Path) -> None:
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
     x, y = cr.randn(4, 2), cr.randn(4, 1)
     x.name, y.name = "x", "y"
     loss = F.mse_loss(model(x), y)
     try:
-        cr.viz.graph(loss, model=model, path=OUT / "graph_mlp.png")
+        cr.viz.graph(loss, model=model, path=out / "graph_mlp.png")
     except cr.viz.GraphvizNotFound as e:
         print(f"skipped graph_mlp.png: {e}", file=sys.stderr)
     a = cr.tensor(2.0, requires_grad=True)
@@ -44,23 +44,23 @@ def graph_and_explain() -> None:
     a.name, b.name, c.name = "a", "b", "c"
     f = (a * b + c * a).sigmoid()
     f.name = "f"
-    (OUT / "explain.txt").write_text(str(cr.viz.explain(f)) + "\n")
+    (out / "explain.txt").write_text(str(cr.viz.explain(f)) + "\n")
 
 
-def descents() -> None:
+def descents(out: Path) -> None:
     bowl = cr.viz.surfaces.quadratic(10.0)
     cr.viz.descent(bowl, {"lr 0.01 (too small)": {"name": "sgd", "lr": 0.01},
                           "lr 0.12 (good)": {"name": "sgd", "lr": 0.12},
                           "lr 0.205 (too large)": {"name": "sgd", "lr": 0.205}},
-                   steps=30, path=OUT / "descent_steps.png")
+                   steps=30, path=out / "descent_steps.png")
     r = cr.viz.descent("rosenbrock", ["sgd", "momentum", "nesterov", "rmsprop", "adam",
-                                      "nadam"], path=OUT / "descent_rosenbrock.png")
+                                      "nadam"], path=out / "descent_rosenbrock.png")
     print(r.summary())
-    s = cr.viz.lr_sweep(bowl, "sgd", path=OUT / "lr_sweep.png")
+    s = cr.viz.lr_sweep(bowl, "sgd", path=out / "lr_sweep.png")
     print(s.summary())
 
 
-def gradient_flow() -> None:
+def gradient_flow(out: Path) -> None:
     cr.manual_seed(0)
     layers: list[nn.Module] = [nn.Linear(8, 32)]
     for _ in range(12):
@@ -77,10 +77,10 @@ def gradient_flow() -> None:
         F.cross_entropy(model(xb), yb).backward()
         monitor.record()
         opt.step()
-    monitor.plot(OUT / "gradient_flow.png")
+    monitor.plot(out / "gradient_flow.png")
 
 
-def learning_rate_finder() -> None:
+def learning_rate_finder(out: Path) -> None:
     cr.manual_seed(0)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1024, 10)).astype(np.float32)
@@ -91,7 +91,7 @@ def learning_rate_finder() -> None:
     found = cr.viz.lr_find(model, loader, F.cross_entropy,
                            optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
     print(f"lr_find suggests lr = {found.suggestion:.3g}")
-    found.plot(OUT / "lr_find.png")
+    found.plot(out / "lr_find.png")
 
 
 def bars(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +107,7 @@ def bars(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def saliency_maps() -> None:
+def saliency_maps(out: Path) -> None:
     """A small CNN on MNIST (the t10k files in ../shared/datasets/mnist when present; noisy
     bars otherwise), then d score of the true class / d pixel for six test images."""
     cr.manual_seed(0)
@@ -130,17 +130,24 @@ def saliency_maps() -> None:
         opt.zero_grad()
         F.cross_entropy(model(xb), yb).backward()
         opt.step()
-    cr.viz.saliency(model, Xt[:6], yt[:6], path=OUT / "saliency.png")
+    cr.viz.saliency(model, Xt[:6], yt[:6], path=out / "saliency.png")
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    graph_and_explain()
-    descents()
-    gradient_flow()
-    learning_rate_finder()
-    saliency_maps()
-    print(f"pictures in {OUT}")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Draw one picture of each kind chainrule.viz "
+                                     "makes (graph, descent, lr sweep, gradient flow, lr "
+                                     "finder, saliency) into a folder.")
+    parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                        help="Folder for the pictures (default ./out; --out docs/images "
+                        "regenerates the README's pictures).")
+    out = parser.parse_args(argv).out
+    out.mkdir(parents=True, exist_ok=True)
+    graph_and_explain(out)
+    descents(out)
+    gradient_flow(out)
+    learning_rate_finder(out)
+    saliency_maps(out)
+    print(f"pictures in {out}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 from typing import Any, Sequence
 
@@ -26,9 +28,35 @@ DESCRIPTION = """Train and inspect small neural networks with chainrule.
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: the message and where to read more, not the usage."""
+    """argparse with one-line errors: the message, a "did you mean" for a misspelt option or
+    choice (argparse has none before Python 3.14), and where to read more, not the usage."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # a sub-command's own parser reports its unknown options, so that they are compared
+        # with its options (the top-level parser knows only --help and --version)
+        ns, extras = super().parse_known_args(args, namespace)
+        if extras and any(a.startswith("-") for a in extras):
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._suggest(extras)}")
+        return ns, extras
+
+    def _suggest(self, extras: list[str]) -> str:
+        known = [s for s in self._option_string_actions if s.startswith("--")]
+        hints = []
+        for arg in extras:
+            if arg.startswith("--"):
+                flag = arg.split("=", 1)[0]
+                hints += [(m, flag) for m in difflib.get_close_matches(flag, known, 1)]
+        if len(hints) == 1:
+            return f"; did you mean {hints[0][0]}?"
+        return f"; did you mean {', '.join(f'{m} (for {f})' for m, f in hints)}?" if hints \
+            else ""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        bad = re.match(r"argument .*: invalid choice: '(.*)' \(choose from (.*)\)$", message)
+        if bad:
+            choices = [c.strip().strip("'") for c in bad.group(2).split(",")]
+            close = difflib.get_close_matches(bad.group(1), choices, 1)
+            message += f"; did you mean {close[0]!r}?" if close else ""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -49,7 +77,7 @@ def build_parser() -> Parser:
     ev.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
                     help="A run folder (its best checkpoint is used) or a checkpoint file.")
     for name in ("dataset", "data_dir", "label_column", "samples", "skip_nonfinite"):
-        _add_option(ev, name)
+        _add_option(ev, name, EVALUATE_HELP.get(name))
     ev.add_argument("--split", choices=["val", "train", "all"], default="val",
                     help="Which examples to evaluate on: the validation split (default), the "
                     "training split, or all.")
@@ -92,15 +120,31 @@ def _export_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                     help="Run the file in onnxruntime and compare it with the model.")
 
 
-def _add_option(p: argparse.ArgumentParser, name: str) -> None:
+# evaluate's defaults are the run's own options, not train's: its help says so
+EVALUATE_HELP = {
+    "dataset": "The data to evaluate on (default: the run's own): spiral, circles, moons, xor, "
+               "gaussian, sine, mnist, fashion-mnist, or a CSV file (a CSV run needs it again: "
+               "a path recorded in a checkpoint is never opened). Another built-in set is "
+               "refused when its classes differ from the model's.",
+    "samples": "How many examples to generate or read (default: the run's own, so that its "
+               "validation split is the one it was trained beside).",
+    "label_column": "For a CSV data set: the label column's name or 0-based index (default: "
+                    "the run's own, else a column named label/target/class/y, else the last).",
+    "skip_nonfinite": "For a CSV data set: leave out the rows with an empty, NaN or infinite "
+                      "value (and say how many) instead of refusing the file (default: as "
+                      "the run was trained).",
+}
+
+
+def _add_option(p: argparse.ArgumentParser, name: str, help: str | None = None) -> None:
     opt = next(o for o in OPTIONS if o.name == name)
     flag = "--" + name.replace("_", "-")
     if opt.is_flag:
         p.add_argument(flag, dest=name, action="store_true", default=argparse.SUPPRESS,
-                       help=opt.help)
+                       help=help or opt.help)
     else:
-        shown = opt.help
-        if opt.default is not None and "default" not in shown:
+        shown = help or opt.help
+        if help is None and opt.default is not None and "default" not in shown:
             shown = f"{shown[:-1]} (default {opt.default})."
         p.add_argument(flag, dest=name, type=_typed(opt.parse), metavar=opt.metavar,
                        default=argparse.SUPPRESS, help=shown)
@@ -124,7 +168,8 @@ def _train_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         _add_option(tr, opt.name)
     tr.add_argument("--resume", metavar="PATH", default=None,
                     help="Continue a run (its folder or a checkpoint) exactly where it "
-                    "stopped; only --epochs, --quiet and --tensorboard may change.")
+                    "stopped; only --epochs, --quiet, --tensorboard, --monitor-gradients and "
+                    "--data-dir may change (and --dataset: where a CSV run's file lives now).")
     tr.add_argument("--config", metavar="FILE", default=None,
                     help="Read options from a TOML or JSON file (keys as the long options); "
                     "flags on the command line override it.")

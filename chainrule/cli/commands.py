@@ -48,6 +48,34 @@ def _remap_labels(data: Data, classes: list[str], split_y: np.ndarray) -> np.nda
     return table[split_y]
 
 
+def _check_same_task(data: Data, trained: dict[str, Any], ckpt: Path) -> None:
+    """DatasetError when `data` cannot be scored by a model trained on `trained`: another
+    task, or a built-in data set with other classes (its class numbers mean other things; a
+    CSV file's labels are matched by name in _remap_labels instead)."""
+    was = f"the model in {safe(ckpt)} was trained on {safe(trained['name'])}"
+    if data.task != trained["task"]:
+        raise DatasetError(f"{safe(data.name)} is a {data.task} data set, but {was}, a "
+                           f"{trained['task']}; evaluate it on data of the same kind")
+    csv_file = str(data.name).lower().endswith(".csv")
+    if data.task == "classification" and not csv_file and data.classes != trained["classes"]:
+        raise DatasetError(f"{safe(data.name)} has {len(data.classes)} classes "
+                           f"({_listed(data.classes)}), but {was} with "
+                           f"{len(trained['classes'])} ({_listed(trained['classes'])}): "
+                           "its outputs score "
+                           f"{safe(trained['name'])}'s classes, not these. Evaluate on "
+                           f"{safe(trained['name'])} (the default), or train a model on "
+                           f"{safe(data.name)}")
+    if not csv_file and data.name != trained["name"]:
+        _warn(f"{was}, not on {safe(data.name)}: the accuracy says how its decisions happen "
+              "to fit another data set")
+
+
+def _listed(classes: list[str], most: int = 10) -> str:
+    """The class names, escaped, the first `most` of them."""
+    shown = safe(", ".join(classes[:most]))
+    return shown + (f", ... ({len(classes) - most} more)" if len(classes) > most else "")
+
+
 def run_evaluate(path: str, given: dict[str, Any], split: str, out: TextIO) -> int:
     """Loss and accuracy (and per-class accuracy) of a checkpoint on a data split."""
     ckpt, state, model = open_checkpoint(path, _warn)
@@ -56,6 +84,7 @@ def run_evaluate(path: str, given: dict[str, Any], split: str, out: TextIO) -> i
     if data.input_shape != state["architecture"]["input_shape"]:
         raise DatasetError(f"{data.name} has inputs of shape {data.input_shape}, the model "
                            f"in {ckpt} takes {state['architecture']['input_shape']}")
+    _check_same_task(data, state["data"], ckpt)
     X, y = {"val": (data.X_val, data.y_val), "train": (data.X_train, data.y_train),
             "all": (np.concatenate([data.X_train, data.X_val]),
                     np.concatenate([data.y_train, data.y_val]))}[split]
@@ -128,7 +157,7 @@ def run_info(path: str, out: TextIO) -> int:
     from the file is printed escaped (trust.safe)."""
     p = Path(path)
     if p.is_file():
-        obj = io.load_raw(p)
+        obj = runs.load_raw(p)
         if not (isinstance(obj, dict) and obj.get("kind") == runs.KIND):
             return _info_plain(p, obj, out)
     ckpt, state, model = open_checkpoint(path, _warn)

@@ -7,6 +7,7 @@ flags on the command line.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from dataclasses import dataclass
@@ -140,12 +141,21 @@ def _short(v: Any, limit: int = 60) -> str:
     return r if len(r) <= limit else r[:limit - 5] + " ...'"
 
 
+def did_you_mean(word: Any, options: list[str]) -> str:
+    """'; did you mean X?' for the option closest to a misspelt word (difflib), else ''."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word.strip().lower(), options, 1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def choice(options: list[str]) -> Callable[[Any], str]:
     def parse(v: Any) -> str:
         s = v.strip().lower().replace("-", "_") if isinstance(v, str) else None
         table = {o.replace("-", "_"): o for o in options}
         if s not in table:
-            raise ValueError(f"expected one of {', '.join(options)}; got {v!r}")
+            raise ValueError(f"expected one of {', '.join(options)}; got {_short(v)}"
+                             f"{did_you_mean(v, options)}")
         return table[s]
     return parse
 
@@ -165,7 +175,7 @@ def dataset_name(v: Any) -> str:
     if s.lower().endswith(".csv"):
         return s
     raise ValueError(f"expected one of {', '.join(SYNTHETIC + IDX_SETS)}, or a path to a .csv "
-                     f"file; got {_short(v)}")
+                     f"file; got {_short(v)}{did_you_mean(s, SYNTHETIC + IDX_SETS)}")
 
 
 def text(v: Any) -> str:
@@ -252,8 +262,9 @@ OPTIONS = [
     Option("name", run_name, None, "Name of the run folder (default: the date and time).",
            "NAME"),
     Option("quiet", flag, False, "Print no progress, only the final summary.", is_flag=True),
-    Option("tensorboard", flag, False, "Also write TensorBoard event files (needs "
-           "tensorboardX or torch with tensorboard installed).", is_flag=True),
+    Option("tensorboard", flag, False, "Also write TensorBoard event files into the run "
+           "folder's tensorboard/ (with --monitor-gradients, the per-layer gradient norms "
+           "too); needs pip install \"chainrule[tensorboard]\" (tensorboardX).", is_flag=True),
     Option("monitor_gradients", flag, False, "Record per-layer gradient norms and "
            "update/weight ratios each step, warn when gradients vanish or explode, and draw "
            "gradients.png.", is_flag=True),
@@ -300,8 +311,9 @@ def read_config(path: str) -> dict[str, Any]:
     for key, value in data.items():
         name = str(key).replace("-", "_")
         if name not in BY_NAME:
-            raise UsageError(f"--config {path}: unknown option {key!r}; known options: "
-                             f"{', '.join(o.name.replace('_', '-') for o in OPTIONS)}")
+            raise UsageError(f"--config {path}: unknown option {_short(key)}; known options: "
+                             f"{', '.join(o.name.replace('_', '-') for o in OPTIONS)}"
+                             f"{did_you_mean(name, list(BY_NAME))}")
         out[name] = parse_value(name, value, f"--config {path}: {key}")
     return out
 

@@ -19,7 +19,12 @@ def fmt_metrics(row: dict[str, Any], keys: list[str]) -> str:
         v = row.get(k)
         if v is None:
             continue
-        parts.append(f"{k} {v:.2%}" if "accuracy" in k else f"{k} {v:.4f}")
+        if "accuracy" in k:
+            parts.append(f"{k} {v:.2%}")
+        elif k == "lr":  # 1e-05 and 1e+30 stay readable where .4f would print 0.0000 or 31 digits
+            parts.append(f"lr {v:.4g}")
+        else:
+            parts.append(f"{k} {v:.4f}")
     return "  ".join(parts)
 
 
@@ -58,6 +63,11 @@ class Progress:
         secs = time.perf_counter() - self._t0
         line = f"{self._head()}  {fmt_metrics(row, keys)}  ({secs:.2f}s)"
         self._write(("\r" + line + "\x1b[K\n") if self.tty else line + "\n")
+
+    def abort(self) -> None:
+        """End a half-drawn bar's line, so that an error printed next starts on its own."""
+        if not self.quiet and self.tty:
+            self._write("\x1b[K\n")
 
     def message(self, text: str) -> None:
         if not self.quiet:

@@ -199,9 +199,68 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
 
 
+# the first bytes of the files people mistake for a checkpoint, and what to call them
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a zip "
+          "archive (a .npz, .pt or .keras file?)"), (b"\x80", "a Python pickle (a torch .pt "
+          "file?)"), (b"\x93NUMPY", "a NumPy .npy file"), (b"\x08", "an ONNX model?"))
+
+
+def what_file(path: str | Path) -> str | None:
+    """What a file that is not a chainrule.io file looks like ('a JSON file (a run's
+    config.json)', 'a CSV file', ...), from its name and first bytes; None when it may be a
+    damaged chainrule.io file (then io's own message, which says what is wrong, is better)."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if head[8:9] == b"{" and b"\x00" in head[:8]:  # a safetensors length and header: io's
+        return None                                   # own message describes the damage
+    for magic, name in _MAGIC:
+        if head.startswith(magic) and not (magic == b"\x08" and p.suffix != ".onnx"):
+            return name
+    try:
+        text = head.decode("utf-8").lstrip()
+    except UnicodeDecodeError:
+        return None
+    if any(c < " " and c not in "\t\n\r\f" for c in text):  # binary that happens to decode
+        return None
+    suffix = p.suffix.lower()
+    if p.name in ("config.json", "metrics.csv", "events.jsonl"):
+        return f"a run folder's {p.name} (text; the checkpoints lie beside it)"
+    if suffix == ".jsonl" or (text.startswith("{") and "}\n{" in text):
+        return "a JSON-lines text file"
+    if suffix in (".json", ".toml") or text.startswith(("{", "[")):
+        return "a JSON file" if suffix != ".toml" else "a TOML file"
+    if suffix in (".csv", ".tsv") or "," in text.split("\n", 1)[0]:
+        return "a CSV file"
+    return "a text file" if text else "an empty file"
+
+
+def not_a_checkpoint(path: str | Path, error: Exception) -> Exception:
+    """A CheckpointError saying what the file is instead of a checkpoint, or `error` itself
+    when the file may be a damaged one."""
+    kind = what_file(path)
+    if kind is None:
+        return error
+    return io.CheckpointError(
+        f"{path} is not a checkpoint: it is {kind}. Give a run folder (its best checkpoint "
+        f"is used) or a checkpoint file in it: {BEST}, {LAST} or {PREVIOUS}")
+
+
+def load_raw(path: str | Path) -> Any:
+    """io.load_raw(path), with an error that says what the file is when it is not a
+    chainrule.io file at all (a JSON file, a CSV file, an image ...)."""
+    try:
+        return io.load_raw(path)
+    except io.CheckpointError as e:
+        raise not_a_checkpoint(path, e) from None
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """A run checkpoint file's contents; CheckpointError when it is not one."""
-    state = io.load_raw(path)
+    state = load_raw(path)
     if not isinstance(state, dict) or state.get("kind") != KIND:
         raise io.CheckpointError(f"{path}: a chainrule file, but not a checkpoint of "
                                  "`chainrule train` (no run state in it)")

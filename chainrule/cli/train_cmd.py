@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from chainrule.cli import runs
 from chainrule.cli.data import Data, load_data
 from chainrule.cli.models import architecture
 from chainrule.cli.options import RESUME_MAY_CHANGE, UsageError, read_config, resolve
 from chainrule.cli.progress import Progress
-from chainrule.cli.trainer import EPOCH_SCHEDULES, Trainer
+from chainrule.cli.trainer import EPOCH_SCHEDULES, Diverged, Trainer
 from chainrule.cli.trust import check_training_fits, safe, usable_state
 from chainrule.data.datasets import DatasetError
 
@@ -115,7 +117,19 @@ def run_train(given: dict[str, Any], config_file: str | None = None, resume: str
         progress.message(f"note: {safe(note)}")
     _begin(trainer, run, state, progress)
     try:
-        _loop(trainer, run, progress, tb)
+        # a diverging run overflows before its loss is NaN: Diverged says so in words, at the
+        # first non-finite loss, instead of NumPy's RuntimeWarnings from deep inside an op
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            _loop(trainer, run, progress, tb)
+    except Diverged as e:
+        progress.abort()
+        run.event("diverged", epoch=e.epoch, step=e.step, loss=str(e.loss))
+        done = len(trainer.history)
+        kept = f"{runs.LAST} holds epoch {done}, the last finite one" if done else \
+            "no epoch finished, so no checkpoint was written"
+        print(f"chainrule train: error: {e}\nrun folder: {run.folder} ({kept})",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         run.event("interrupted", epoch=trainer.epoch)
         print(f"\ninterrupted after epoch {trainer.epoch}; continue with:\n"
@@ -147,7 +161,9 @@ def _begin(trainer: Trainer, run: runs.Run, state: dict[str, Any] | None,
 
 
 def _finish_config(cfg: dict[str, Any], trainer: Trainer) -> None:
-    """Record the values the optimizer actually uses for options left to its defaults."""
+    """Record the values actually used for options left to their defaults: the hidden
+    widths of the architecture, the optimizer's momentum and weight decay."""
+    cfg["hidden"] = list(trainer.arch["hidden"])
     group = trainer.opt.param_groups[0]
     for key in ("momentum", "weight_decay"):
         if cfg[key] is None and key in group:
@@ -165,6 +181,7 @@ def _headline(cfg: dict[str, Any], data: Data, trainer: Trainer, run: runs.Run) 
 def _loop(trainer: Trainer, run: runs.Run, progress: Progress, tb: Any) -> None:
     columns = trainer.columns()
     shown = [c for c in columns if c not in ("epoch", "time")]
+    logged = 0  # how many of the gradient monitor's steps are in TensorBoard
     while trainer.epoch < trainer.cfg["epochs"]:
         progress.start(trainer.epoch + 1)
         row = trainer.train_epoch(progress.step)
@@ -178,7 +195,25 @@ def _loop(trainer: Trainer, run: runs.Run, progress: Progress, tb: Any) -> None:
             for k in shown:
                 if row.get(k) is not None:
                     tb.add_scalar(k, row[k], trainer.epoch)
+            if trainer.monitor is not None:
+                logged = _log_gradients(tb, trainer.monitor, logged)
         progress.end(row, shown)
+
+
+def _log_gradients(tb: Any, monitor: Any, start: int) -> int:
+    """The gradient monitor's steps from `start` on, as TensorBoard scalars per layer
+    (gradients/norm/LAYER and gradients/update_ratio/LAYER, by training step); returns how
+    many steps are logged now."""
+    import math
+
+    for i in range(start, len(monitor.steps)):
+        for layer in monitor.layers:
+            for tag, values in (("norm", monitor.grad_norms), ("update_ratio",
+                                                               monitor.update_ratios)):
+                if math.isfinite(values[layer][i]):
+                    tb.add_scalar(f"gradients/{tag}/{layer}", values[layer][i],
+                                  monitor.steps[i])
+    return len(monitor.steps)
 
 
 def _report(trainer: Trainer, run: runs.Run, out: TextIO) -> int:
@@ -241,5 +276,9 @@ def _summary_writer() -> Any:
             return __import__(module, fromlist=["SummaryWriter"]).SummaryWriter
         except ImportError:
             continue
-    raise RuntimeError("--tensorboard needs a TensorBoard writer: pip install tensorboardX "
-                       "(or tensorboard, for torch.utils.tensorboard)")
+    # the `tensorboard` package alone only views event files: writing them here needs
+    # tensorboardX (the extra), or torch with tensorboard (torch.utils.tensorboard)
+    raise RuntimeError('--tensorboard writes event files with tensorboardX: pip install '
+                       '"chainrule[tensorboard]" (or pip install tensorboardX). The '
+                       'tensorboard package alone can view them but not write them, unless '
+                       'torch is installed too')

@@ -26,6 +26,29 @@ EVAL_BATCH = 1024
 EPOCH_SCHEDULES = {"step", "cosine", "exponential", "warmup", "onecycle"}
 
 
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite: training stops at the first such step (exit status 1)."""
+
+    def __init__(self, message: str, epoch: int, step: int, loss: float) -> None:
+        super().__init__(message)
+        self.epoch, self.step, self.loss = epoch, step, loss
+
+
+def divergence_message(cfg: dict[str, Any], where: str, loss: float) -> str:
+    """Why a run stopped on a non-finite loss, and the learning rate to try instead."""
+    from chainrule.cli.options import DEFAULT_LR
+
+    lr, name = cfg["lr"], cfg["optimizer"]
+    default = DEFAULT_LR.get(name, 0.01)
+    # a rate above the optimizer's default: back to the default; at or below it: 10x smaller
+    suggest = default if lr > default else lr / 10
+    return (f"training diverged: the loss became {loss} at {where}. The likely cause is a "
+            f"learning rate too large for {name} (--lr {lr:g}): each step overshoots until the "
+            "weights overflow. "
+            f"Try --lr {suggest:g}" + (f" ({name}'s default)" if suggest == default else "")
+            + "; a smaller --batch-size or input scale can also help")
+
+
 def make_loss(name: str, task: str, n_classes: int) -> Callable[[Any, Any], Any]:
     """loss(outputs, targets): cross-entropy on logits, or mse / l1 / huber on the outputs
     (regression) or on softmax probabilities against one-hot targets (classification).
@@ -117,8 +140,11 @@ class Trainer:
             if onecycle:
                 self.scheduler.step()
             self.step += 1
-            n = len(yb)
-            total, seen = total + loss.item() * n, seen + n
+            n, value = len(yb), loss.item()
+            if not np.isfinite(value):
+                self._diverged(f"epoch {self.epoch + 1}, step {i} of {len(self.loader)} "
+                               f"(step {self.step} of the run)", value, self.epoch + 1)
+            total, seen = total + value * n, seen + n
             if self.classify:
                 correct += int((out.argmax(-1) == yb).sum())
             on_step(i, total / seen, correct / seen if self.classify else None)
@@ -128,10 +154,16 @@ class Trainer:
         if len(self.data.y_val):
             row["val_loss"], row["val_accuracy"] = self.evaluate(self.data.X_val,
                                                                  self.data.y_val)
+            if not np.isfinite(row["val_loss"]):
+                self._diverged(f"epoch {self.epoch} (on the validation set, after step "
+                               f"{self.step})", row["val_loss"], self.epoch)
         self._step_schedule(row)
         row.update(lr=lr, time=time.perf_counter() - t0)
         self.history.append(row)
         return row
+
+    def _diverged(self, where: str, loss: float, epoch: int) -> None:
+        raise Diverged(divergence_message(self.cfg, where, loss), epoch, self.step, loss)
 
     def _descend(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         """One optimizer step on the batch; the outputs and loss at the weights before it.

@@ -68,18 +68,29 @@ def _optimizer_names(s: str) -> list[str]:
     return names
 
 
-def _surface_options(p: argparse.ArgumentParser) -> None:
+def _one_optimizer(s: str) -> str:
+    names = _optimizer_names(s)
+    if len(names) > 1:
+        raise argparse.ArgumentTypeError(f"lr-sweep runs one optimizer, got {s!r}; compare "
+                                         "several with `chainrule viz descent --optimizers`")
+    return names[0]
+
+
+def _surface_options(p: argparse.ArgumentParser, animate: bool = False) -> None:
     p.add_argument("--function", type=_surface_name, default="rosenbrock",
                    help="The cost surface: quadratic, rosenbrock, beale, himmelblau, saddle, "
                    "rastrigin (default rosenbrock).")
     p.add_argument("--condition", type=float, default=10.0,
-                   help="Condition number of the quadratic bowl (default 10).")
+                   help="Condition number of the quadratic bowl, for --function quadratic "
+                   "(default 10).")
     p.add_argument("--steps", type=int, default=None, help="Steps per run (default: the "
                    "surface's own).")
     p.add_argument("--start", type=_floats(2, "--start"), default=None, metavar="X,Y",
                    help="Starting point (default: the surface's own).")
     p.add_argument("--out", "-o", default=None, metavar="FILE",
-                   help="Write the picture (.png, .svg, .pdf; .gif with --animate).")
+                   help="Write the picture (.png, .svg, .pdf" + ("; .gif with --animate"
+                                                                 if animate else "")
+                   + "); default: print the numbers only.")
 
 
 def add_viz_subparser(subparsers: Any, parents: Sequence[argparse.ArgumentParser] = ()) -> Any:
@@ -111,7 +122,7 @@ def add_viz_subparser(subparsers: Any, parents: Sequence[argparse.ArgumentParser
     d = sub.add_parser("descent", help="Optimizers on a 2-D cost surface.",
                        description="Run chainrule.optim optimizers on a cost surface; print "
                        "their numbers and draw their trajectories and losses.")
-    _surface_options(d)
+    _surface_options(d, animate=True)
     d.add_argument("--optimizers", type=_optimizer_names, default=["sgd", "momentum", "adam"],
                    help="Comma-separated optimizer names from the registry: sgd, momentum, "
                    "nesterov, adagrad, rmsprop, adadelta, adam, amsgrad, adamw, adamax, nadam, "
@@ -123,12 +134,15 @@ def add_viz_subparser(subparsers: Any, parents: Sequence[argparse.ArgumentParser
                        description="Where does descent turn to divergence? Run one optimizer "
                        "at log-spaced learning rates on a cost surface.")
     _surface_options(s)
-    s.add_argument("--optimizer", type=_optimizer_names, default=["sgd"],
-                   help="The optimizer (default sgd).")
-    s.add_argument("--lrs", type=_floats(None, "--lrs"), default=None, metavar="LR,LR,...",
-                   help="The learning rates (default: 25, log-spaced around the surface's).")
-    s.add_argument("--lr-range", type=_floats(3, "--lr-range"), default=None,
-                   metavar="LOW,HIGH,COUNT", help="COUNT log-spaced rates from LOW to HIGH.")
+    s.add_argument("--optimizer", type=_one_optimizer, default="sgd", metavar="NAME",
+                   help="One optimizer from the registry, as for descent (default sgd).")
+    rates = s.add_mutually_exclusive_group()
+    rates.add_argument("--lrs", type=_floats(None, "--lrs"), default=None, metavar="LR,LR,...",
+                       help="The learning rates (default: 25 rates, log-spaced from 1/1000 "
+                       "to 10 times the optimizer's readable rate on the surface).")
+    rates.add_argument("--lr-range", type=_floats(3, "--lr-range"), default=None,
+                       metavar="LOW,HIGH,COUNT",
+                       help="COUNT log-spaced rates from LOW to HIGH, instead of --lrs.")
     return viz
 
 
@@ -179,7 +193,7 @@ def _sweep(args: argparse.Namespace, out: TextIO) -> int:
             raise ValueError(f"--lr-range: need 0 < LOW < HIGH and COUNT >= 2, got "
                              f"{lo:g},{hi:g},{n:g}")
         lrs = np.logspace(np.log10(lo), np.log10(hi), int(n))
-    r = lr_sweep(_surface(args), args.optimizer[0], lrs=lrs, steps=args.steps)
+    r = lr_sweep(_surface(args), args.optimizer, lrs=lrs, steps=args.steps)
     print(r.summary(), file=out)
     if args.out:
         r.plot(args.out)

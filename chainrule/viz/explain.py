@@ -21,15 +21,18 @@ from chainrule.tensor import Tensor
 from chainrule.viz._common import host, values
 from chainrule.viz._walk import Walk
 
-# local derivative of each input, per op, in words: a, b (or x) are the inputs, y the result
+# local derivative of each input, per op, in words, written with the inputs' own names ({0},
+# {1}) and the op's function: never "y" for the result, which a reader takes for the target
 FORMULAS: dict[str, tuple[str, ...]] = {
     "Add": ("1", "1"), "Sub": ("1", "-1"), "Mul": ("{1}", "{0}"),
-    "Div": ("1/{1}", "-{0}/{1}^2"), "Pow": ("{1} * {0}^({1}-1)", "y * ln {0}"),
-    "Neg": ("-1",), "Abs": ("sign({0})",), "Exp": ("exp({0}) = y",), "Log": ("1/{0}",),
+    "Div": ("1/{1}", "-{0}/{1}^2"), "Pow": ("{1} * {0}^({1}-1)", "{0}^{1} * ln {0}"),
+    "Neg": ("-1",), "Abs": ("sign({0})",), "Exp": ("exp({0})",), "Log": ("1/{0}",),
     "Log1p": ("1/(1+{0})",), "Sqrt": ("1/(2 sqrt({0}))",), "Sin": ("cos({0})",),
-    "Cos": ("-sin({0})",), "Tanh": ("1 - y^2",), "Sigmoid": ("y (1 - y)",),
+    "Cos": ("-sin({0})",), "Tanh": ("1 - tanh({0})^2",),
+    "Sigmoid": ("sigmoid({0}) (1 - sigmoid({0}))",),
     "Softplus": ("sigmoid(beta {0})",), "Relu": ("1 where {0} > 0, else 0",),
-    "LeakyRelu": ("1 where {0} > 0, else the slope",), "Elu": ("1 where {0} > 0, else y + alpha",),
+    "LeakyRelu": ("1 where {0} > 0, else the slope",),
+    "Elu": ("1 where {0} > 0, else elu({0}) + alpha",),
     "Clip": ("1 inside [min, max], else 0",), "Maximum": ("1 where {0} wins", "1 where {1} wins"),
     "Minimum": ("1 where {0} wins", "1 where {1} wins"), "Where": ("0", "1 where the condition "
                                                                   "holds", "1 where it does not"),
@@ -43,7 +46,7 @@ FORMULAS: dict[str, tuple[str, ...]] = {
     "MatMul": ("upstream @ {1}^T", "{0}^T @ upstream"),
     "LinearFunction": ("upstream @ {1}", "upstream^T @ {0}", "upstream summed over the batch"),
     "SoftmaxCrossEntropy": ("softmax({0}) - onehot(target), times upstream",),
-    "Softmax": ("y * (upstream - sum(upstream * y))",),
+    "Softmax": ("s * (upstream - sum(upstream * s)), s = softmax({0})",),
     "LogSoftmax": ("upstream - softmax({0}) * sum(upstream)",),
 }
 # ops whose local derivative is one number per element of the result: shown as numbers

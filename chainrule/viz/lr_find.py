@@ -32,6 +32,15 @@ class LRFinderResult:
     suggestion: float
     suggestion_index: int
 
+    def __repr__(self) -> str:
+        # the arrays hold hundreds of numbers: a summary, not a dump (they stay attributes)
+        n, lo, hi = len(self.lrs), self.lrs[0], self.lrs[-1]
+        best = self.losses[self.suggestion_index]
+        return (f"LRFinderResult(suggestion={num(self.suggestion, 3)}, {n} learning rates "
+                f"from {num(lo, 3)} to {num(hi, 3)}, smoothed loss {num(best, 4)} at the "
+                "suggestion; .lrs, .losses, .raw_losses, .plot())") if n else \
+            "LRFinderResult(no learning rates tried)"
+
     def plot(self, path: str | Path | None = None) -> Any:
         """Smoothed loss against learning rate (log x), the suggestion marked."""
         fig = figure(6.5, 4.2, "LRFinderResult.plot")

@@ -32,6 +32,7 @@ def plot_curves(history: Sequence[dict[str, Any]], path: str | Path) -> Path:
     if any(r.get("accuracy") is not None for r in history):
         panels.append(("accuracy", "accuracy"))
     fig = _figure(5.0 * len(panels), 3.8)
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
     for i, (key, title) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         for prefix, label in (("", "train"), ("val_", "validation")):
@@ -39,9 +40,17 @@ def plot_curves(history: Sequence[dict[str, Any]], path: str | Path) -> Path:
             if any(y is not None for y in ys):
                 ax.plot(epochs, [np.nan if y is None else y for y in ys], label=label)
         ax.set_xlabel("epoch")
+        log = key == "loss" and all((r.get("loss") or 0) > 0 for r in history)
+        ax.set_ylabel({"loss": "loss (log scale)" if log else "loss",
+                       "accuracy": "accuracy (fraction correct)"}[key])
         ax.set_title(title)
-        if key == "loss" and all((r.get("loss") or 0) > 0 for r in history):
+        # epochs are whole numbers: no tick at 2.5 on a short run
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if log:
             ax.set_yscale("log")
+            plain = FuncFormatter(lambda v, _: f"{v:g}")  # 0.9, not 9 x 10^-1
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

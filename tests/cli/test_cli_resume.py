@@ -139,7 +139,8 @@ def test_bad_resumes_are_refused(cli, tmp_path):
         (["--resume", r, "--config", "x.toml"], 2, "--config and --resume do not go together"),
         (["--resume", tmp_path / "c", "--epochs", "4"], 2, "--schedule cosine"),
         (["--resume", tmp_path / "nope"], 1, "no such run folder or checkpoint"),
-        (["--resume", tmp_path / "r" / "config.json"], 1, "damaged or not a checkpoint"),
+        (["--resume", tmp_path / "r" / "config.json"], 1,
+         "is not a checkpoint: it is a run folder's config.json"),
     ]
     for argv, code, words in cases:
         status, _, err = cli("train", *argv)

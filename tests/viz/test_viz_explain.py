@@ -60,7 +60,7 @@ def test_scalar_chain_rule_numbers():
     assert fan_in[0]["parts"] == pytest.approx([ds * -3, ds * 0.5])  # via x*y, then via z*x
     assert fan_in[0]["total"] == pytest.approx(ds * (-3 + 0.5))
     sig = next(r for r in ex.records if r["kind"] == "send" and r["op"] == "Sigmoid")
-    assert sig["local"] == "y (1 - y)" and sig["local_value"] == pytest.approx(ds)
+    assert sig["local"] == "sigmoid(t3) (1 - sigmoid(t3))" and sig["local_value"] == pytest.approx(ds)
     text = str(ex)
     assert "x is used 2 times" in text and f"= {ds * -2.5:.4g}" in text
     assert "d loss/d y = " + f"{ds * 2:.4g}" in text
