@@ -81,3 +81,18 @@ def test_leaf_names_show_in_the_table():
     w.name = "layers.0.W"
     table = cr.autograd.grad_table((w * 3.0).sum())
     assert list(table)[-1].op == "leaf layers.0.W"
+
+
+def test_model_names_the_parameter_rows():
+    # the rows of a model's parameters say which layer they belong to, not just "leaf"
+    model = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.ReLU(), cr.nn.Linear(3, 1))
+    loss = model(cr.randn(4, 2)).sum()
+    ops = [row.op for row in cr.grad_table(loss, model=model)]
+    assert [o for o in ops if o.startswith("param")] == [
+        "param 2.weight", "param 2.bias", "param 0.weight", "param 0.bias"]
+    assert "leaf" not in ops
+    w = model[0].weight
+    named = [row.op for row in cr.grad_table(loss, model={"w": w})]
+    assert "param w" in named and named.count("leaf") == 3
+    with pytest.raises(TypeError, match="Module or a"):
+        cr.grad_table(loss, model=[w])
