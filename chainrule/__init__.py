@@ -30,6 +30,7 @@ from chainrule.creation import (
 from chainrule.conversion import from_dlpack
 from chainrule import accelerator, cuda, data, func, io, linalg, nn, numerical, optim  # noqa: F401
 from chainrule import serialization, utils, viz  # noqa: F401
+from chainrule import distributed  # noqa: F401  (light: mpi4py is imported by init_process_group)
 from chainrule import onnx  # noqa: F401  (light: the onnx package is imported when used)
 from chainrule.io import CheckpointError, load, save
 from chainrule.func import grad, hessian, jacobian, jvp, value_and_grad, vjp

@@ -1,7 +1,8 @@
 """DistributedSampler: each of `num_replicas` processes reads its own share of a dataset, as in
 torch.utils.data.distributed.
 
-    sampler = DistributedSampler(ds, num_replicas=world_size, rank=rank)
+    sampler = DistributedSampler(ds)    # num_replicas and rank from the process group
+                                        # (dist.init_process_group), or pass them
     loader = DataLoader(ds, batch_size=32, sampler=sampler)
     for epoch in range(epochs):
         sampler.set_epoch(epoch)        # a new shuffle each epoch, the same on every rank
@@ -26,10 +27,13 @@ class DistributedSampler(Sampler):
     def __init__(self, dataset: Any, num_replicas: int | None = None, rank: int | None = None,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
         if num_replicas is None or rank is None:
-            # chainrule has no process group to ask (PyTorch's message, and the fix)
-            raise ValueError("Default process group has not been initialized, please make sure "
-                             "to call init_process_group. In chainrule, pass num_replicas= and "
-                             "rank= explicitly.")
+            # from the process group, as PyTorch (its ValueError when there is none)
+            from chainrule import distributed as dist
+
+            if num_replicas is None:
+                num_replicas = dist.get_world_size()
+            if rank is None:
+                rank = dist.get_rank()
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
                              f"[0, {num_replicas - 1}]")

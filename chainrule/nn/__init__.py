@@ -74,5 +74,9 @@ from chainrule.nn.layers.misc import (  # noqa: F401
     Bilinear, CosineSimilarity, PairwiseDistance, RMSNorm,
 )
 
+# -- nn.parallel: DistributedDataParallel (issue 12; mpi4py is imported only when used) ----
+from chainrule.nn import parallel  # noqa: F401
+from chainrule.nn.parallel.sync_batchnorm import SyncBatchNorm  # noqa: F401
+
 # -- torch.nn.modules.<submodule> paths (last: it gathers the classes imported above) ----------
 from chainrule.nn import modules  # noqa: E402, F401
