@@ -158,8 +158,7 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
     shape = tuple(t.shape[0] for t in ts)
     out = [t.reshape((1,) * i + (-1,) + (1,) * (len(ts) - i - 1)).expand(shape)
            for i, t in enumerate(ts)]
-    if swap:
-        out = [o.transpose(0, 1) for o in out]
+    if swap:  # as PyTorch: 'xy' is 'ij' of the first two inputs swapped, outputs swapped back
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 

@@ -485,3 +485,21 @@ def test_clamp_tensor_bounds_give_ties_to_the_input_as_torch(bounds: str) -> Non
         assert (ours is None) == (theirs is None)
         if ours is not None:
             np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+@pytest.mark.parametrize("sizes", [(2, 3), (3, 2), (2, 3, 4), (1, 5), (4,)])
+def test_meshgrid_shapes_values_and_gradients_as_torch(sizes: tuple, indexing: str) -> None:
+    # 'xy' is Cartesian: meshgrid(x (2,), y (3,), indexing='xy') gives (3, 2) grids
+    torch = pytest.importorskip("torch")
+    arrays = [np.arange(float(n)) + 10 * k for k, n in enumerate(sizes)]
+
+    def run(lib: Any) -> list:
+        xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+        grids = lib.meshgrid(*xs, indexing=indexing)
+        sum(((g * (k + 1)) ** 2).sum() for k, g in enumerate(grids)).backward()
+        return [g.detach().numpy() for g in grids] + [x.grad.numpy() for x in xs]
+
+    for ours, theirs in zip(run(cr), run(torch)):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs)
