@@ -30,7 +30,7 @@ from chainrule.keras._graph import (
     snake_case,
     unique_name,
 )
-from chainrule.keras._weight import Weight
+from chainrule.keras._weight import Variable, Weight
 from chainrule.nn.module import Module, Parameter
 from chainrule.operands import as_tensor
 from chainrule.tensor import Tensor
@@ -148,7 +148,7 @@ class Layer(Module):
         w = Weight(name, shape, trainable, layout, convert)
         names = [attr or name] if attr is None or isinstance(attr, str) else list(attr)
         for a, n in zip(w.stored(value), names):
-            p = Parameter(as_tensor(np.ascontiguousarray(a)),
+            p = Variable(as_tensor(np.ascontiguousarray(a)),
                           requires_grad=trainable and self._trainable)
             p.name = f"{self.name}/{name}"
             setattr(owner if owner is not None else self, n, p)

@@ -4,12 +4,55 @@ reordered; one Keras bias may be split over two Parameters)."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import weakref
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from chainrule.nn.module import Parameter
 from chainrule.tensor import Tensor
+
+# view Tensor -> the Weight it shows, so optimizer.apply(grads, model.trainable_weights) can
+# hand Keras-layout gradients back to the Parameters that store the weight
+# (keyed by id: a Tensor's == is elementwise, so it cannot key a WeakKeyDictionary)
+_VIEWS: dict[int, tuple[weakref.ref, Weight]] = {}
+
+
+def _register(t: Tensor, w: Weight) -> None:
+    key = id(t)
+    _VIEWS[key] = (weakref.ref(t, lambda _: _VIEWS.pop(key, None)), w)
+
+
+class Variable(Parameter):
+    """The Parameter of a Keras weight stored in Keras' own layout. As on Keras' torch backend,
+    `v.value` is the tensor itself: after loss.backward(), v.value.grad is its gradient."""
+
+    @property
+    def value(self) -> Tensor:
+        return self
+
+
+class WeightView(Tensor):
+    """A Keras weight in Keras' layout when the layer stores it in another (a Dense kernel):
+    `v.value.grad` is the stored Parameter's gradient in Keras' layout, as Keras gives it."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> Tensor:
+        w = weight_of(self)
+        t = Tensor._make(self.array, None)
+        t._vc = self._vc
+        if w is not None and all(p.grad is not None for p in w.params):
+            grads = [p.grad.array for p in w.params]
+            t.grad = Tensor._make(np.ascontiguousarray(w.to_keras(grads)), None)
+        return t
+
+
+def weight_of(t: Any) -> Weight | None:
+    """The Weight a view from Weight.view shows (None for anything else)."""
+    entry = _VIEWS.get(id(t)) if isinstance(t, WeightView) else None
+    return entry[1] if entry is not None and entry[0]() is t else None
 
 
 class Weight:
@@ -50,6 +93,8 @@ class Weight:
             t = self.params[0].detach().permute(*(int(i) for i in np.argsort(self.layout)))
         else:
             t = Tensor._make(self.to_keras([p.array for p in self.params]), None)
+        t.__class__ = WeightView  # the same slots: Keras' Variable API (.value) on the view
+        _register(t, self)
         t.name = f"{owner}/{self.name}"
         return t
 

@@ -87,8 +87,21 @@ class CallbackList:
         return bool(self._by_hook[hook])
 
     def call(self, hook: str, *args: Any) -> None:
-        for fn in self._by_hook[hook]:
-            fn(*args)
+        """Run `hook` on each callback that defines it; the logs (the last argument) go out as
+        Keras sends them: {} rather than None, flattened, sorted, Python floats, one dict
+        shared by the callbacks (what one adds, the next sees)."""
+        fns = self._by_hook[hook]
+        if not fns:
+            return
+        from chainrule.keras.models.steps import pythonify_logs
+
+        *head, logs = args
+        if "predict_batch" not in hook:  # predict's batch logs hold the outputs as they are
+            logs = pythonify_logs(logs)
+        elif logs is None:
+            logs = {}
+        for fn in fns:
+            fn(*head, logs)
 
 
 class History(Callback):
@@ -152,6 +165,8 @@ class _Monitor(Callback):
         self.best: float | None = baseline
 
     def _higher_is_better(self) -> bool:
+        """Keras' rule for mode='auto': a loss goes down; else the direction of the compiled
+        metric of that name; else ValueError (as Keras raises), asking for mode."""
         if self.mode != "auto":
             return self.mode == "max"
         name = self.monitor.removeprefix("val_")
@@ -160,12 +175,11 @@ class _Monitor(Callback):
         direction = getattr(self.model, "_metric_direction", lambda n: None)(name)
         if direction is not None:
             return direction == "up"
-        if name.endswith(("acc", "accuracy", "auc", "precision", "recall")):
-            return True
-        if name.endswith(("error", "crossentropy", "mse", "mae")):
-            return False
-        raise ValueError(f"{type(self).__name__}: cannot tell whether {self.monitor!r} should "
-                         "go up or down; pass mode='max' or mode='min'")
+        raise ValueError(f"{type(self).__name__} callback received monitor={self.monitor}, but "
+                         "Keras isn't able to automatically determine whether that metric "
+                         "should be maximized or minimized. Pass `mode='max'` in order to "
+                         "monitor based on the highest metric value, or pass `mode='min'` in "
+                         "order to use the lowest value.")
 
     def _is_improvement(self, value: float, reference: float | None) -> bool:
         if reference is None:
@@ -175,6 +189,7 @@ class _Monitor(Callback):
         return value + self.min_delta < reference
 
     def _current(self, logs: dict | None) -> float | None:
+        self._higher_is_better()  # mode='auto' on a quantity of unknown direction raises
         value = (logs or {}).get(self.monitor)
         if value is None:
             warnings.warn(f"{type(self).__name__} is conditioned on {self.monitor!r}, which is "
@@ -345,7 +360,9 @@ class CSVLogger(Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = dict(logs or {})
         if self._keys is None:
-            self._keys = list(logs)
+            self._keys = sorted(logs)
+            if not any(k.startswith("val_") for k in self._keys):  # Keras' columns: NA there
+                self._keys += [f"val_{k}" for k in self._keys]
             self._writer = csv.DictWriter(self._file, ["epoch"] + self._keys,
                                           delimiter=self.sep)
             if not self._header_done:
@@ -360,11 +377,19 @@ class CSVLogger(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite."""
+    """Stop training as soon as a batch's loss is NaN or infinite (raise_error=True: raise
+    RuntimeError there instead, skipping the callbacks' cleanup, as Keras does)."""
+
+    def __init__(self, raise_error: bool = False) -> None:
+        super().__init__()
+        self.raise_error = raise_error
 
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: "
+                                   f"{loss}. Terminating training immediately.")
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
 

@@ -35,7 +35,7 @@ def _sparse(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> np.ndarray:
     p = _np(y_pred)
     t = _match(_np(y_true), p)
-    return ((p > threshold) == (t > 0.5)).mean(axis=-1)
+    return (t == (p > threshold)).mean(axis=-1)  # Keras compares the targets as they are
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> np.ndarray:
@@ -128,7 +128,10 @@ class Mean(Metric):
             self.total += float(v.sum())
             self.count += v.size
             return
-        w = np.broadcast_to(_np(sample_weight).reshape((-1,) + (1,) * (v.ndim - 1)), v.shape)
+        w = _np(sample_weight).astype(np.float64)
+        if w.size != 1 or v.ndim == 0:  # one weight per sample (a scalar weighs every value)
+            w = w.reshape(()) if w.size == 1 else w.reshape((-1,) + (1,) * (v.ndim - 1))
+        w = np.broadcast_to(w, v.shape)
         self.total += float((v * w).sum())
         self.count += float(w.sum())
 
@@ -227,13 +230,100 @@ NAMES: dict[str, type] = {
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "mape": MeanAbsolutePercentageError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError,
-    "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
+    "root_mean_squared_error": RootMeanSquaredError,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "precision": Precision, "recall": Recall,
 }
 CLASSES: dict[str, type] = {c.__name__: c for c in set(NAMES.values())}
+
+
+class LossTracker(Mean):
+    """model.metrics' 'loss': the running mean of the loss, kept in the model's compile state
+    (so the built-in step and a custom train_step's update_state(loss) add to the same mean)."""
+
+    def __init__(self, model: Any, name: str = "loss") -> None:
+        self.model = model
+        super().__init__(name)
+
+    @property  # type: ignore[override]
+    def total(self) -> float:
+        return self.model.compiled.loss_sum
+
+    @total.setter
+    def total(self, value: float) -> None:
+        self.model.compiled.loss_sum = value
+
+    @property  # type: ignore[override]
+    def count(self) -> float:
+        return self.model.compiled.count
+
+    @count.setter
+    def count(self, value: float) -> None:
+        self.model.compiled.count = value
+
+    def reset_state(self) -> None:
+        c = self.model.compiled
+        c.loss_sum, c.count, c.part_sums = 0.0, 0, {}
+
+
+class OutputLossTracker(Metric):
+    """model.metrics' '<output>_loss' of a model with several outputs: that output's running
+    loss, kept in the model's compile state (reset with the 'loss' tracker)."""
+
+    def __init__(self, model: Any, index: int, name: str) -> None:
+        self.model, self.index = model, index
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        c = self.model.compiled
+        if c is not None:
+            c.part_sums.pop(self.index, None)
+
+    def update_state(self, values: Any, sample_weight: Any = None) -> None:
+        c = self.model.compiled
+        w = 1.0 if sample_weight is None else float(_np(sample_weight).sum())
+        c.part_sums[self.index] = c.part_sums.get(self.index, 0.0) + float(
+            _np(values).mean()) * w
+
+    def result(self) -> float:
+        c = self.model.compiled
+        return c.part_sums.get(self.index, 0.0) / c.count if c.count else 0.0
+
+
+class CompileMetrics(Metric):
+    """model.metrics' 'compile_metrics': the metrics given to compile(), updated together;
+    result() is a dict {name: value} (fit logs each at the top level)."""
+
+    def __init__(self, model: Any, name: str = "compile_metrics") -> None:
+        self.model = model
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        c = self.model.compiled
+        if c is not None:
+            c.reset_metrics()
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        c = self.model.compiled
+        ys = list(y_true) if isinstance(y_true, (list, tuple)) else [y_true]
+        outs = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+        outs = [o if isinstance(o, Tensor) else as_tensor(_np(o)) for o in outs]
+        if not c._resolved:
+            c._resolve(len(outs))
+        c.update_metrics([_np(y) for y in ys], outs,
+                         None if sample_weight is None else _np(sample_weight))
+
+    def result(self) -> dict[str, float]:  # type: ignore[override]
+        c = self.model.compiled
+        return {} if c is None else c.metric_logs()
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The metric objects inside, in compile() order (built at the first batch)."""
+        c = self.model.compiled
+        return [m for _, m, _, _ in (c._metrics or [])] if c is not None else []
 
 
 def get(identifier: Any, loss: Any = None, y_true: Any = None, y_pred: Any = None) -> Metric:
@@ -244,7 +334,9 @@ def get(identifier: Any, loss: Any = None, y_true: Any = None, y_pred: Any = Non
     if isinstance(identifier, str):
         if identifier in ("accuracy", "acc"):
             return _accuracy(identifier, loss, y_true, y_pred)
-        cls = NAMES.get(identifier) or CLASSES.get(identifier)
+        if identifier in NAMES:  # Keras logs a metric under the name it was asked by: 'mae'
+            return NAMES[identifier](name=identifier)
+        cls = CLASSES.get(identifier)
         if cls is None:
             raise ValueError(f"unknown metric {identifier!r}; valid metrics are 'accuracy', "
                              f"{', '.join(repr(k) for k in NAMES)}, a Metric instance or a "

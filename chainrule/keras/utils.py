@@ -1,5 +1,5 @@
-"""Utilities Keras code commonly imports: to_categorical, set_random_seed, clear_session, and the
-Progbar behind fit()'s progress display."""
+"""Utilities Keras code commonly imports: to_categorical, set_random_seed, clear_session,
+PyDataset / Sequence, unpack_x_y_sample_weight, and the Progbar behind fit()'s progress display."""
 
 from __future__ import annotations
 
@@ -12,11 +12,72 @@ import numpy as np
 from chainrule.keras._graph import clear_session
 from chainrule.random import manual_seed
 
-__all__ = ["Progbar", "clear_session", "set_random_seed", "to_categorical"]
+__all__ = ["Progbar", "PyDataset", "Sequence", "clear_session", "pack_x_y_sample_weight",
+           "pad_sequences", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight"]
+
+
+class PyDataset:
+    """Keras' PyDataset: batches by index. Subclass it, call super().__init__(**kwargs), and
+    define __getitem__(index) -> a whole batch (x, y[, sample_weight]) and __len__ -> the number
+    of batches; on_epoch_begin / on_epoch_end run around each pass. fit(dataset) reads it in
+    order (shuffle=True shuffles the batch order). Batches are read in this process: workers and
+    use_multiprocessing are accepted and ignored."""
+
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False,
+                 max_queue_size: int = 10) -> None:
+        self._workers, self._use_multiprocessing = workers, use_multiprocessing
+        self._max_queue_size = max_queue_size
+
+    @property
+    def workers(self) -> int:
+        return getattr(self, "_workers", 1)
+
+    @property
+    def use_multiprocessing(self) -> bool:
+        return getattr(self, "_use_multiprocessing", False)
+
+    @property
+    def max_queue_size(self) -> int:
+        return getattr(self, "_max_queue_size", 10)
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) "
+                                  "returning one batch")
+
+    @property
+    def num_batches(self) -> int | None:
+        if hasattr(self, "__len__"):
+            return len(self)
+        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of "
+                                  "batches) or the num_batches property")
+
+    def on_epoch_begin(self) -> None:
+        """Called at the start of every epoch."""
+
+    def on_epoch_end(self) -> None:
+        """Called at the end of every epoch."""
+
+
+Sequence = PyDataset  # keras.utils.Sequence is PyDataset in Keras 3
+
+
+def unpack_x_y_sample_weight(data: Any) -> tuple:
+    """(x, y, sample_weight) from a batch x, (x,), (x, y) or (x, y, sample_weight)."""
+    from chainrule.keras.models.steps import unpack_x_y_sample_weight as unpack
+
+    return unpack(data)
+
+
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> Any:
+    """The batch tuple Keras builds: x (a lone non-tuple x), (x,), (x, y) or (x, y, w)."""
+    if y is None:
+        return x if not isinstance(x, tuple) else (x,)
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
 def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:
-    """Integer class labels (any shape) -> one-hot float32 rows (*shape, num_classes)."""
+    """Integer class labels (any shape; a last axis of 1 is dropped) -> one-hot float64 rows
+    (*shape, num_classes), as Keras returns them for NumPy input."""
     y = np.asarray(x)
     if y.ndim > 1 and y.shape[-1] == 1:
         y = y[..., 0]
@@ -25,7 +86,39 @@ def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:
     if y.size and (y.min() < 0 or y.max() >= n):
         raise ValueError(f"to_categorical: labels must lie in [0, {n}), got values in "
                          f"[{y.min()}, {y.max()}]")
-    return np.eye(n, dtype=np.float32)[y]
+    return np.eye(n, dtype=np.float64)[y]
+
+
+def pad_sequences(sequences: Any, maxlen: int | None = None, dtype: Any = "int32",
+                  padding: str = "pre", truncating: str = "pre",
+                  value: float = 0.0) -> np.ndarray:
+    """A list of sequences (lists of numbers, or of equal-shaped arrays) -> one array
+    (n, maxlen, ...): shorter ones padded with `value`, longer ones cut, at the start ('pre',
+    the default) or the end ('post'); maxlen defaults to the longest."""
+    for what, v in (("padding", padding), ("truncating", truncating)):
+        if v not in ("pre", "post"):
+            raise ValueError(f"pad_sequences: {what} must be 'pre' or 'post', got {v!r}")
+    if not hasattr(sequences, "__len__"):
+        raise ValueError("pad_sequences: `sequences` must be iterable.")
+    seqs = [np.asarray(s) for s in sequences]
+    lengths = [len(s) for s in seqs]
+    if maxlen is None:
+        maxlen = max(lengths, default=0)
+    sample_shape = next((s.shape[1:] for s in seqs if len(s)), ())
+    out = np.full((len(seqs), maxlen) + tuple(sample_shape), value, dtype=dtype)
+    for i, s in enumerate(seqs):
+        if not len(s) or maxlen == 0:
+            continue
+        cut = s[-maxlen:] if truncating == "pre" else s[:maxlen]
+        if cut.shape[1:] != tuple(sample_shape):
+            raise ValueError(f"pad_sequences: shape of sample {cut.shape[1:]} of sequence at "
+                             f"position {i} is different from expected shape "
+                             f"{tuple(sample_shape)}")
+        if padding == "post":
+            out[i, :len(cut)] = cut
+        else:
+            out[i, -len(cut):] = cut
+    return out
 
 
 def set_random_seed(seed: int) -> None:
@@ -52,7 +145,10 @@ def _per_step(seconds: float, unit: str) -> str:
 
 
 def _fmt_value(v: Any) -> str:
-    v = float(v)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):  # a custom train_step may log anything
+        return str(v)
     return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.4e}"
 
 

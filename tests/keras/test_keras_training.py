@@ -39,7 +39,7 @@ def test_history_and_evaluate_forms(rng):
     assert model.history is h
     loss, acc = model.evaluate(x, y, verbose=0)
     assert model.evaluate(x, y, verbose=0, return_dict=True) == {"loss": loss, "accuracy": acc}
-    assert model.metrics_names == ["loss", "accuracy"]
+    assert model.metrics_names == ["loss", "compile_metrics"]  # Keras 3's model.metrics names
     plain = _model(metrics=())
     assert isinstance(plain.evaluate(x, y, verbose=0), float)
     # evaluate's loss is the mean of the per-sample losses (batch-size weighted)
@@ -243,7 +243,8 @@ def test_progress_one_line_per_epoch_when_not_a_terminal(rng, capsys):
     assert len(lines) == 3
     for i, line in enumerate(lines):
         assert line.startswith(f"Epoch {i + 1}/3 - 6/6 - ")
-        assert "/step - loss: " in line and " - accuracy: " in line and "val_accuracy" in line
+        # Keras sorts the logs: accuracy before loss
+        assert "/step - accuracy: " in line and " - loss: " in line and "val_accuracy" in line
     _model().fit(x, y, epochs=2, verbose=0)
     assert capsys.readouterr().out == ""
 
@@ -318,7 +319,9 @@ def test_csv_logger_nan_terminator_and_hook_order(tmp_path, rng):
     path = tmp_path / "log.csv"
     model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[cb.CSVLogger(path)])
     rows = path.read_text().splitlines()
-    assert rows[0] == "epoch,loss,accuracy" and rows[1].startswith("0,") and len(rows) == 3
+    # Keras' columns: sorted, and val_ ones (NA) when there is no validation
+    assert rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
+    assert rows[1].startswith("0,") and len(rows) == 3
 
     bad = x.copy()
     bad[20] = np.nan

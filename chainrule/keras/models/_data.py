@@ -37,6 +37,19 @@ def is_batch_iterable(x: Any) -> bool:
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 
+def is_py_dataset(x: Any) -> bool:
+    """A keras.utils.PyDataset / Sequence: batches by index (__getitem__, __len__), not an
+    array (NumPy would try to read it as one, element by element, without end)."""
+    if x is None or isinstance(x, (np.ndarray, Tensor, list, tuple, dict, str)):
+        return False
+    from chainrule.keras.utils import PyDataset
+
+    if isinstance(x, PyDataset):
+        return True
+    return (hasattr(x, "__getitem__") and hasattr(x, "__len__") and not hasattr(x, "__iter__")
+            and not hasattr(x, "__array__"))
+
+
 def to_arrays(data: Any, names: Sequence[str], what: str) -> Arrays | None:
     """data as one array per name (model inputs or outputs), in the order of names."""
     if data is None:
@@ -143,6 +156,9 @@ class ArrayData:
         for s in starts:
             yield self._take(slice(int(s), int(s) + bs))
 
+    def epoch_end(self) -> None:
+        """Called after each pass (PyDataset.on_epoch_end)."""
+
     def _take(self, idx: Any) -> tuple:
         xs = [a[idx] for a in self.xs]
         ys = None if self.ys is None else [a[idx] for a in self.ys]
@@ -176,9 +192,54 @@ class IterableData:
                 return
         self._it = None
 
+    def epoch_end(self) -> None:
+        """Called after each pass (PyDataset.on_epoch_end)."""
+
     def _unpack(self, item: Any) -> tuple:
+        if isinstance(item, dict):
+            raise TypeError("fit: a batch must be x, (x, y) or (x, y, sample_weight), got a "
+                            f"dict with keys {sorted(item)}; give (x_dict, y) for named inputs")
         parts = list(item) if isinstance(item, (tuple, list)) else [item]  # as Keras unpacks
+        if len(parts) > 3:
+            raise ValueError(f"fit: a batch must be x, (x, y) or (x, y, sample_weight), got a "
+                             f"{type(item).__name__} of {len(parts)} items")
         xs = to_arrays(parts[0], self.in_names, "input")
-        ys = to_arrays(parts[1], self.out_names, "output") if len(parts) > 1 else None
+        ys = (to_arrays(parts[1], self.out_names, "output")
+              if len(parts) > 1 and parts[1] is not None else None)
         sw = _array(parts[2]) if len(parts) > 2 and parts[2] is not None else None
         return xs, ys, sw
+
+
+class PyDatasetData(IterableData):
+    """A keras.utils.PyDataset (or any Sequence: __getitem__(i) -> batch, __len__) read batch
+    by batch; shuffle=True shuffles the batch order, on_epoch_begin/end are called per pass."""
+
+    def __init__(self, source: Any, input_names: Sequence[str], output_names: Sequence[str],
+                 steps: int | None) -> None:
+        super().__init__(source, input_names, output_names, steps)
+        self._started = False
+
+    @property
+    def steps(self) -> int | None:
+        if self._steps is not None:
+            return self._steps
+        n = getattr(self.source, "num_batches", None)
+        return len(self.source) if n is None and hasattr(self.source, "__len__") else n
+
+    def batches(self, shuffle: Any = False) -> Iterator[tuple]:
+        n = self.steps
+        if n is None:
+            raise ValueError("fit: a PyDataset without a length needs steps_per_epoch")
+        order = np.arange(len(self.source) if hasattr(self.source, "__len__") else n)
+        if shuffle is True:
+            order = generator_of(None).permutation(order)
+        if hasattr(self.source, "on_epoch_begin"):
+            self.source.on_epoch_begin()
+        self._started = True
+        for i in order[:n]:
+            yield self._unpack(self.source[int(i)])
+
+    def epoch_end(self) -> None:
+        if self._started and hasattr(self.source, "on_epoch_end"):
+            self.source.on_epoch_end()
+        self._started = False

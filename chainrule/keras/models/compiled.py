@@ -146,6 +146,10 @@ class Compiled:
         if len(self._parts) > 1 or len(self.out_names) > 1:
             for i, v in self._parts:
                 self.part_sums[i] = self.part_sums.get(i, 0.0) + float(v.array) * n
+        self.update_metrics(ys, outs, sw)
+
+    def update_metrics(self, ys: list, outs: list[Tensor], sw: Any) -> None:
+        """The compiled metrics (not the loss) on one batch."""
         if self._metric_spec is None and self._weighted_spec is None:
             return
         if self._metrics is None:
@@ -157,6 +161,9 @@ class Compiled:
         self.loss_sum, self.count = 0.0, 0
         self.part_sums: dict[int, float] = {}
         self._parts = []
+        self.reset_metrics()
+
+    def reset_metrics(self) -> None:
         for _, m, _, _ in self._metrics or []:
             m.reset_state()
 
@@ -164,9 +171,11 @@ class Compiled:
         out = {"loss": self.loss_sum / self.count if self.count else 0.0}
         for i, s in sorted(self.part_sums.items()):
             out[f"{self.out_names[i]}_loss"] = s / self.count
-        for _, m, _, label in self._metrics or []:
-            out[label] = float(m.result())
+        out.update(self.metric_logs())
         return out
+
+    def metric_logs(self) -> dict[str, float]:
+        return {label: float(m.result()) for _, m, _, label in self._metrics or []}
 
     def names(self) -> list[str]:
         return list(self.logs())

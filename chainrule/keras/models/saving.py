@@ -58,7 +58,8 @@ def layer_config(layer: Layer) -> dict[str, Any]:
                              "Python code, which is not saved; use save_weights(), rebuild the "
                              "model in code and load_weights()")
         return {"class_name": "Functional", "config": functional_config(layer)}
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    # the name beside the config too, as Keras saves it: a custom get_config() may omit it
+    return {"class_name": type(layer).__name__, "name": layer.name, "config": layer.get_config()}
 
 
 def functional_config(model: Any) -> dict[str, Any]:
@@ -121,7 +122,10 @@ def deserialize(entry: Any, custom_objects: dict | None = None) -> Layer:
         raise ModelFormatError(f"unknown layer class {name!r}; known: "
                                f"{', '.join(sorted(_registry(None)))} (pass custom layers in "
                                "custom_objects)")
-    return cls.from_config(_resolve_callables(config, custom))
+    layer = cls.from_config(_resolve_callables(config, custom))
+    if "name" not in config and isinstance(entry.get("name"), str):
+        layer.name = entry["name"]  # the graph and the weights refer to the layer by it
+    return layer
 
 
 def _functional(config: dict[str, Any], custom: dict) -> Any:

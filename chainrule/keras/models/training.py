@@ -7,6 +7,7 @@ and metrics), batching, and callbacks, which cost nothing when nobody listens.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,16 +18,19 @@ from chainrule.keras import optimizers as optimizers_mod
 from chainrule.keras.models._data import (
     ArrayData,
     IterableData,
+    PyDatasetData,
     class_weights,
     is_batch_iterable,
+    is_py_dataset,
     split,
     to_arrays,
 )
 from chainrule.keras.models.compiled import Compiled
+from chainrule.keras.models.steps import Steps, pack, pythonify_logs
 from chainrule.tensor import Tensor
 
 
-class Trainer:
+class Trainer(Steps):
     """The training methods of Model; the model provides _forward(list of Tensors) -> list of
     Tensors, input/output names and shapes, and _ensure_built(arrays)."""
 
@@ -49,21 +53,23 @@ class Trainer:
                                 "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
                                 "weighted_metrics": weighted_metrics}
 
-    def _require_compiled(self, what: str) -> Compiled:
+    def _require_compiled(self, what: str, loss: bool = True) -> Compiled:
         if self.compiled is None:
             raise RuntimeError(
                 f"{what}: the model '{self.name}' must be compiled first: call "
                 "model.compile(optimizer=..., loss=..., metrics=[...]); optimizers: "
                 f"{', '.join(repr(k) for k in optimizers_mod.ALL)}; losses: "
                 f"{', '.join(repr(k) for k in losses_mod.NAMES)}")
-        if self.compiled.losses is None:
+        if loss and self.compiled.losses is None:
             raise RuntimeError(f"{what}: the model was compiled without a loss; pass loss= to "
                                "compile()")
         return self.compiled
 
     @property
     def metrics_names(self) -> list[str]:
-        return list(self.compiled.names()) if self.compiled else []
+        """Keras 3's: the names of model.metrics (['loss', 'compile_metrics'] once compiled
+        with metrics); the logged names are the keys of evaluate(..., return_dict=True)."""
+        return [m.name for m in self.metrics]
 
     def _metric_direction(self, name: str) -> str | None:
         return self.compiled.direction(name) if self.compiled else None
@@ -71,6 +77,8 @@ class Trainer:
     # -- data ----------------------------------------------------------------------------------
     def _data(self, x: Any, y: Any, sample_weight: Any, batch_size: int | None,
               steps: int | None, class_weight: dict | None = None) -> Any:
+        if is_py_dataset(x):
+            return PyDatasetData(x, self._input_names(), self._output_names(), steps)
         if is_batch_iterable(x):
             return IterableData(x, self._input_names(), self._output_names(), steps)
         xs = to_arrays(x, self._input_names(), "input")
@@ -96,24 +104,11 @@ class Trainer:
     def _trainable_params(self) -> list[Tensor]:
         return [p for _, w in self._weight_entries(True) for p in w.params]
 
-    def _train_step(self, xs: list, ys: list, sw: Any, params: list[Tensor]) -> None:
-        c = self.compiled
-        c.prepare()
-        outs = self._forward(xs)
-        loss = c.total_loss(ys, outs, sw)
-        for p in params:
-            p.grad = None
-        loss.backward()
-        self.optimizer.apply(params)
-        c.update(ys, outs, sw, float(loss.array), len(xs[0]))
-
-    def _test_step(self, xs: list, ys: list, sw: Any) -> None:
-        c = self.compiled
-        c.prepare()
-        with no_grad():
-            outs = self._forward(xs)
-            loss = c.total_loss(ys, outs, sw)
-        c.update(ys, outs, sw, float(loss.array), len(xs[0]))
+    def _reset_state(self) -> None:
+        """Keras' reset_metrics, and the compiled running values behind the built-in step."""
+        self.reset_metrics()
+        if self.compiled is not None:
+            self.compiled.reset()
 
     def _set_mode(self, training: bool) -> None:
         if self.training != training:
@@ -126,11 +121,14 @@ class Trainer:
             sample_weight: Any = None, initial_epoch: int = 0,
             steps_per_epoch: int | None = None, validation_steps: int | None = None,
             validation_batch_size: int | None = None, validation_freq: int = 1) -> Any:
-        """Train for `epochs` epochs; returns a History (history.history['loss'], ...)."""
+        """Train for `epochs` epochs; returns a History (history.history['loss'], ...).
+        A train_step override of the model runs each batch, as in Keras."""
         from chainrule.keras.callbacks import CallbackList, History, ProgbarLogger
 
-        c = self._require_compiled("fit")
-        if validation_split and validation_data is None and not is_batch_iterable(x):
+        custom = self._overrides("train_step")
+        self._require_compiled("fit", loss=not custom)
+        if validation_split and validation_data is None and not is_batch_iterable(x) \
+                and not is_py_dataset(x):
             if not 0 < validation_split < 1:
                 raise ValueError(f"fit: validation_split must be in (0, 1), got "
                                  f"{validation_split}")
@@ -153,27 +151,36 @@ class Trainer:
         self.stop_training = False
         batch_logs = cbl.wants("on_train_batch_end")
         params = None
-        cbl.call("on_train_begin", None)
-        logs: dict[str, float] = {}
+        cbl.call("on_train_begin", {})
+        logs: Any = {}
         for epoch in range(initial_epoch, epochs):
-            c.reset()
+            self._reset_state()
             self._set_mode(True)
-            cbl.call("on_epoch_begin", epoch, None)
+            cbl.call("on_epoch_begin", epoch, {})
+            step_logs: Any = {}
             for step, (xs, ys, sw) in enumerate(data.batches(shuffle)):
-                cbl.call("on_train_batch_begin", step, None)
+                cbl.call("on_train_batch_begin", step, {})
                 if params is None:
                     self._ensure_built(xs)
                     params = self._trainable_params()
-                self._train_step(xs, ys, sw, params)
+                    if not params:
+                        warnings.warn("The model does not have any trainable weights.",
+                                      stacklevel=2)
+                if custom:
+                    step_logs = self.train_step(pack(xs, ys, sw))
+                else:
+                    self._builtin_train_step(xs, ys, sw, params)
                 if batch_logs:
-                    cbl.call("on_train_batch_end", step, c.logs())
+                    cbl.call("on_train_batch_end", step,
+                             step_logs if custom else self.compiled.logs())
                 if self.stop_training:
                     break
-            logs = c.logs()
+            data.epoch_end()
+            logs = pythonify_logs(self._metrics_or_logs(step_logs) if custom
+                                  else self.compiled.logs())
+            self._set_mode(False)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                cbl.call("on_test_begin", None)
                 val_logs = self._run_test(val, cbl)
-                cbl.call("on_test_end", val_logs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbl.call("on_epoch_end", epoch, logs)
             if self.stop_training:
@@ -185,6 +192,8 @@ class Trainer:
     def _validation(self, data: Any, batch_size: int | None, steps: int | None) -> Any:
         if data is None:
             return None
+        if is_py_dataset(data):
+            return PyDatasetData(data, self._input_names(), self._output_names(), steps)
         if is_batch_iterable(data):
             return IterableData(data, self._input_names(), self._output_names(), steps)
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
@@ -193,17 +202,28 @@ class Trainer:
         return self._data(data[0], data[1], data[2] if len(data) == 3 else None, batch_size,
                           steps)
 
-    def _run_test(self, data: Any, cbl: Any) -> dict[str, float]:
-        c = self.compiled
-        c.reset()
+    def _run_test(self, data: Any, cbl: Any) -> dict[str, Any]:
+        """evaluate's loop (test_step per batch, or the built-in step); the logs, pythonified."""
+        custom = self._overrides("test_step")
+        self._reset_state()
         self._set_mode(False)
+        cbl.call("on_test_begin", {})
+        step_logs: Any = {}
         for step, (xs, ys, sw) in enumerate(data.batches(False)):
-            if cbl is not None:
-                cbl.call("on_test_batch_begin", step, None)
-            self._test_step(xs, ys, sw)
-            if cbl is not None and cbl.wants("on_test_batch_end"):
-                cbl.call("on_test_batch_end", step, c.logs())
-        return c.logs()
+            cbl.call("on_test_batch_begin", step, {})
+            if custom:
+                step_logs = self.test_step(pack(xs, ys, sw))
+            else:
+                self._ensure_built(xs)
+                self._builtin_test_step(xs, ys, sw)
+            if cbl.wants("on_test_batch_end"):
+                cbl.call("on_test_batch_end", step,
+                         step_logs if custom else self.compiled.logs())
+        data.epoch_end()
+        logs = self._metrics_or_logs(step_logs) if custom else self.compiled.logs()
+        logs = logs if isinstance(logs, dict) else {}
+        cbl.call("on_test_end", logs)
+        return pythonify_logs(logs)
 
     # -- evaluate / predict --------------------------------------------------------------------
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
@@ -212,74 +232,109 @@ class Trainer:
         """The loss (and metrics) on the data: a float, a list [loss, metric, ...] or a dict."""
         from chainrule.keras.callbacks import CallbackList
 
-        self._require_compiled("evaluate")
+        custom = self._overrides("test_step")
+        self._require_compiled("evaluate", loss=not custom)
         data = self._data(x, y, sample_weight, batch_size, steps)
         cbl = CallbackList(list(callbacks or []), self, {"steps": data.steps})
-        cbl.call("on_test_begin", None)
-        logs = self._run_test(data, cbl)
-        cbl.call("on_test_end", logs)
         verbose = 1 if verbose == "auto" else int(verbose)
-        if verbose:
+        if verbose:  # started before the work, so its time per step is the evaluation's
             from chainrule.keras.utils import Progbar
 
-            Progbar(data.steps, verbose=2).update(data.steps or 0, logs, finalize=True)
-        return self._format_logs(logs, return_dict)
+            bar = Progbar(data.steps, verbose=2)
+        logs = self._run_test(data, cbl)
+        if verbose:
+            bar.update(data.steps or 0, logs, finalize=True)
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def _format_logs(self, logs: dict[str, float], return_dict: bool) -> Any:
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        logs = pythonify_logs(logs)
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: int | None = None, callbacks: list | None = None) -> Any:
-        """Outputs for x, batched, in inference mode: an array (a list for several outputs)."""
+        """Outputs for x, batched, in inference mode: an array (a list for several outputs).
+        A predict_step override of the model runs each batch, as in Keras."""
         from chainrule.keras.callbacks import CallbackList
 
+        custom = self._overrides("predict_step")
         data = self._data(x, None, None, batch_size, steps)
         cbl = CallbackList(list(callbacks or []), self, {"steps": data.steps})
         self._set_mode(False)
-        parts: list[list[np.ndarray]] = []
-        cbl.call("on_predict_begin", None)
+        parts: list[Any] = []
+        cbl.call("on_predict_begin", {})
         with no_grad():
-            for step, (xs, _, _) in enumerate(data.batches(False)):
-                cbl.call("on_predict_batch_begin", step, None)
-                outs = [o.numpy() for o in self._forward(xs)]
-                parts.append(outs)
-                cbl.call("on_predict_batch_end", step, {"outputs": outs})
-        cbl.call("on_predict_end", None)
+            for step, (xs, ys, sw) in enumerate(data.batches(False)):
+                cbl.call("on_predict_batch_begin", step, {})
+                if custom:
+                    out = _to_numpy(self.predict_step(pack(xs, ys, sw)))
+                else:
+                    self._ensure_built(xs)
+                    outs = [o.numpy() for o in self._forward(xs)]
+                    out = outs[0] if len(outs) == 1 else outs
+                parts.append(out)
+                cbl.call("on_predict_batch_end", step, {"outputs": out})
+        data.epoch_end()
+        cbl.call("on_predict_end", {})
         if not parts:
             raise ValueError("predict: got no batches")
-        out = [np.concatenate(p) for p in zip(*parts)]
-        kind = getattr(self, "_out_kind", None) if self._plan is not None else None
-        if isinstance(kind, list):  # outputs given as a dict: answer with a dict
+        out = _concat(parts)
+        kind = getattr(self, "_out_kind", None) if self._plan is not None and not custom \
+            else None
+        if isinstance(kind, list) and isinstance(out, list):  # outputs given as a dict
             return dict(zip(kind, out))
-        return out[0] if len(out) == 1 else out
+        return out
 
     # -- single batches ------------------------------------------------------------------------
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                        class_weight: dict | None = None, return_dict: bool = False) -> Any:
         """One optimizer step on one batch; returns that batch's loss (and metrics)."""
-        c = self._require_compiled("train_on_batch")
+        custom = self._overrides("train_step")
+        self._require_compiled("train_on_batch", loss=not custom)
         data = self._data(x, y, sample_weight, None, None, class_weight)
-        xs, ys, sw = data.xs, data.ys, data.sw
-        c.reset()
+        self._reset_state()
         self._set_mode(True)
-        self._train_step(xs, ys, sw, self._trainable_params())
-        return self._format_logs(c.logs(), return_dict)
+        if custom:
+            return self._format_logs(self.train_step(pack(data.xs, data.ys, data.sw)),
+                                     return_dict)
+        self._builtin_train_step(data.xs, data.ys, data.sw, self._trainable_params())
+        return self._format_logs(self.compiled.logs(), return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                       return_dict: bool = False) -> Any:
-        c = self._require_compiled("test_on_batch")
+        custom = self._overrides("test_step")
+        self._require_compiled("test_on_batch", loss=not custom)
         data = self._data(x, y, sample_weight, None, None)
-        c.reset()
+        self._reset_state()
         self._set_mode(False)
-        self._test_step(data.xs, data.ys, data.sw)
-        return self._format_logs(c.logs(), return_dict)
+        if custom:
+            return self._format_logs(self.test_step(pack(data.xs, data.ys, data.sw)),
+                                     return_dict)
+        self._builtin_test_step(data.xs, data.ys, data.sw)
+        return self._format_logs(self.compiled.logs(), return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
         data = self._data(x, None, None, None, None)
         self._set_mode(False)
         with no_grad():
+            if self._overrides("predict_step"):
+                return _to_numpy(self.predict_step(pack(data.xs, None, None)))
             out = [o.numpy() for o in self._forward(data.xs)]
         return out[0] if len(out) == 1 else out
+
+
+def _to_numpy(out: Any) -> Any:
+    if isinstance(out, dict):
+        return {k: _to_numpy(v) for k, v in out.items()}
+    if isinstance(out, (list, tuple)):
+        return [_to_numpy(v) for v in out]
+    return out.detach().numpy() if isinstance(out, Tensor) else np.asarray(out)
+
+
+def _concat(parts: list) -> Any:
+    """Batches of outputs (arrays, lists or dicts of arrays) joined along the batch axis."""
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in first}
+    if isinstance(first, list):
+        return [np.concatenate(col) for col in zip(*parts)]
+    return np.concatenate(parts)

@@ -17,6 +17,7 @@ import numpy as np
 
 from chainrule import optim
 from chainrule.backend import xp_of
+from chainrule.keras._weight import weight_of
 from chainrule.keras.optimizers import _updates, schedules
 from chainrule.operands import as_tensor
 from chainrule.tensor import Tensor
@@ -24,6 +25,21 @@ from chainrule.tensor import Tensor
 _UNSUPPORTED = ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
                 "gradient_accumulation_steps")
 _UNSUPPORTED_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99}
+
+
+def _host(g: Any) -> np.ndarray:
+    return g.detach().numpy() if isinstance(g, Tensor) else np.asarray(g)
+
+
+def _grad_like(g: Any, p: Tensor) -> Tensor:
+    """g as a gradient for p: p's dtype and shape (ValueError naming both when they differ)."""
+    if isinstance(g, Tensor) and g.dtype == p.dtype and tuple(g.shape) == tuple(p.shape):
+        return g
+    a = np.ascontiguousarray(_host(g), dtype=p.array.dtype)
+    if a.shape != tuple(p.shape):
+        raise ValueError(f"optimizer.apply: a gradient of shape {a.shape} for the variable "
+                         f"{p.name or ''} of shape {tuple(p.shape)}")
+    return as_tensor(a)
 
 
 class Optimizer:
@@ -98,7 +114,37 @@ class Optimizer:
                               f"({e}); starting from fresh state", stacklevel=2)
             self._pending_state = None
 
-    def apply(self, params: list[Tensor]) -> None:
+    def apply(self, grads: Any, trainable_variables: Any = None) -> None:
+        """Keras' apply: one update of `trainable_variables` (model.trainable_weights: the
+        Parameters or their Keras-layout views; default: the variables of the last update) from
+        `grads`, one per variable in Keras' layout (None leaves a variable as it is)."""
+        grads = list(grads)
+        if trainable_variables is None:
+            if self.impl is None:
+                raise ValueError(f"{self.name}.apply: pass the variables the first time: "
+                                 "optimizer.apply(grads, model.trainable_weights)")
+            trainable_variables = [p for g in self.impl.param_groups for p in g["params"]]
+        variables = list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{self.name}.apply: got {len(grads)} gradients for "
+                             f"{len(variables)} variables; give one gradient per variable")
+        params: list[Tensor] = []
+        for g, v in zip(grads, variables):
+            w = weight_of(v)
+            if w is None:
+                if not isinstance(v, Tensor) or v.creator is not None:
+                    raise TypeError(f"{self.name}.apply: variables must be the model's weights "
+                                    f"(model.trainable_weights), got {type(v).__name__}")
+                v.grad = None if g is None else _grad_like(g, v)
+                params.append(v)
+                continue
+            parts = None if g is None else w.stored(_host(g))
+            for i, p in enumerate(w.params):
+                p.grad = None if parts is None else _grad_like(parts[i], p)
+                params.append(p)
+        self._step(params)
+
+    def _step(self, params: list[Tensor]) -> None:
         """One update of `params` from their .grad (after loss.backward())."""
         if self.impl is None or tuple(id(p) for p in params) != self._param_ids:
             self.build(params)
@@ -116,17 +162,9 @@ class Optimizer:
         self.iterations += 1
 
     def apply_gradients(self, grads_and_vars: Any) -> None:
-        """Keras' apply_gradients(zip(grads, variables)) for chainrule Parameters."""
+        """Keras' apply_gradients(zip(grads, variables)): apply(grads, variables)."""
         pairs = list(grads_and_vars)
-        for g, v in pairs:
-            if not isinstance(v, Tensor) or v.creator is not None:
-                raise TypeError(f"{self.name}.apply_gradients: variables must be the model's "
-                                "weight Parameters (model.trainable_weights)")
-            if g is None or isinstance(g, Tensor):  # None: Keras skips the variable
-                v.grad = g
-            else:
-                v.grad = as_tensor(np.asarray(g, dtype=v.array.dtype))
-        self.apply([v for _, v in pairs])
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def _clip(self, params: list[Tensor]) -> None:
         if not (self.clipnorm or self.global_clipnorm or self.clipvalue):
