@@ -18,7 +18,9 @@ from chainrule.keras import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
     regularizers,
     utils,
 )
@@ -29,5 +31,5 @@ from chainrule.keras.models import Model, Sequential, load_model
 __all__ = [
     "Input", "KerasTensor", "Layer", "Model", "Sequential", "activations", "backend", "callbacks",
     "clear_session", "initializers", "layers", "load_model", "losses", "metrics", "models",
-    "optimizers", "regularizers", "utils",
+    "ops", "optimizers", "random", "regularizers", "utils",
 ]

@@ -1,0 +1,198 @@
+"""keras.ops on chainrule tensors: `from chainrule.keras import ops`.
+
+Keras 3's backend-agnostic op namespace with Keras' names, argument order, defaults and
+meanings (NumPy's, where Keras follows NumPy): `ops.mean(x, axis=None, keepdims=False)`,
+`ops.std` with ddof 0, `ops.repeat` = NumPy's repeat, `ops.max` values only, `ops.gelu`
+approximate by default. Inputs may be Tensors, NumPy arrays, lists or Python numbers; results
+are chainrule Tensors, differentiable through chainrule's autograd wherever Keras' op is.
+"""
+
+import inspect as _inspect
+
+from chainrule.keras.ops import _symbolic, nn, numpy
+from chainrule.keras.ops._convert import cast, convert_to_numpy, convert_to_tensor
+from chainrule.keras.ops.attention import dot_product_attention
+from chainrule.keras.ops.core import (
+    cond,
+    dtype,
+    fori_loop,
+    is_tensor,
+    map,
+    scan,
+    scatter,
+    scatter_update,
+    segment_max,
+    segment_sum,
+    shape,
+    slice,
+    slice_update,
+    stop_gradient,
+    switch,
+    vectorized_map,
+    while_loop,
+)
+from chainrule.keras.ops.nn import (
+    average_pool,
+    batch_normalization,
+    binary_crossentropy,
+    categorical_crossentropy,
+    celu,
+    conv,
+    depthwise_conv,
+    elu,
+    gelu,
+    glu,
+    hard_sigmoid,
+    hard_silu,
+    hard_tanh,
+    leaky_relu,
+    log_sigmoid,
+    log_softmax,
+    max_pool,
+    moments,
+    multi_hot,
+    normalize,
+    one_hot,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    softsign,
+    sparse_categorical_crossentropy,
+    swish,
+)
+from chainrule.keras.ops.numpy import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    ceil,
+    clip,
+    count_nonzero,
+    cumprod,
+    cumsum,
+    floor,
+    isfinite,
+    isinf,
+    isnan,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    round,
+    std,
+    sum,
+    var,
+)
+from chainrule.keras.ops.numpy_array import (
+    append,
+    arange,
+    argsort,
+    broadcast_to,
+    concatenate,
+    diag,
+    dot,
+    einsum,
+    expand_dims,
+    eye,
+    flip,
+    full,
+    full_like,
+    hstack,
+    identity,
+    linspace,
+    matmul,
+    moveaxis,
+    norm,
+    ones,
+    ones_like,
+    outer,
+    pad,
+    ravel,
+    repeat,
+    reshape,
+    roll,
+    sort,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    take,
+    take_along_axis,
+    tensordot,
+    tile,
+    top_k,
+    transpose,
+    tri,
+    tril,
+    triu,
+    unstack,
+    vstack,
+    where,
+    zeros,
+    zeros_like,
+)
+from chainrule.keras.ops.numpy_misc import (
+    array,
+    average,
+    diff,
+    isclose,
+    median,
+    meshgrid,
+    nan_to_num,
+    ndim,
+    size,
+)
+
+# element-wise ops made from tables in ops/numpy.py (unary and binary, Keras' dtype rules)
+_GENERATED = (
+    "exp", "log", "sqrt", "tanh", "sin", "cos", "tan", "sinh", "cosh", "arcsin", "arccos",
+    "arctan", "arcsinh", "arccosh", "arctanh", "log1p", "expm1", "log2", "log10", "rsqrt",
+    "erf", "erfinv", "reciprocal", "abs", "absolute", "negative", "square", "sign", "add",
+    "subtract", "multiply", "divide", "true_divide", "power", "maximum", "minimum",
+    "floor_divide", "mod", "arctan2", "logaddexp", "equal", "not_equal", "greater",
+    "greater_equal", "less", "less_equal",
+)
+globals().update({_n: getattr(numpy, _n) for _n in _GENERATED})
+tanh = nn.tanh  # keras.ops.tanh: the same function from either family
+
+__all__ = [
+    "abs", "absolute", "add", "all", "amax", "amin", "any", "append", "arange", "arccos", "arccosh",
+    "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort", "array",
+    "average", "average_pool", "batch_normalization", "binary_crossentropy", "broadcast_to", "cast",
+    "categorical_crossentropy", "ceil", "celu", "clip", "concatenate", "cond", "conv",
+    "convert_to_numpy", "convert_to_tensor", "cos", "cosh", "count_nonzero", "cumprod", "cumsum",
+    "depthwise_conv", "diag", "diff", "divide", "dot", "dot_product_attention", "dtype", "einsum",
+    "elu", "equal", "erf", "erfinv", "exp", "expand_dims", "expm1", "eye", "flip", "floor",
+    "floor_divide", "fori_loop", "full", "full_like", "gelu", "glu", "greater", "greater_equal",
+    "hard_sigmoid", "hard_silu", "hard_tanh", "hstack", "identity", "is_tensor", "isclose",
+    "isfinite", "isinf", "isnan", "leaky_relu", "less", "less_equal", "linspace", "log", "log10",
+    "log1p", "log2", "log_sigmoid", "log_softmax", "logaddexp", "logical_and", "logical_not",
+    "logical_or", "logical_xor", "logsumexp", "map", "matmul", "max", "max_pool", "maximum", "mean",
+    "median", "meshgrid", "min", "minimum", "mod", "moments", "moveaxis", "multi_hot", "multiply",
+    "nan_to_num", "ndim", "negative", "norm", "normalize", "not_equal", "one_hot", "ones",
+    "ones_like", "outer", "pad", "power", "prod", "ravel", "reciprocal", "relu", "relu6", "repeat",
+    "reshape", "roll", "round", "rsqrt", "scan", "scatter", "scatter_update", "segment_max",
+    "segment_sum", "selu", "shape", "sigmoid", "sign", "silu", "sin", "sinh", "size", "slice",
+    "slice_update", "softmax", "softplus", "softsign", "sort", "sparse_categorical_crossentropy",
+    "split", "sqrt", "square", "squeeze", "stack", "std", "stop_gradient", "subtract", "sum",
+    "swapaxes", "swish", "switch", "take", "take_along_axis", "tan", "tanh", "tensordot", "tile",
+    "top_k", "transpose", "tri", "tril", "triu", "true_divide", "unstack", "var", "vectorized_map",
+    "vstack", "where", "while_loop", "zeros", "zeros_like",
+]
+
+# on KerasTensors (functional model building) every op records a layer, as in Keras
+# (shape, dtype, ndim and is_tensor answer from the KerasTensor itself, as in Keras)
+_EAGER = {"shape", "dtype", "ndim", "is_tensor", "convert_to_numpy"}
+globals().update({_n: _symbolic.symbolic(_f) for _n, _f in list(globals().items())
+                  if _n in __all__ and _n not in _EAGER and _inspect.isfunction(_f)})
