@@ -12,6 +12,7 @@ plain chainrule training loop with Keras' bookkeeping around it.
 
 from chainrule.keras import (
     activations,
+    backend,
     callbacks,
     initializers,
     layers,
@@ -22,6 +23,7 @@ from chainrule.keras import (
     optimizers,
     random,
     regularizers,
+    saving,
     utils,
 )
 from chainrule.keras._graph import KerasTensor, clear_session
@@ -31,5 +33,5 @@ from chainrule.keras.models import Model, Sequential, load_model
 __all__ = [
     "Input", "KerasTensor", "Layer", "Model", "Sequential", "activations", "backend", "callbacks",
     "clear_session", "initializers", "layers", "load_model", "losses", "metrics", "models",
-    "ops", "optimizers", "random", "regularizers", "utils",
+    "ops", "optimizers", "random", "regularizers", "saving", "utils",
 ]

@@ -42,13 +42,14 @@ def fmt_shape(shape: Sequence[Any]) -> str:
 class KerasTensor:
     """A symbolic tensor: shape (None for the batch axis), dtype, and the node that made it."""
 
-    __slots__ = ("shape", "dtype", "node", "index", "name")
+    __slots__ = ("shape", "dtype", "node", "index", "name", "masked")
 
     def __init__(self, shape: Shape, dtype: str = "float32", node: Node | None = None,
                  index: int = 0, name: str | None = None) -> None:
         self.shape = tuple(shape)
         self.dtype = dtype
         self.node, self.index, self.name = node, index, name
+        self.masked = False  # whether a Keras mask will ride along with it when data flows
 
     @property
     def ndim(self) -> int:

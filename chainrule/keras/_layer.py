@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import inspect
 import math
+import weakref
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -50,6 +51,45 @@ def weight_budget(elements: int) -> Iterator[None]:
         yield
     finally:
         _weight_budget.reset(token)
+
+# Keras masks (boolean (batch, steps) tensors saying which steps are real) ride along with the
+# tensors they describe, as Keras' `_keras_mask`; a Tensor has fixed slots, so they live here,
+# and vanish with their tensors.
+# inside a layer's __call__: only the outermost call clears the add_loss() lists
+_IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("_IN_CALL", default=False)
+_MASKS: dict[int, tuple[weakref.ref, Any]] = {}  # id(tensor) -> (weak ref to it, mask)
+
+
+def get_keras_mask(t: Any) -> Any:
+    """The Keras mask attached to tensor `t`, or None."""
+    if not _MASKS or not isinstance(t, Tensor):
+        return None
+    entry = _MASKS.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else None
+
+
+def set_keras_mask(t: Tensor, mask: Any) -> None:
+    """Attach `mask` to `t` (None removes it)."""
+    key = id(t)
+    if mask is None:
+        _MASKS.pop(key, None)
+        return
+
+    def forget(ref: weakref.ref) -> None:
+        if _MASKS.get(key, (None,))[0] is ref:
+            del _MASKS[key]
+    mask = mask if isinstance(mask, Tensor) else as_tensor(np.asarray(mask))
+    _MASKS[key] = (weakref.ref(t, forget), mask)
+
+
+# How many layer calls are running: 0 means a call comes straight from the user, where Keras
+# resolves training=None to the call's own default (True for the random augmentation layers).
+_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("_layer_depth", default=0)
+
+
+def _masks_of(x: Any) -> Any:
+    return [get_keras_mask(t) for t in x] if isinstance(x, list) else get_keras_mask(x)
+
 
 _INPUT_KWARGS = ("input_shape", "input_dim", "batch_size", "batch_input_shape", "input_length")
 
@@ -95,6 +135,44 @@ class Layer(Module):
         self._build_input_shape: Any = None
         self._regularized: list[tuple[Weight, Callable]] = []
         self._batch_input_shape = _batch_shape(type(self).__name__, kwargs)
+
+    # Keras: a layer passes the mask of its input on (compute_mask) only when it supports
+    # masking; one that does not drops it. Layers that override compute_mask support it.
+    supports_masking = False
+    _direct_training = False  # training=None in a direct call means training=True (Keras)
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        """The mask of this layer's output for `inputs` whose mask is `previous_mask`."""
+        return previous_mask
+
+    def _run(self, x: Any, kwargs: dict[str, Any], args: tuple = ()) -> Any:
+        """call(x, *args, **kwargs) with Keras' masks: the inputs' masks are passed as
+        `mask=` when call takes one, and the outputs get compute_mask's masks."""
+        token = _DEPTH.set(_DEPTH.get() + 1)
+        try:
+            return self._call_with_masks(x, kwargs, args)
+        finally:
+            _DEPTH.reset(token)
+
+    def _call_with_masks(self, x: Any, kwargs: dict[str, Any], args: tuple) -> Any:
+        own = type(self).compute_mask is not Layer.compute_mask
+        if not _MASKS and not own:
+            return self.call(x, *args, **kwargs)
+        prev = _masks_of(x)
+        has = any(m is not None for m in prev) if isinstance(prev, list) else prev is not None
+        if has and kwargs.get("mask") is None and _takes_mask(type(self)):
+            kwargs = {**kwargs, "mask": prev}
+        if kwargs.get("mask") is not None:
+            prev = kwargs["mask"]
+        y = self.call(x, *args, **kwargs)
+        if (has or own) and (self.supports_masking or own):
+            outs = y if isinstance(y, (list, tuple)) else [y]
+            masks = self.compute_mask(x, prev)
+            masks = masks if isinstance(masks, (list, tuple)) else [masks]
+            for t, m in zip(outs, masks):
+                if isinstance(t, Tensor) and m is not None and get_keras_mask(t) is None:
+                    set_keras_mask(t, m)
+        return y
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Keras tracks lists of layers assigned to attributes (subclassed models)
@@ -173,9 +251,13 @@ class Layer(Module):
               for s in shapes]
         was = self.training
         self.eval()
+        kwargs = {}
+        flags = getattr(self, "_symbolic_masks", None)
+        if _takes_mask(type(self)) and flags is not None and any(np.ravel(flags)):
+            kwargs["mask"] = _dummy_masks(input_shape, flags)
         try:
             with no_grad():
-                y = self.call(xs if isinstance(input_shape, list) else xs[0])
+                y = self.call(xs if isinstance(input_shape, list) else xs[0], **kwargs)
         finally:
             self.train(was)
         if isinstance(y, (list, tuple)):
@@ -205,7 +287,16 @@ class Layer(Module):
             shapes = _shapes_of(x)
             self.check_input_shape(shapes)
             self._maybe_build(shapes)
-        return self.call(x, *args, **kwargs)
+        if self._direct_training and kwargs.get("training") is None and _DEPTH.get() == 0:
+            kwargs["training"] = True
+        if _IN_CALL.get():
+            return self._run(x, kwargs, args)
+        self._clear_losses()  # an outermost call starts the add_loss() list afresh, as Keras
+        token = _IN_CALL.set(True)
+        try:
+            return self._run(x, kwargs, args)
+        finally:
+            _IN_CALL.reset(token)
 
     def _call_symbolic(self, inputs: Any, kwargs: dict[str, Any]) -> Any:
         flat, as_list = flatten_inputs(inputs)
@@ -216,13 +307,19 @@ class Layer(Module):
         shapes = [t.shape for t in flat] if as_list else flat[0].shape
         self.check_input_shape(shapes)
         self._maybe_build(shapes)
-        out = self.compute_output_shape(shapes)
+        flags = [t.masked for t in flat]
+        self._symbolic_masks = flags if as_list else flags[0]
+        try:
+            out = self.compute_output_shape(shapes)
+        finally:
+            self._symbolic_masks = None
         node = Node(self, flat, as_list, dict(kwargs))
         many = isinstance(out, list)
         outs = out if many else [out]
         dtype = getattr(self, "_output_dtype", "float32")
         node.outputs = [KerasTensor(s, dtype, node, i, self.name) for i, s in enumerate(outs)]
         node.many = many
+        mark_masked(self, node.outputs, shapes, flags if as_list else flags[0])
         self._inbound_nodes.append(node)
         return list(node.outputs) if many else node.outputs[0]
 
@@ -333,9 +430,30 @@ class Layer(Module):
                              f"data or give the model an input shape first")
         return sum(math.prod(w.shape) for _, w in self._weight_entries())
 
+    def add_loss(self, loss: Any) -> None:
+        """Add a loss tensor (or a list of them) computed in call(): fit adds its sum to the
+        training loss, and `losses` lists it until the next outermost call."""
+        values = list(loss) if isinstance(loss, (list, tuple)) else [loss]
+        for v in values:
+            if not isinstance(v, Tensor):
+                raise ValueError("`add_loss()` can only be called from inside `build()` or "
+                                 f"`call()`, on a tensor input. Received invalid value: {v}")
+        self.__dict__.setdefault("_added_losses", []).extend(values)
+
+    def _clear_losses(self) -> None:
+        for layer in self._flat_layers():
+            layer.__dict__.pop("_added_losses", None)
+
+    def _added_loss_list(self) -> list[Tensor]:
+        return [v for layer in self._flat_layers() for v in layer.__dict__.get("_added_losses", [])]
+
     @property
     def losses(self) -> list[Tensor]:
-        """The regularization penalties of this layer and the layers inside it."""
+        """The add_loss() losses of the last call, then the regularization penalties, of this
+        layer and the layers inside it."""
+        return self._added_loss_list() + self._regularization_losses()
+
+    def _regularization_losses(self) -> list[Tensor]:
         out = []
         for layer in self._flat_layers():
             for w, reg in layer._regularized:
@@ -368,6 +486,44 @@ class Layer(Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+def _dummy_masks(shapes: Any, flags: Any) -> Any:
+    """All-True (2, steps) masks for the flagged inputs of these shapes (None for the rest)."""
+    if isinstance(shapes, list):
+        return [_dummy_masks(s, f) for s, f in zip(shapes, flags)]
+    if not flags or len(shapes) < 2:
+        return None
+    return as_tensor(np.ones((2, 2 if shapes[1] is None else shapes[1]), dtype=bool))
+
+
+def mark_masked(layer: Layer, outputs: list[KerasTensor], shapes: Any, flags: Any) -> None:
+    """Flag the symbolic outputs that will carry a Keras mask, by asking the layer's
+    compute_mask about stand-in inputs (zeros) and masks (all True)."""
+    own = type(layer).compute_mask is not Layer.compute_mask
+    anyflag = any(np.ravel(flags)) if isinstance(flags, list) else bool(flags)
+    if not (own or (layer.supports_masking and anyflag)):
+        return
+    if not own:
+        outputs[0].masked = True
+        return
+    one = isinstance(shapes, tuple)
+    xs = [as_tensor(np.zeros([2 if d is None else d for d in s], dtype=np.float32))
+          for s in ([shapes] if one else shapes)]
+    masks = layer.compute_mask(xs[0] if one else xs, _dummy_masks(shapes, flags))
+    masks = masks if isinstance(masks, (list, tuple)) else [masks]
+    for t, m in zip(outputs, masks):
+        t.masked = m is not None
+
+
+_TAKES_MASK: dict[type, bool] = {}
+
+
+def _takes_mask(cls: type) -> bool:
+    """Whether cls.call has a `mask` parameter (cached per class)."""
+    if cls not in _TAKES_MASK:
+        _TAKES_MASK[cls] = "mask" in inspect.signature(cls.call).parameters
+    return _TAKES_MASK[cls]
 
 
 def _as_tensors(inputs: Any) -> Any:

@@ -1,5 +1,6 @@
-"""Callbacks with Keras' hook names: History, ProgbarLogger, EarlyStopping, ModelCheckpoint,
-ReduceLROnPlateau, LearningRateScheduler, CSVLogger, TerminateOnNaN, LambdaCallback.
+"""Callbacks with Keras' hook names: History, ProgbarLogger, EarlyStopping, ReduceLROnPlateau,
+LearningRateScheduler, CSVLogger, TerminateOnNaN, LambdaCallback; and, from callbacks_files,
+ModelCheckpoint, BackupAndRestore and TensorBoard.
 
 Subclass Callback and override any of on_{train,test,predict}_{begin,end},
 on_epoch_{begin,end}, on_{train,test,predict}_batch_{begin,end} (on_batch_begin/end are the
@@ -240,39 +241,6 @@ class EarlyStopping(_Monitor):
             self.model.set_weights(self.best_weights)
 
 
-class ModelCheckpoint(_Monitor):
-    """Save the model (or its weights) after every epoch, or only when `monitor` improves
-    (save_best_only). filepath may hold {epoch} and log keys: 'ckpt-{epoch:02d}.keras'."""
-
-    def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
-                 save_best_only: bool = False, save_weights_only: bool = False,
-                 mode: str = "auto", save_freq: Any = "epoch",
-                 initial_value_threshold: float | None = None) -> None:
-        super().__init__(monitor, mode, 0.0, initial_value_threshold)
-        if save_freq != "epoch":
-            raise NotImplementedError("ModelCheckpoint: only save_freq='epoch' is supported")
-        self.filepath, self.verbose = os.fspath(filepath), verbose
-        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
-        if self.save_best_only:
-            current = self._current(logs)
-            if current is None or not self._is_improvement(current, self.best):
-                return
-            if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best} to "
-                      f"{current}, saving model to {path}")
-            self.best = current
-        elif self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: saving model to {path}")
-        if self.save_weights_only:
-            self.model.save_weights(path)
-        else:
-            self.model.save(path)
-
-
 class ReduceLROnPlateau(_Monitor):
     """Multiply the learning rate by `factor` when `monitor` has not improved for `patience`
     epochs (not below min_lr; then wait `cooldown` epochs)."""
@@ -408,3 +376,14 @@ class LambdaCallback(Callback):
             self.on_train_batch_end = hooks["on_batch_end"]
         if "on_batch_begin" in hooks and "on_train_batch_begin" not in hooks:
             self.on_train_batch_begin = hooks["on_batch_begin"]
+
+
+from chainrule.keras.callbacks_files import (  # noqa: E402  (they subclass the classes above)
+    BackupAndRestore,
+    ModelCheckpoint,
+    TensorBoard,
+)
+
+__all__ = ["BackupAndRestore", "Callback", "CallbackList", "CSVLogger", "EarlyStopping",
+           "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
+           "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN"]

@@ -94,23 +94,85 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any) -> np.ndarray:
 
 
 # -- metric objects ---------------------------------------------------------------------------
+class MetricVariable(Tensor):
+    """A metric's state (from Metric.add_variable): a tensor outside the graph with Keras'
+    Variable API: assign, assign_add, assign_sub, value, numpy()."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> Tensor:
+        return self
+
+    def assign(self, value: Any) -> MetricVariable:
+        self.array[...] = _np(value)
+        self._bump()  # an in-place change, seen by any graph that saved this tensor
+        return self
+
+    def assign_add(self, value: Any) -> MetricVariable:
+        return self.assign(self.array + _np(value))
+
+    def assign_sub(self, value: Any) -> MetricVariable:
+        return self.assign(self.array - _np(value))
+
+
 class Metric:
-    """update_state(y_true, y_pred, sample_weight=None); result() -> float; reset_state()."""
+    """Keras' Metric: update_state(y_true, y_pred, sample_weight=None) accumulates, result()
+    reads, reset_state() starts over. A subclass keeps its state in variables from
+    self.add_variable(shape, initializer, dtype, name), which reset_state zeroes."""
 
-    def __init__(self, name: str | None = None) -> None:
-        from chainrule.keras._graph import snake_case
+    _reset_at_init = False  # the built-in metrics keep host floats, set up by reset_state
 
-        self.name = name or snake_case(type(self).__name__)
-        self.reset_state()
+    def __init__(self, name: str | None = None, dtype: Any = None) -> None:
+        from chainrule.keras._graph import snake_case, unique_name
+
+        # unnamed: 'auc', then 'auc_1', ... as Keras names them (reset by clear_session)
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.dtype = "float32" if dtype is None else np.dtype(dtype).name
+        self._variables: list[MetricVariable] = []
+        if self._reset_at_init:
+            self.reset_state()
+
+    def add_variable(self, shape: Any = (), initializer: Any = "zeros", dtype: Any = None,
+                     aggregation: str = "sum", name: str | None = None) -> MetricVariable:
+        """A new state variable of `shape`, initialised by `initializer` (a Keras initializer
+        or its name)."""
+        from chainrule.keras import initializers
+
+        shape = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+        dt = np.dtype(dtype or self.dtype)
+        a = np.asarray(initializers.get(initializer)(shape, dt.name)).astype(dt).reshape(shape)
+        v = Tensor._make(np.array(a, copy=True), None)
+        v.__class__ = MetricVariable  # the same slots: Keras' Variable API on a tensor
+        v.name = f"{self.name}/{name or f'variable_{len(self._variables)}'}"
+        self._variables.append(v)
+        return v
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        return list(getattr(self, "_variables", []))
 
     def reset_state(self) -> None:
-        raise NotImplementedError
+        for v in self.variables:
+            v.assign(np.zeros(v.shape, v.array.dtype))
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         raise NotImplementedError
 
-    def result(self) -> float:
+    def result(self) -> Any:
         raise NotImplementedError
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """update_state(*args) then result(), as Keras' Metric.__call__."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Metric:
+        return cls(**config)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
@@ -118,6 +180,8 @@ class Metric:
 
 class Mean(Metric):
     """The (weighted) mean of the values it is given."""
+
+    _reset_at_init = True
 
     def reset_state(self) -> None:
         self.total, self.count = 0.0, 0.0
@@ -142,17 +206,21 @@ class Mean(Metric):
 class MeanMetricWrapper(Mean):
     """The mean over all samples of fn(y_true, y_pred) (per-sample values)."""
 
-    def __init__(self, fn: Callable, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, fn: Callable, name: str | None = None, dtype: Any = None,
+                 **kwargs: Any) -> None:
         self.fn, self.kwargs = fn, kwargs
-        super().__init__(name or getattr(fn, "__name__", "metric"))
+        super().__init__(name or getattr(fn, "__name__", "metric"), dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **self.kwargs}
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         super().update_state(self.fn(y_true, y_pred, **self.kwargs), sample_weight)
 
 
 def _wrapper(cls_name: str, fn: Callable, default: str, **fixed: Any) -> type:
-    def __init__(self: Any, name: str = default, **kwargs: Any) -> None:
-        MeanMetricWrapper.__init__(self, fn, name, **{**fixed, **kwargs})
+    def __init__(self: Any, name: str = default, dtype: Any = None, **kwargs: Any) -> None:
+        MeanMetricWrapper.__init__(self, fn, name, dtype, **{**fixed, **kwargs})
     return type(cls_name, (MeanMetricWrapper,), {"__init__": __init__})
 
 
@@ -180,8 +248,8 @@ SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy",
 
 
 class RootMeanSquaredError(Mean):
-    def __init__(self, name: str = "root_mean_squared_error") -> None:
-        super().__init__(name)
+    def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None) -> None:
+        super().__init__(name, dtype)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         super().update_state(mean_squared_error(y_true, y_pred), sample_weight)
@@ -190,36 +258,16 @@ class RootMeanSquaredError(Mean):
         return float(np.sqrt(super().result()))
 
 
-class _Confusion(Metric):
-    """Counts of true/false positives and false negatives at `thresholds` (0.5)."""
-
-    def __init__(self, thresholds: float = 0.5, name: str | None = None) -> None:
-        self.thresholds = float(thresholds)
-        super().__init__(name)
-
-    def reset_state(self) -> None:
-        self.tp = self.fp = self.fn = 0.0
-
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        p = _np(y_pred)
-        pred = p > self.thresholds
-        true = _match(_np(y_true), p) > 0.5
-        w = 1.0 if sample_weight is None else _np(sample_weight).reshape(
-            (-1,) + (1,) * (p.ndim - 1))
-        self.tp += float((w * (pred & true)).sum())
-        self.fp += float((w * (pred & ~true)).sum())
-        self.fn += float((w * (~pred & true)).sum())
-
-
-class Precision(_Confusion):
-    def result(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-
-class Recall(_Confusion):
-    def result(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
+from chainrule.keras.metrics_confusion import (  # noqa: E402  (they subclass Metric)
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
+from chainrule.keras.metrics_fscore import F1Score, FBetaScore  # noqa: E402
 
 NAMES: dict[str, type] = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
@@ -234,9 +282,12 @@ NAMES: dict[str, type] = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "precision": Precision, "recall": Recall,
+    "precision": Precision, "recall": Recall, "auc": AUC, "f1_score": F1Score,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives, "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
 }
-CLASSES: dict[str, type] = {c.__name__: c for c in set(NAMES.values())}
+CLASSES: dict[str, type] = {c.__name__: c for c in {*NAMES.values(), FBetaScore}}
 
 
 class LossTracker(Mean):
@@ -272,6 +323,8 @@ class OutputLossTracker(Metric):
     """model.metrics' '<output>_loss' of a model with several outputs: that output's running
     loss, kept in the model's compile state (reset with the 'loss' tracker)."""
 
+    _reset_at_init = True
+
     def __init__(self, model: Any, index: int, name: str) -> None:
         self.model, self.index = model, index
         super().__init__(name)
@@ -295,6 +348,8 @@ class OutputLossTracker(Metric):
 class CompileMetrics(Metric):
     """model.metrics' 'compile_metrics': the metrics given to compile(), updated together;
     result() is a dict {name: value} (fit logs each at the top level)."""
+
+    _reset_at_init = True
 
     def __init__(self, model: Any, name: str = "compile_metrics") -> None:
         self.model = model

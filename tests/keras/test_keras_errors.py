@@ -143,3 +143,13 @@ def test_count_params_before_build():
     assert any("unbuilt" in ln for ln in lines)
     model.build((None, 5))
     assert model.count_params() == 5 * 3 + 3 + 3 * 2 + 2
+
+
+@pytest.mark.parametrize("alias, cls", [("uniform", "RandomUniform"), ("normal", "RandomNormal"),
+                                        ("zero", "Zeros"), ("one", "Ones")])
+def test_keras_initializer_aliases(alias, cls):
+    # Keras 3 accepts these short names (the RNN guide's custom cell uses "uniform")
+    from chainrule.keras import initializers
+
+    assert type(initializers.get(alias)).__name__ == cls
+    assert Dense(2, kernel_initializer=alias).get_config()["kernel_initializer"] is not None

@@ -77,6 +77,8 @@ class Dense(Layer):
     so that the layer runs F.linear, exactly as nn.Linear), glorot_uniform; bias zeros. Works on
     the last axis of inputs of any rank >= 2."""
 
+    supports_masking = True
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
@@ -156,6 +158,8 @@ def _activate(layer: Any, y: Tensor) -> Tensor:
 class Activation(Layer):
     """activation(x), given by name ('relu', 'softmax', ...) or as a callable."""
 
+    supports_masking = True
+
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -176,6 +180,8 @@ class Activation(Layer):
 class Dropout(Layer):
     """Inverted dropout with probability `rate` while training (F.dropout); the identity at
     inference. noise_shape is not supported; seed gives the layer its own generator."""
+
+    supports_masking = True
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None,
                  **kwargs: Any) -> None:
@@ -263,9 +269,7 @@ class Embedding(Layer):
             kwargs["input_shape"] = (kwargs.pop("input_length"),)
         super().__init__(**kwargs)
         _unsupported("Embedding", embeddings_constraint=embeddings_constraint)
-        if mask_zero:
-            raise NotImplementedError("Embedding: mask_zero=True (masking) is not supported in "
-                                      "chainrule.keras")
+        self.mask_zero = self.supports_masking = bool(mask_zero)
         self.input_dim = positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = positive_int("Embedding", "output_dim", output_dim)
         init = ("random_uniform" if embeddings_initializer == "uniform"
@@ -280,6 +284,13 @@ class Embedding(Layer):
     def compute_output_shape(self, s: Any) -> Any:
         return tuple(s) + (self.output_dim,)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """With mask_zero=True, inputs != 0 (index 0 is padding); else None."""
+        if not self.mask_zero:
+            return None
+        idx = inputs.array if isinstance(inputs, Tensor) else np.asarray(inputs)
+        return Tensor._make(idx != 0, None)
+
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         idx = inputs.array if isinstance(inputs, Tensor) else np.asarray(inputs)
         if idx.dtype.kind not in "iu":
@@ -290,7 +301,8 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim,
                 "output_dim": self.output_dim,
                 "embeddings_initializer": inits.serialize(self.embeddings_initializer),
-                "embeddings_regularizer": regs.serialize(self.embeddings_regularizer)}
+                "embeddings_regularizer": regs.serialize(self.embeddings_regularizer),
+                "mask_zero": self.mask_zero}
 
 
 class Lambda(Layer):

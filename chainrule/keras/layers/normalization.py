@@ -148,6 +148,8 @@ class LayerNormalization(Layer):
     """Normalise each sample over `axis` (default: the last), then scale by gamma and shift by
     beta (both of the normalised axes' shape); epsilon 1e-3 as in Keras."""
 
+    supports_masking = True  # the mask passes through, as in Keras
+
     def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", beta_regularizer: Any = None,

@@ -26,11 +26,13 @@ from chainrule.keras import regularizers as regs
 from chainrule.keras._graph import KerasTensor
 from chainrule.keras._layer import Layer
 from chainrule.keras.layers.core import positive_int
+from chainrule.keras.layers.masking import mask_array
 from chainrule.nn.layers.recurrent import GRU as _NNGRU
 from chainrule.nn.layers.recurrent import LSTM as _NNLSTM
 from chainrule.nn.layers.recurrent import RNN as _NNRNN
 from chainrule.nn.module import Parameter
 from chainrule.operands import as_tensor
+from chainrule.ops import stack
 from chainrule.random import generator_of
 from chainrule.tensor import Tensor
 
@@ -48,6 +50,7 @@ _GRU_BIAS = (lambda arrays: np.stack([_swap_zr(arrays[0]), _swap_zr(arrays[1])])
 
 class _RNN(Layer):
     gates = 1
+    supports_masking = True
     _defaults = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 
     def __init__(self, units: int, activation: Any = "tanh",
@@ -134,7 +137,7 @@ class _RNN(Layer):
         return [y] + [(s[0], self.units)] * (2 if self.gates == 4 else 1)
 
     def call(self, inputs: Tensor, training: bool | None = None,
-             initial_state: Any = None) -> Any:
+             initial_state: Any = None, mask: Any = None) -> Any:
         x = inputs
         if x.ndim != 3 or x.shape[-1] != self._in:
             raise self._shape_error(f"inputs (batch, timesteps, {self._in})", tuple(x.shape))
@@ -146,12 +149,43 @@ class _RNN(Layer):
         if training and self.dropout:  # one mask per sequence, the same at every step
             keep = generator_of(None).random((x.shape[0], 1, x.shape[2])) >= self.dropout
             x = x * Tensor._make((keep / (1 - self.dropout)).astype(x.array.dtype), None)
-        out, state = self.rnn(x, self._initial(initial_state))
+        keep = mask_array(mask)
+        if keep is None:
+            out, state = self.rnn(x, self._initial(initial_state))
+        else:
+            out, state = self._run_masked(x, keep[:, ::-1] if self.go_backwards else keep,
+                                          self._initial(initial_state))
         states = list(state) if isinstance(state, tuple) else [state]
         N = x.shape[0]
         states = [h.reshape(N, self.units) for h in states]
         y = out if self.return_sequences else states[0]
         return [y] + states if self.return_state else y
+
+    def _run_masked(self, x: Tensor, keep: np.ndarray, state: Any) -> tuple[Tensor, Any]:
+        """Step by step under a (batch, steps) mask, as Keras: at a masked step the states
+        and the output stay what they were (the output starts at zeros)."""
+        N, T, u = x.shape[0], x.shape[1], self.units
+        dt = x.array.dtype
+        zero = Tensor._make(np.zeros((1, N, u), dtype=dt), None)
+        if state is None:
+            state = (zero, zero) if self.gates == 4 else zero
+        prev, outs = zero[0], []
+        for t in range(T):
+            o, new = self.rnn(x[:, t:t + 1], state)
+            m = keep[:, t].astype(dt)[:, None]
+            m1, m0 = Tensor._make(m, None), Tensor._make(1 - m, None)
+            if self.gates == 4:
+                state = tuple(m1 * a + m0 * b for a, b in zip(new, state))
+            else:
+                state = m1 * new + m0 * state
+            prev = m1 * o[:, 0] + m0 * prev
+            outs.append(prev)
+        return stack(outs, 1), state
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        m = mask[0] if isinstance(mask, list) else mask
+        out = m if self.return_sequences else None
+        return [out] + [None] * (2 if self.gates == 4 else 1) if self.return_state else out
 
     def _initial(self, initial_state: Any) -> Any:
         if initial_state is None:

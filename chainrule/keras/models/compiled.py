@@ -135,7 +135,7 @@ class Compiled:
         if total is None:
             raise ValueError("compile: no output has a loss")
         if self._has_reg:
-            for r in self.model.losses:
+            for r in self.model._regularization_losses():
                 total = total + r
         self._parts = parts
         return total
@@ -182,7 +182,8 @@ class Compiled:
 
     def direction(self, name: str) -> str | None:
         for _, m, _, label in self._metrics or []:
-            if label == name:
-                return "up" if any(u in m.name for u in _UP) else "down"
+            if label == name:  # a metric's own _direction first (Keras' attribute)
+                return getattr(m, "_direction", None) or (
+                    "up" if any(u in m.name for u in _UP) else "down")
         return None
 

@@ -111,7 +111,7 @@ class Model(Layer, Trainer):
             vals[i] = cast_input(x, dt)
         for layer, ins, as_list, kwargs, outs, many in self._plan:
             args = [vals[i] for i in ins]
-            y = layer.call(args if as_list else args[0], **kwargs)
+            y = layer._run(args if as_list else args[0], kwargs)  # with Keras masks
             if many:
                 for s, t in zip(outs, y):
                     vals[s] = t

@@ -25,6 +25,7 @@ from chainrule.keras import activations
 from chainrule.keras import layers as layers_mod
 from chainrule.keras import losses as losses_mod
 from chainrule.keras import metrics as metrics_mod
+from chainrule.keras import saving as keras_saving
 from chainrule.keras._layer import Layer, weight_budget
 
 FORMAT, WEIGHTS_FORMAT = "chainrule.keras", "chainrule.keras.weights"
@@ -41,7 +42,8 @@ def _registry(custom_objects: dict | None) -> dict[str, Any]:
     reg = {name: obj for name, obj in vars(layers_mod).items()
            if isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer}
     reg.update({"Functional": Model, "Sequential": Sequential})
-    reg.update(custom_objects or {})
+    # the classes registered with @register_keras_serializable, those of a custom_object_scope
+    reg.update(keras_saving.merged_custom_objects(custom_objects))
     return reg
 
 
@@ -59,7 +61,12 @@ def layer_config(layer: Layer) -> dict[str, Any]:
                              "model in code and load_weights()")
         return {"class_name": "Functional", "config": functional_config(layer)}
     # the name beside the config too, as Keras saves it: a custom get_config() may omit it
-    return {"class_name": type(layer).__name__, "name": layer.name, "config": layer.get_config()}
+    entry = {"class_name": type(layer).__name__, "name": layer.name,
+             "config": layer.get_config()}
+    registered = keras_saving.get_registered_name(type(layer))
+    if registered != type(layer).__name__:
+        entry["registered_name"] = registered
+    return entry
 
 
 def functional_config(model: Any) -> dict[str, Any]:
@@ -99,10 +106,15 @@ def _resolve_callables(config: dict[str, Any], custom: dict[str, Any]) -> dict[s
     for key in ("activation", "recurrent_activation"):
         v = config.get(key)
         if isinstance(v, str) and v not in activations.ALL:
-            if v not in custom:
-                raise ModelFormatError(f"unknown activation {v!r}; pass it to load_model in "
-                                       f"custom_objects={{'{v}': fn}}")
-            config[key] = custom[v]
+            # a layer's config names a function by its __name__; a registered one is also
+            # found under 'package>name' when that name is not ambiguous
+            found = [f for k, f in custom.items() if k.rpartition(">")[2] == v and ">" in k]
+            fn = custom.get(v, found[0] if len(found) == 1 else None)
+            if fn is None:
+                raise ModelFormatError(f"unknown activation {v!r}; register it with "
+                                       "@keras.saving.register_keras_serializable() or pass "
+                                       f"it to load_model in custom_objects={{'{v}': fn}}")
+            config[key] = fn
     return config
 
 
@@ -112,16 +124,19 @@ def deserialize(entry: Any, custom_objects: dict | None = None) -> Layer:
         raise ModelFormatError(f"a layer entry must be {{'class_name', 'config'}}, got "
                                f"{str(entry)[:80]}")
     name, config = entry.get("class_name"), entry["config"]
-    custom = custom_objects or {}
+    custom = keras_saving.merged_custom_objects(custom_objects)
     if name == "Functional":
         return _functional(config, custom)
     if name == "Sequential":
         return _sequential(config, custom)
-    cls = _registry(custom).get(name) if isinstance(name, str) else None
+    reg = _registry(custom)
+    cls = reg.get(entry.get("registered_name") or "") or (
+        reg.get(name) if isinstance(name, str) else None)
     if cls is None:
         raise ModelFormatError(f"unknown layer class {name!r}; known: "
-                               f"{', '.join(sorted(_registry(None)))} (pass custom layers in "
-                               "custom_objects)")
+                               f"{', '.join(sorted(_registry(None)))} (register custom layers "
+                               "with @keras.saving.register_keras_serializable() or pass them "
+                               "in custom_objects)")
     layer = cls.from_config(_resolve_callables(config, custom))
     if "name" not in config and isinstance(entry.get("name"), str):
         layer.name = entry["name"]  # the graph and the weights refer to the layer by it
@@ -246,8 +261,9 @@ def _serialize_compile(cfg: dict[str, Any]) -> dict[str, Any] | None:
             return [metric_spec(v) for v in s]
         if isinstance(s, dict):
             return {k: metric_spec(v) for k, v in s.items()}
-        if isinstance(s, metrics_mod.Metric) and type(s).__name__ in metrics_mod.CLASSES:
-            return type(s).__name__
+        if isinstance(s, metrics_mod.Metric) and _metric_class(type(s).__name__) is type(s):
+            # with its config: AUC(curve='PR') must not come back as AUC()
+            return {"__metric__": {"class_name": type(s).__name__, "config": s.get_config()}}
         if s is None or isinstance(s, str):
             return s
         raise ValueError(f"custom metric {s!r}")
@@ -268,6 +284,31 @@ def _restore_losses(spec: Any) -> Any:
         return {k: _restore_losses(v) for k, v in spec.items()}
     if isinstance(spec, list):
         return [_restore_losses(v) for v in spec]
+    return spec
+
+
+def _metric_class(name: str) -> Any:
+    """A built-in metric class, or a Metric class registered with
+    @register_keras_serializable, by class name."""
+    cls = metrics_mod.CLASSES.get(name)
+    if cls is None:
+        cls = next((c for c in keras_saving.get_custom_objects().values()
+                    if isinstance(c, type) and issubclass(c, metrics_mod.Metric)
+                    and c.__name__ == name), None)
+    return cls
+
+
+def _restore_metrics(spec: Any) -> Any:
+    if isinstance(spec, dict) and set(spec) == {"__metric__"}:
+        entry = spec["__metric__"]
+        cls = _metric_class(entry.get("class_name", ""))
+        if cls is None:
+            raise ValueError(f"unknown metric class {entry.get('class_name')!r}")
+        return cls.from_config(dict(entry.get("config", {})))
+    if isinstance(spec, dict):
+        return {k: _restore_metrics(v) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_restore_metrics(v) for v in spec]
     return spec
 
 
@@ -303,7 +344,11 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
                                "chainrule reads chainrule.keras model files of version 1")
     budget = _stored_weights(doc.get("weights"), path)
     try:
-        with weight_budget(budget):  # a forged config cannot allocate more than the file holds
+        from chainrule.keras.saving import custom_object_scope
+
+        # a forged config cannot allocate more than the file holds; custom_objects reach the
+        # layers nested inside others (a custom cell in RNN), as in Keras
+        with weight_budget(budget), custom_object_scope(custom_objects):
             model = deserialize(doc.get("model"), custom_objects)
     except ModelFormatError as e:
         raise ModelFormatError(f"{path}: field 'model': {e}") from None
@@ -331,7 +376,9 @@ def _restore_training(model: Any, doc: dict, path: str) -> None:
         raise ModelFormatError(f"{path}: field 'compile' must be a dict of compile() "
                                f"arguments, got {type(cfg).__name__}")
     try:
-        model.compile(**{**cfg, "loss": _restore_losses(cfg.get("loss"))})
+        model.compile(**{**cfg, "loss": _restore_losses(cfg.get("loss")),
+                         "metrics": _restore_metrics(cfg.get("metrics")),
+                         "weighted_metrics": _restore_metrics(cfg.get("weighted_metrics"))})
     except (ValueError, TypeError, KeyError, IndexError, AttributeError,
             NotImplementedError) as e:
         raise ModelFormatError(f"{path}: field 'compile' cannot be applied: {e}") from None
@@ -362,3 +409,32 @@ def load_weights(model: Any, filepath: Any) -> None:
     if not isinstance(doc, dict) or doc.get("format") not in (WEIGHTS_FORMAT, FORMAT):
         raise ModelFormatError(f"{path}: not a chainrule.keras weights file")
     _set_weights(model, doc.get("weights"), path)
+
+
+def save_training_state(model: Any, filepath: Any, extra: dict[str, Any]) -> None:
+    """The weights, the optimizer's state and `extra` (JSON values) in one file, written
+    atomically: what BackupAndRestore needs to resume an interrupted fit."""
+    doc: dict[str, Any] = {"format": WEIGHTS_FORMAT, "weights": _weights_dict(model),
+                           "extra": extra}
+    opt = model.optimizer
+    if opt is not None and opt.impl is not None:
+        doc["optimizer_state"] = opt.impl.state_dict()
+        doc["optimizer_iterations"] = opt.iterations
+    io.save(doc, os.fspath(filepath))
+
+
+def load_training_state(model: Any, filepath: Any) -> dict[str, Any]:
+    """Restore what save_training_state wrote into `model` (weights and optimizer state);
+    returns its `extra`."""
+    path = os.fspath(filepath)
+    doc = io.load_raw(path)
+    if not isinstance(doc, dict) or doc.get("format") != WEIGHTS_FORMAT:
+        raise ModelFormatError(f"{path}: not a chainrule.keras training backup")
+    _set_weights(model, doc.get("weights"), path)
+    opt = model.optimizer
+    if "optimizer_state" in doc and opt is not None:
+        opt.iterations = int(doc.get("optimizer_iterations", 0))
+        opt.build(model._trainable_params())
+        opt.impl.load_state_dict(doc["optimizer_state"])
+    extra = doc.get("extra")
+    return extra if isinstance(extra, dict) else {}

@@ -108,7 +108,7 @@ class Sequential(Model):
             self._ensure_built(xs)
         x = cast_input(xs[0], self._in_dtypes[0])
         for layer in self._stack:
-            x = layer.call(x)
+            x = layer._run(x, {})  # with Keras masks
         return [x]
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:

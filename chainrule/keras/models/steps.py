@@ -144,7 +144,7 @@ class Steps:
             outs = [o if isinstance(o, Tensor) else as_tensor(_host(o)) for o in _flat(y_pred)]
             ys = None if y is None else [_host(a) for a in _flat(y)]
             sw = None if sample_weight is None else _host(sample_weight)
-            return c.total_loss(ys, outs, sw)
+            return self._plus_added_losses(c.total_loss(ys, outs, sw))
         losses = list(self.losses)
         if not losses:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
@@ -189,7 +189,7 @@ class Steps:
                  training: bool) -> Tensor:
         c = self.compiled
         if not self._overrides("compute_loss"):
-            return c.total_loss(ys, outs, sw)
+            return self._plus_added_losses(c.total_loss(ys, outs, sw))
         if not c._resolved:
             c._resolve(len(outs))
         c._parts = []
@@ -198,10 +198,17 @@ class Steps:
         return self.compute_loss(x=x, y=y, y_pred=outs[0] if len(outs) == 1 else outs,
                                  sample_weight=w, training=training)
 
+    def _plus_added_losses(self, loss: Tensor) -> Tensor:
+        """The loss plus the sum of each add_loss() loss of this forward pass, as Keras."""
+        for v in self._added_loss_list():
+            loss = loss + (v if v.dtype.kind == "f" else v.float()).sum()
+        return loss
+
     def _builtin_train_step(self, xs: list, ys: list | None, sw: Any,
                             params: list[Tensor]) -> None:
         c = self.compiled
         c.prepare()
+        self._clear_losses()  # the graph runs its layers directly: start add_loss afresh
         outs = self._forward(xs)
         loss = self._loss_of(xs, ys, sw, outs, True)
         if params:  # Keras trains a model with nothing trainable too: the step only evaluates
@@ -214,6 +221,7 @@ class Steps:
     def _builtin_test_step(self, xs: list, ys: list | None, sw: Any) -> None:
         c = self.compiled
         c.prepare()
+        self._clear_losses()
         with no_grad():
             outs = self._forward(xs)
             loss = self._loss_of(xs, ys, sw, outs, False)

@@ -152,6 +152,8 @@ class Trainer(Steps):
         batch_logs = cbl.wants("on_train_batch_end")
         params = None
         cbl.call("on_train_begin", {})
+        # BackupAndRestore sets the epoch to resume from in on_train_begin, as in Keras
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         logs: Any = {}
         for epoch in range(initial_epoch, epochs):
             self._reset_state()
