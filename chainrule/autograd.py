@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
+from chainrule.kept import TINY
 from chainrule.modes import (  # noqa: F401  (re-exported: cr.autograd.no_grad, ...)
     _Mode,
     _user_frame,
@@ -40,6 +41,7 @@ class Function:
     """
 
     inputs: tuple[Tensor, ...] | None = None
+    _kept: tuple | None = None  # after a plain backward: its structure (chainrule.kept)
     needs_input_grad: tuple[bool, ...] = ()
     _where = ""
     # Which tensors backward reads (checked against in-place changes, as PyTorch's saved
@@ -136,12 +138,30 @@ class Function:
                         f"(shapes {[x.shape for x in xs]}); the op was created at {self._where}"
                     )
 
-    def _release(self) -> None:
-        """Free everything backward needed (inputs, saved arrays); the graph cannot be reused."""
-        meta = self.__dict__.get("_out_meta")
-        self.__dict__.clear()
+    def _release(self, keep: bool = False, grads: dict | None = None) -> None:
+        """Free everything backward needed (inputs, saved arrays); the graph cannot be reused.
+        With keep, the structure stays (`_kept`, see chainrule.kept), as PyTorch's grad_fn
+        chain does, so the graph can still be drawn after backward; grads: the tiny gradients
+        this backward gave f's outputs, {id(output): array}."""
+        d = self.__dict__
+        kept = None
+        if keep and "inputs" in d:
+            recs = []
+            for x in d["inputs"]:  # the records of chainrule.kept
+                c = x.creator
+                if c is None and x._requires_grad:
+                    recs.append(x)
+                else:
+                    a = x.array
+                    recs.append((id(x), c, a.shape, a.dtype, a.copy() if a.size <= TINY else None,
+                                 x.name))
+            kept = (tuple(recs), d["needs_input_grad"], grads)
+        meta = d.get("_out_meta")
+        d.clear()
         if meta is not None:
             self._out_meta = meta
+        if kept is not None:
+            self._kept = kept
         self._freed = True
 
 

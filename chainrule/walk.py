@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule.backend import is_floating, xp_of
 from chainrule.errors import ShapeError
+from chainrule.kept import TINY
 from chainrule.modes import _Mode
 from chainrule.tensor import Tensor
 from chainrule.versions import _Version, check_saved
@@ -167,6 +168,8 @@ class _Walk:
         self.accumulate = accumulate
         self.table = table
         self.handed: set[int] = set()
+        self.keep = False  # a plain backward: keep the structure and tiny gradients
+        self.kgrads: dict[int, dict[int, Any]] = {}  # id(creator) -> {id(tensor): tiny grad}
 
     def run(self, roots: Sequence[Tensor], grads: Sequence[Tensor], retain_graph: bool,
             create_graph: bool) -> None:
@@ -178,10 +181,15 @@ class _Walk:
             for r in roots:
                 if self.uses.get(id(r), 0) == 0 and id(r) in self.pending:
                     self._finalize(r)
-            for f in self.order:
-                self._visit(f)
-                if not retain_graph:
-                    f._release()
+            self.keep = not retain_graph  # after the roots: their gradient is the seed given
+            if retain_graph:
+                for f in self.order:
+                    self._visit(f)
+            else:
+                kgrads = self.kgrads
+                for f in self.order:
+                    self._visit(f)
+                    f._release(True, kgrads.pop(id(f), None) if kgrads else None)
         finally:
             _Mode.grad_enabled = saved
 
@@ -289,6 +297,9 @@ class _Walk:
             e[1] = g
         if self.table is not None:
             self.table._add(x, g)
+        if self.keep and x.creator is not None and g.array.size <= TINY:
+            # tiny: kept with its creator (released after x's consumers), for pictures after
+            self.kgrads.setdefault(id(x.creator), {})[id(x)] = g.array.copy()
         if self.target_ids is not None and id(x) in self.target_ids:
             self.captured[id(x)] = g
         if x.creator is None or id(x.creator) not in self.in_order:

@@ -14,6 +14,7 @@ import numpy as np
 
 from chainrule.autograd import Function, GradTable, grad_table, toposort
 from chainrule.creation import ones_like
+from chainrule.kept import Kept, Structure
 from chainrule.tensor import Tensor
 from chainrule.viz._common import host, num
 
@@ -33,14 +34,24 @@ class Node:
 def forward_order(output: Tensor) -> list[Function]:
     """The ops behind output, each once, every op after the ops that made its inputs: the
     engine's own visiting order (autograd.toposort), reversed."""
+    return structure(output).order[::-1]
+
+
+def structure(output: Tensor) -> Structure:
+    """The graph behind output: whole (the engine's toposort, which also routes in-place
+    changes), or as a plain backward kept it (chainrule.kept)."""
     try:
         order, _ = toposort([output], None)
-    except RuntimeError as e:
-        raise RuntimeError(
-            f"{e} To draw or explain the graph, call loss.backward(retain_graph=True), or draw "
-            "it before backward (the picture computes its own grad_table)."
-        ) from None
-    return order[::-1]
+    except RuntimeError:
+        return Structure(output)
+    return Structure(output, order)
+
+
+def value_of(t: Any) -> np.ndarray | None:
+    """t's values on the host, or None where backward freed them."""
+    if type(t) is Kept:
+        return t.value
+    return host(t)
 
 
 def tensor_names(model: Any) -> dict[int, str]:
@@ -66,17 +77,26 @@ class Walk:
         if not isinstance(output, Tensor):
             raise TypeError(f"expected a Tensor, got {type(output).__name__}")
         self.output = output
-        self.ops = forward_order(output)
+        self.structure = structure(output)
+        self.ops = self.structure.order[::-1]
+        self.released = self.structure.released
         self._names = tensor_names(model)
         self._count = 0
         self.nodes: dict[int, Node] = {}
         for f in self.ops:
-            for x in f.inputs:
+            for x in self.inputs(f):
                 self.include(x)
-            for y in f.outputs:
+            for y in self.outputs(f):
                 if y is not None:
                     self.include(y)
         self.include(output)
+
+    def inputs(self, f: Function) -> tuple[Any, ...]:
+        """f's inputs: tensors, or after a plain backward Kept records (chainrule.kept)."""
+        return self.structure.inputs(f)
+
+    def outputs(self, f: Function) -> tuple[Any, ...]:
+        return self.structure.outputs(f)
 
     def include(self, t: Tensor) -> Node:
         """The node of t, added (with the next free reference name) if it is new."""
@@ -98,7 +118,7 @@ class Walk:
         else:
             kind = "input"
         if kind == "const":
-            name = num(host(t).reshape(()).item())
+            name = num(value_of(t).reshape(()).item())
         elif not name:
             self._count += 1
             name = f"t{self._count}"
@@ -112,7 +132,7 @@ class Walk:
         """id(tensor) -> the ops that take it as an input (in forward order)."""
         out: dict[int, list[Function]] = {}
         for f in self.ops:
-            for x in f.inputs:
+            for x in self.inputs(f):
                 lst = out.setdefault(id(x), [])
                 if f not in lst:
                     lst.append(f)
@@ -122,20 +142,32 @@ class Walk:
 def gradients(walk: Walk, grads: Any = None) -> dict[int, np.ndarray]:
     """id(tensor) -> d output / d tensor, as host arrays.
 
-    grads: a GradTable (its rows), False (none), or None (automatic: the .grad of the graph's
-    tensors when backward(retain_graph=True) has filled any, else a fresh grad_table of the
-    output, weighted by ones when the output is not a scalar)."""
+    grads: a GradTable (its rows), False (none), or None (automatic: a fresh grad_table of the
+    output, weighted by ones when the output is not a scalar, while the graph is there; after a
+    plain backward, what the graph kept: see kept_gradients)."""
     if grads is False:
         return {}
     if isinstance(grads, GradTable):
         return {id(row.tensor): host(row.grad) for row in grads}
     if grads is not None:
         raise TypeError(f"grads must be a GradTable, None or False, got {type(grads).__name__}")
-    filled = {i: host(n.tensor.grad) for i, n in walk.nodes.items() if n.tensor.grad is not None}
-    if filled:
-        return filled
+    if walk.released:
+        return kept_gradients(walk)
     out = walk.output
     if not out.requires_grad:
         return {}
     seed = None if out.numel() == 1 else ones_like(out)
     return {id(row.tensor): host(row.grad) for row in grad_table(out, grad=seed)}
+
+
+def kept_gradients(walk: Walk) -> dict[int, np.ndarray]:
+    """After a plain backward: the leaves' .grad, and the gradients the graph kept (tensors of
+    at most chainrule.kept.TINY elements); the output's own gradient is the seed, ones."""
+    out: dict[int, np.ndarray] = {}
+    for t, g in walk.structure.rows():
+        if g is not None:
+            out[id(t)] = host(g)
+    o = walk.output
+    if id(o) not in out and o.numel() == 1 and o.requires_grad:
+        out[id(o)] = np.ones(tuple(o.shape), o.array.dtype)
+    return out

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import Function, grad_table, no_grad
+from chainrule.autograd import Function, GradTable, grad_table, no_grad
 from chainrule.creation import ones_like, zeros_like
+from chainrule.kept import FREED_HINT
 from chainrule.ops import sum_to
 from chainrule.tensor import Tensor
 from chainrule.viz._common import host, values
@@ -59,10 +60,12 @@ PER_ELEMENT = {"Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Exp", "Log", "L
 class Explanation:
     """The narration of one backward pass: `records` (a list of dicts) and its text (str())."""
 
-    def __init__(self, records: list[dict[str, Any]], output_ref: str, tiny: int) -> None:
+    def __init__(self, records: list[dict[str, Any]], output_ref: str, tiny: int,
+                 released: bool = False) -> None:
         self.records = records
         self.output_ref = output_ref
         self.tiny = tiny
+        self.released = released  # narrated from what a plain backward kept
 
     def __iter__(self) -> Any:
         return iter(self.records)
@@ -71,10 +74,17 @@ class Explanation:
         return len(self.records)
 
     def __str__(self) -> str:
-        o, v = self.output_ref, (lambda a: values(a, self.tiny).replace("\n", ""))
+        o = self.output_ref
+
+        def v(a: Any) -> str:
+            return "(freed by backward)" if a is None else values(a, self.tiny).replace("\n", "")
+
         steps = max((r["step"] for r in self.records), default=0)
         lines = [f"Backward pass from {o}: {steps} ops, in the order backprop visits them.",
                  f"Each op passes d {o}/d input = upstream x local derivative to its inputs."]
+        if self.released:
+            lines.append("Told after loss.backward(), which freed the numbers of tensors over 6 "
+                         f"elements and the parts of each sum: {FREED_HINT}.")
         for r in self.records:
             if r["kind"] == "op":
                 lines += ["", f"step {r['step']}  {r['op']}: {r['output']} = "
@@ -108,6 +118,8 @@ def explain(output: Tensor, model: Any = None, tiny: int = 6) -> Explanation:
     for one-element values). model names the parameters (a Module or {name: tensor})."""
     walk = Walk(output, model)
     table = grad_table(output)
+    if walk.released:
+        return _explain_kept(walk, table, tiny)
     grads = {id(row.tensor): row.grad for row in table}
     uses = {k: len(v) for k, v in walk.consumers().items()}
     parts: dict[int, list[tuple[np.ndarray, str]]] = {}
@@ -169,3 +181,42 @@ def _visit(f: Function, step: int, walk: Walk, grads: dict[int, Tensor],
 
 def _as_tuple(g: Any) -> tuple:
     return g if isinstance(g, tuple) else (g,)
+
+
+def _explain_kept(walk: Walk, table: GradTable, tiny: int) -> Explanation:
+    """The narration from what a plain backward kept: every op and its formulas; the numbers
+    where they were kept (tensors of at most chainrule.kept.TINY elements, leaves' .grad); the
+    parts of a fan-in sum are not kept, only its total."""
+    done = {id(row.tensor) for row in table}
+    grads = {id(row.tensor): row.grad for row in table if row.grad is not None}
+    edges: dict[int, int] = {}  # x * x: two edges from x, each sending a part
+    for f in walk.ops:
+        for x in walk.inputs(f):
+            edges[id(x)] = edges.get(id(x), 0) + 1
+    records: list[dict[str, Any]] = []
+    step = 0
+    for f in reversed(walk.ops):
+        ys = [y for y in walk.outputs(f) if y is not None]
+        if not any(id(y) in done for y in ys):
+            continue
+        step += 1
+        xs = walk.inputs(f)
+        refs, out = [walk.node(x).ref for x in xs], walk.node(ys[0]).ref
+        up = [None if id(y) not in grads else _plain(grads[id(y)]) for y in ys]
+        records.append({"kind": "op", "step": step, "op": f.name, "output": out,
+                        "inputs": refs, "upstream": up[0] if len(up) == 1 else up})
+        formulas = FORMULAS.get(f.name, ())
+        for k, (x, need) in enumerate(zip(xs, walk.structure.needs(f))):
+            if not need:
+                continue
+            whole = edges.get(id(x), 0) == 1 and id(x) in grads  # sole use: sent = total
+            words = formulas[k].format(*refs) if k < len(formulas) else \
+                f"{f.name}.backward (its vector-Jacobian product)"
+            records.append({"kind": "send", "step": step, "op": f.name, "output": out,
+                            "input": refs[k], "local": words, "local_value": None,
+                            "sent": _plain(grads[id(x)]) if whole else None})
+    for n in walk.nodes.values():
+        if n.tensor.creator is None and id(n.tensor) in grads:
+            records.append({"kind": "leaf", "step": step, "tensor": n.ref,
+                            "total": _plain(grads[id(n.tensor)])})
+    return Explanation(records, walk.node(walk.output).ref, tiny, released=True)

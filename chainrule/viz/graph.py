@@ -24,10 +24,13 @@ import numpy as np
 from chainrule.autograd import Function
 from chainrule.tensor import Tensor
 from chainrule.viz._common import norm, num, values
-from chainrule.viz._walk import Walk, gradients
+from chainrule.viz._walk import Walk, gradients, value_of
 
 SHOW_WORDS = ("values", "grads")
 RENDERED = (".svg", ".png", ".pdf")
+_FREED_NOTE = ("after loss.backward(), tensors of over 6 elements keep only their shape:\n"
+               "call loss.backward(retain_graph=True), or draw before backward,\n"
+               "to see every value and gradient")
 _PALE, _DARK, _NONE = (255, 245, 235), (217, 72, 1), "#eeeeee"
 
 
@@ -52,7 +55,28 @@ def graph(output: Tensor, show: str = "values,grads", path: str | Path | None = 
     dot = build_dot(walk, g, parts, tiny=tiny)
     if path is not None:
         render_dot(dot, path)
-    return dot
+    return Dot(dot)
+
+
+class Dot(str):
+    """DOT text (a str: print it, write it, compare it) that a Jupyter notebook shows as the
+    picture, rendered through Graphviz's `dot` when it is installed, else as a message saying
+    how to get it, followed by the text."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        exe = shutil.which("dot")
+        if exe is None:
+            return {"text/plain": "Graphviz's `dot` program is not installed, so the graph "
+                    "cannot be drawn here: apt-get install graphviz, brew install graphviz or "
+                    "conda install -c conda-forge graphviz (https://graphviz.org/download/). "
+                    "The DOT text:\n" + str(self)}
+        done = subprocess.run([exe, "-Tsvg"], input=str(self), text=True, capture_output=True)
+        if done.returncode != 0:
+            return {"text/plain": f"Graphviz's dot failed: {done.stderr.strip()}\n{self}"}
+        return {"image/svg+xml": done.stdout, "text/plain": str(self)}
+
+    def _repr_svg_(self) -> str | None:
+        return self._repr_mimebundle_().get("image/svg+xml")
 
 
 def parse_show(show: str) -> set[str]:
@@ -93,13 +117,16 @@ def build_dot(walk: Walk, grads: dict[int, np.ndarray], parts: set[str], tiny: i
         lines.append(f"  n{i} {_tensor_attrs(n, grads.get(key), parts, scale, tiny)};")
     for j, b in enumerate(boxes):
         lines.append(f"  op{j} {_box_attrs(b, grads, scale)};")
-        ins, outs = _box_edges(b, hidden)
+        ins, outs = _box_edges(walk, b, hidden)
         for x in ins:
             if id(x) in tid:
                 lines.append(f"  {tid[id(x)]} -> op{j} [penwidth={scale.width(grads, x)}];")
         for y in outs:
             if id(y) in tid:
                 lines.append(f"  op{j} -> {tid[id(y)]} [penwidth={scale.width(grads, y)}];")
+    if walk.released and any(type(n.tensor) is not Tensor for n in walk.nodes.values()
+                             if n.tensor.numel() > tiny):
+        lines.append(f'  freed [shape=note, fontsize=9, label="{_esc(_FREED_NOTE)}"];')
     if grads and scale.lo is not None:
         lo, hi = num(scale.lo_v, 2), num(scale.hi_v, 2)
         lines.append(f'  legend [shape=note, fontsize=9, label="fill and edge width: gradient '
@@ -108,31 +135,32 @@ def build_dot(walk: Walk, grads: dict[int, np.ndarray], parts: set[str], tiny: i
     return "\n".join(lines) + "\n"
 
 
-def _box_edges(b: Box, hidden: set[int]) -> tuple[list[Tensor], list[Tensor]]:
+def _box_edges(walk: Walk, b: Box, hidden: set[int]) -> tuple[list[Tensor], list[Tensor]]:
     """The tensors entering the box from outside and those leaving it, in order (each once
     for a module box; per operand for an op)."""
     outs: dict[int, Tensor] = {}
     if len(b.ops) == 1 and not b.inputs:  # one edge per operand: x * x has two
         f = b.ops[0]
-        outs = {id(y): y for y in f.outputs if y is not None and id(y) not in hidden}
-        return [x for x in f.inputs if id(x) not in hidden], list(outs.values())
-    made = {id(y) for f in b.ops for y in f.outputs if y is not None}
+        outs = {id(y): y for y in walk.outputs(f) if y is not None and id(y) not in hidden}
+        return [x for x in walk.inputs(f) if id(x) not in hidden], list(outs.values())
+    made = {id(y) for f in b.ops for y in walk.outputs(f) if y is not None}
     ins: dict[int, Tensor] = {id(x): x for x in b.inputs}
     for f in b.ops:
-        for x in f.inputs:
+        for x in walk.inputs(f):
             if id(x) not in made and id(x) not in hidden:
                 ins.setdefault(id(x), x)
-        for y in f.outputs:
+        for y in walk.outputs(f):
             if y is not None and id(y) not in hidden:
                 outs.setdefault(id(y), y)
     return list(ins.values()), list(outs.values())
 
 
 def _op_label(walk: Walk, f: Function) -> str:
-    kinds = [walk.node(x).kind for x in f.inputs]
+    xs = walk.inputs(f)
+    kinds = [walk.node(x).kind for x in xs]
     if "const" not in kinds:
         return f.name
-    args = [values(x, 1) if k == "const" else "\u2022" for x, k in zip(f.inputs, kinds)]
+    args = [values(value_of(x), 1) if k == "const" else "\u2022" for x, k in zip(xs, kinds)]
     return f"{f.name}({', '.join(args)})"
 
 
@@ -152,7 +180,9 @@ class _Scale:
             return None
         if v <= 0:
             return 0.0
-        return 1.0 if self.hi == self.lo else (math.log10(v) - self.lo) / (self.hi - self.lo)
+        if self.hi == self.lo:
+            return 1.0
+        return max(0.0, (math.log10(v) - self.lo) / (self.hi - self.lo))  # below lo: palest
 
     def colour(self, v: float | None) -> str:
         t = None if v is None else self.frac(v)
@@ -174,11 +204,16 @@ def _esc(s: str) -> str:
 def _tensor_attrs(n: Any, g: np.ndarray | None, parts: set[str], scale: _Scale,
                   tiny: int) -> str:
     t = n.tensor
-    dtype = "" if t.array.dtype == np.float32 else f" {t.array.dtype}"
+    v = value_of(t)
+    dt = t.array.dtype if type(t) is Tensor else t.dtype
+    dtype = "" if dt == np.float32 else f" {np.dtype(dt).name}"
     lines = [n.ref, f"{tuple(t.shape)}{dtype}"]
     tip = [f"{n.ref} ({n.kind})"]
     if "values" in parts:
-        lines.append(f"value {values(t, tiny)}")
+        lines.append("value freed by backward" if v is None else f"value {values(v, tiny)}")
+    if g is None and "grads" in parts and n.kind in ("intermediate", "output") \
+            and type(t) is not Tensor:
+        lines.append("grad freed by backward")
     if g is not None:
         lines.append(f"grad {values(g, tiny)}")
         gn = norm(g)

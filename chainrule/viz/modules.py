@@ -77,7 +77,7 @@ def _selected(calls: list[Call], collapse: bool | int) -> list[Call]:
     return [c for c in calls if _depth(c.name) == d or (c in leaf and _depth(c.name) < d)]
 
 
-def _ops_of(call: Call, in_walk: set[int]) -> list[Function]:
+def _ops_of(call: Call, in_walk: set[int], walk: Walk) -> list[Function]:
     """The ops between a call's inputs and its outputs (walking back from the outputs)."""
     stop = {id(x) for x in call.inputs}
     found: dict[int, Function] = {}
@@ -87,7 +87,7 @@ def _ops_of(call: Call, in_walk: set[int]) -> list[Function]:
         if id(f) in found or id(f) not in in_walk:
             continue
         found[id(f)] = f
-        stack.extend(x.creator for x in f.inputs
+        stack.extend(x.creator for x in walk.inputs(f)  # also on a graph freed by backward
                      if x.creator is not None and id(x) not in stop)
     return list(found.values())
 
@@ -99,7 +99,7 @@ def module_boxes(walk: Walk, calls: list[Call], collapse: bool | int) -> list[Bo
     owner: dict[int, int] = {}
     groups: list[tuple[Call, list[Function]]] = []
     for call in _selected(calls, collapse):
-        ops = [f for f in _ops_of(call, set(order)) if id(f) not in owner]
+        ops = [f for f in _ops_of(call, set(order), walk) if id(f) not in owner]
         if not ops:
             continue
         for f in ops:
@@ -125,7 +125,7 @@ def _group_box(walk: Walk, call: Call, ops: list[Function], k: int, owner: dict[
 
     params: list[tuple[str, Tensor]] = []
     for f in ops:
-        for t in list(f.inputs) + [y for y in f.outputs if y is not None]:
+        for t in list(walk.inputs(f)) + [y for y in walk.outputs(f) if y is not None]:
             if id(t) in hidden or t is walk.output:
                 continue
             inside = inside_only(t)
@@ -144,7 +144,7 @@ def _group_box(walk: Walk, call: Call, ops: list[Function], k: int, owner: dict[
         if id(x) not in walk.nodes:
             walk.include(x)
             inputs.append(x)
-            hidden.update(id(t) for f in ops for t in f.inputs
+            hidden.update(id(t) for f in ops for t in walk.inputs(f)
                           if t.creator is None and id(t) not in own and inside_only(t))
     label = f"{call.name}: {type(call.module).__name__}" if call.name else \
         type(call.module).__name__

@@ -85,8 +85,8 @@ def test_gradients_after_backward_with_retained_graph_and_none():
 def test_graph_of_a_freed_graph_says_how_to_keep_it():
     _, _, _, loss = mlp_loss()
     loss.backward()
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        graph(loss)
+    dot = graph(loss)  # the structure survives a plain backward; big tensors' numbers do not
+    assert "value freed by backward" in dot and "retain_graph=True" in dot
 
 
 def test_show_words_are_checked():
