@@ -15,8 +15,9 @@ from chainrule.cli import runs
 from chainrule.cli.data import Data, load_data, prepare
 from chainrule.cli.models import build_model
 from chainrule.cli.options import UsageError
+from chainrule.cli.text import run_text_evaluate, usable_state
 from chainrule.cli.trainer import evaluate, make_loss, predict
-from chainrule.cli.trust import safe, usable_state
+from chainrule.cli.trust import safe
 from chainrule.data.datasets import DatasetError, load_features
 
 
@@ -79,6 +80,8 @@ def _listed(classes: list[str], most: int = 10) -> str:
 def run_evaluate(path: str, given: dict[str, Any], split: str, out: TextIO) -> int:
     """Loss and accuracy (and per-class accuracy) of a checkpoint on a data split."""
     ckpt, state, model = open_checkpoint(path, _warn)
+    if state["data"]["task"] == "text":
+        return run_text_evaluate(ckpt, state, model, given, split, out)
     cfg = {**state["config"], **given}
     data = load_data(cfg, preprocess=state["data"]["preprocess"])
     if data.input_shape != state["architecture"]["input_shape"]:
@@ -126,6 +129,9 @@ def run_predict(path: str, input_csv: str, output: str | None, out: TextIO,
     """Predictions of a checkpoint for the rows of a CSV file, as CSV (one line per row; with
     skip_nonfinite, a row with a missing, NaN or infinite value gets empty fields)."""
     _, state, model = open_checkpoint(path, _warn)
+    if state["data"]["task"] == "text":
+        raise UsageError("a language model predicts the next characters of a text, not rows "
+                         f"of a CSV file: use chainrule sample {path} --prompt TEXT")
     X, ok = _read_features(input_csv, state, skip_nonfinite)
     outputs = predict(model, prepare(X[ok], state["data"]["preprocess"]))
     classes = [safe(c) for c in state["data"]["classes"]]  # text from a file: escaped
@@ -163,6 +169,7 @@ def run_info(path: str, out: TextIO) -> int:
     ckpt, state, model = open_checkpoint(path, _warn)
     cfg, d, hist = state["config"], state["data"], state["history"]
     what = (f"classification, {len(d['classes'])} classes" if d["task"] == "classification"
+            else f"text, a vocabulary of {len(d['classes'])} characters" if d["task"] == "text"
             else "regression")
     print(f"checkpoint  {safe(ckpt)}  ({io.integrity(ckpt)})", file=out)
     print(f"data        {safe(d['name'])} ({what}), inputs of shape {d['input_shape']}",

@@ -42,7 +42,8 @@ class Data:
 
     @property
     def n_outputs(self) -> int:
-        return len(self.classes) if self.task == "classification" else 1
+        # a language model ("text") has one output per character of its vocabulary (classes)
+        return len(self.classes) if self.task in ("classification", "text") else 1
 
 
 def prepare(X: np.ndarray, preprocess: dict[str, Any]) -> np.ndarray:
@@ -88,6 +89,10 @@ def load_data(cfg: dict[str, Any], preprocess: dict[str, Any] | None = None) -> 
     label_column, val_split); `preprocess` (a checkpoint's) replaces the one computed from
     the data."""
     name = cfg["dataset"]
+    if name == "text" or str(name).lower().endswith(".txt"):
+        from chainrule.cli.text import load_text_data
+
+        return load_text_data(cfg, preprocess)
     if name in datasets.CLASSIFICATION or name in datasets.REGRESSION:
         fn = datasets.CLASSIFICATION.get(name) or datasets.REGRESSION[name]
         n = cfg["samples"] or SAMPLES.get(name, 1000)

@@ -31,6 +31,10 @@ def run_export(path: str, output: str, opset: int | None, raw_inputs: bool, veri
     onnx = onnx_module()
     warn = lambda msg: print(f"warning: {msg}", file=sys.stderr)  # noqa: E731
     ckpt, state, model = open_checkpoint(path, warn)
+    if state["data"].get("task") == "text":
+        raise ValueError(f"{ckpt} is a character-level language model: `chainrule export` writes "
+                         "the classifiers and regressors of `chainrule train` only (the text "
+                         "models' own forward is not walked by chainrule.onnx yet)")
     shape = [int(d) for d in state["architecture"]["input_shape"]]
     prep, d = state["data"]["preprocess"], state["data"]
     name = "model_input" if raw_inputs else "input"

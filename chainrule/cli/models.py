@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from chainrule import nn
-from chainrule.cli.options import UsageError
+from chainrule.cli.options import TEXT_MODELS, UsageError
 
 ACTIVATION_MODULES = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
                       "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
@@ -23,6 +23,9 @@ DEFAULT_HIDDEN = {"vector": [64, 64], "image": [16, 32]}
 
 def architecture(cfg: dict[str, Any], input_shape: list[int], outputs: int) -> dict[str, Any]:
     """The architecture description for resolved options cfg and the data's shapes."""
+    if cfg["model"] in TEXT_MODELS:
+        raise UsageError(f"--model {cfg['model']} is a language model: use text data "
+                         "(cli.text.architecture describes it)")
     image = len(input_shape) == 3
     if cfg["model"] == "cnn" and not image:
         raise UsageError(f"--model cnn needs image data (mnist, fashion-mnist); "
@@ -36,6 +39,10 @@ def architecture(cfg: dict[str, Any], input_shape: list[int], outputs: int) -> d
 
 def build_model(arch: dict[str, Any]) -> nn.Module:
     """A fresh module for the description (weights from the default generator)."""
+    if arch["model"] in TEXT_MODELS:
+        from chainrule.cli.text_models import build_text_model
+
+        return build_text_model(arch)
     act = ACTIVATION_MODULES[arch["activation"]]
     shape, hidden, outputs = arch["input_shape"], arch["hidden"], arch["outputs"]
     if arch["model"] == "mlp":

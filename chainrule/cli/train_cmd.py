@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from chainrule.cli import runs
+from chainrule.cli import runs, text
 from chainrule.cli.data import Data, load_data
 from chainrule.cli.models import architecture
 from chainrule.cli.options import RESUME_MAY_CHANGE, UsageError, read_config, resolve
+from chainrule.cli.parallel import World
 from chainrule.cli.progress import Progress
 from chainrule.cli.trainer import EPOCH_SCHEDULES, Diverged, Trainer
-from chainrule.cli.trust import check_training_fits, safe, usable_state
+from chainrule.cli.trust import check_training_fits, safe
 from chainrule.data.datasets import DatasetError
 
 
@@ -24,7 +26,8 @@ def warn_to(stream: TextIO) -> Any:
 
 def _resumed_config(state: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     cfg, given = dict(state["config"]), dict(given)
-    csv_file = [str(d).lower().endswith(".csv") for d in (cfg["dataset"], given.get("dataset"))]
+    csv_file = [str(d).lower().endswith((".csv", ".txt"))
+                for d in (cfg["dataset"], given.get("dataset"))]
     if all(csv_file):
         # the recorded path is never opened (load_data refuses it): the user's --dataset
         # says where the file lives now, and _same_data checks that it holds the same data
@@ -63,7 +66,7 @@ def _setup(given: dict[str, Any], config_file: str | None, resume: str | None,
             raise FileNotFoundError(f"no such run folder or checkpoint: {path}")
         runs.check_run_folder(path if path.is_dir() else path.parent)
         ckpt, state = runs.find_checkpoint(path, (runs.LAST, runs.PREVIOUS), warn,
-                                           usable_state)
+                                           text.usable_state)
         cfg = _resumed_config(state, given)
         data = load_data(cfg)
         _same_data(data, state["data"], cfg["dataset"])
@@ -77,8 +80,9 @@ def _setup(given: dict[str, Any], config_file: str | None, resume: str | None,
 def _same_data(data: Data, saved: dict[str, Any], path: str) -> None:
     """DatasetError unless the data read for a resumed run is the data it was trained on
     (same classes, inputs, and feature statistics of the training rows)."""
-    mine = {k: data.preprocess.get(k) for k in ("mean", "std", "scale")}
-    theirs = {k: saved["preprocess"].get(k) for k in ("mean", "std", "scale")}
+    keys = ("mean", "std", "scale", "sha256")  # sha256: a text's digest
+    mine = {k: data.preprocess.get(k) for k in keys}
+    theirs = {k: saved["preprocess"].get(k) for k in keys}
     if data.classes != saved["classes"] or data.input_shape != saved["input_shape"] \
             or data.task != saved["task"] or mine != theirs:
         raise DatasetError(f"{path} is not the data this run was trained on (its classes, "
@@ -90,22 +94,33 @@ def run_train(given: dict[str, Any], config_file: str | None = None, resume: str
               stream: TextIO | None = None) -> int:
     """Train as `chainrule train` does; `given` holds the options typed on the command line
     (already parsed). Returns the exit status."""
+    world = World.join()  # under mpiexec: data-parallel, and only rank 0 writes or prints
     out = stream or sys.stdout
-    warn = warn_to(sys.stderr)
+    warn = warn_to(sys.stderr) if world.writes else (lambda msg: None)
     cfg, data, folder, state = _setup(given, config_file, resume, warn)
     # everything that can refuse the options runs before a run folder is made
-    arch = architecture(cfg, data.input_shape, data.n_outputs)
+    is_text = data.task == "text"
+    arch = text.architecture(cfg, data) if is_text else \
+        architecture(cfg, data.input_shape, data.n_outputs)
     n = len(data.y_train)
     batch = n if cfg["batch_size"] == "full" else min(cfg["batch_size"], n)
     data_bytes = sum(a.nbytes for a in (data.X_train, data.y_train, data.X_val, data.y_val))
-    check_training_fits(arch, max(batch, 1), 2 * data_bytes)
-    trainer = Trainer(cfg, arch, data)
+    (text.check_text_fits if is_text else check_training_fits)(arch, max(batch, 1),
+                                                                2 * data_bytes)
+    trainer = (text.TextTrainer if is_text else Trainer)(cfg, arch, data, world)
     _finish_config(cfg, trainer)
-    writer = _summary_writer() if cfg["tensorboard"] else None
-    run = runs.Run(folder, warn) if folder else runs.Run.create(cfg["out"], cfg["name"], warn)
+    writer = _summary_writer() if cfg["tensorboard"] and world.writes else None
+    if not world.writes:
+        run: Any = _NoRun()
+        out = open(os.devnull, "w")  # noqa: SIM115  (closed with the process)
+    elif folder:
+        run = runs.Run(folder, warn)
+    else:
+        run = runs.Run.create(cfg["out"], cfg["name"], warn)
     tb = writer(str(run.folder / "tensorboard")) if writer else None
-    progress = Progress(cfg["epochs"], len(trainer.loader), cfg["quiet"], out)
-    if cfg["monitor_gradients"]:
+    progress = Progress(cfg["epochs"], len(trainer.loader), cfg["quiet"] or not world.writes,
+                        out)
+    if cfg["monitor_gradients"] and world.writes:
         from chainrule.viz import GradientMonitor
 
         def report(message: str) -> None:
@@ -123,6 +138,8 @@ def run_train(given: dict[str, Any], config_file: str | None = None, resume: str
             _loop(trainer, run, progress, tb)
     except Diverged as e:
         progress.abort()
+        if not world.writes:  # every rank saw the same global loss and stops here too
+            return 1
         run.event("diverged", epoch=e.epoch, step=e.step, loss=str(e.loss))
         done = len(trainer.history)
         kept = f"{runs.LAST} holds epoch {done}, the last finite one" if done else \
@@ -134,11 +151,21 @@ def run_train(given: dict[str, Any], config_file: str | None = None, resume: str
         run.event("interrupted", epoch=trainer.epoch)
         print(f"\ninterrupted after epoch {trainer.epoch}; continue with:\n"
               f"  chainrule train --resume {run.folder}", file=out)
+        world.abort(130)
         return 130
     finally:
         if tb is not None:
             tb.close()
-    return _report(trainer, run, out)
+    return _report(trainer, run, out) if world.writes else 0
+
+
+class _NoRun:
+    """The run folder as the ranks other than 0 see it: rank 0 alone writes the files."""
+
+    folder = None
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
 
 
 def _begin(trainer: Trainer, run: runs.Run, state: dict[str, Any] | None,
@@ -151,12 +178,12 @@ def _begin(trainer: Trainer, run: runs.Run, state: dict[str, Any] | None,
         trainer.restore(state)
         run.clean_temporaries()
         run.write_metrics(trainer.history, trainer.columns())
-        run.event("resume", epoch=trainer.epoch, config=cfg)
+        run.event("resume", epoch=trainer.epoch, config=cfg, processes=trainer.world.size)
         progress.message(f"resuming {run.folder} after epoch {trainer.epoch}")
         return
     run.write_metrics([], trainer.columns())
     run.event("start", config=cfg, architecture=trainer.arch,
-              parameters=trainer.model.num_parameters())
+              parameters=trainer.model.num_parameters(), processes=trainer.world.size)
     progress.message(_headline(cfg, trainer.data, trainer, run))
 
 
@@ -171,11 +198,12 @@ def _finish_config(cfg: dict[str, Any], trainer: Trainer) -> None:
 
 
 def _headline(cfg: dict[str, Any], data: Data, trainer: Trainer, run: runs.Run) -> str:
-    bs = trainer.loader.batch_size
+    bs, w = trainer.loader.batch_size, trainer.world.size
+    split = f" split over {w} processes" if w > 1 else ""
     return (f"training a {cfg['model']} ({trainer.model.num_parameters()} parameters) on "
             f"{data.name}: {len(data.y_train)} examples, {len(data.y_val)} held out; "
-            f"{cfg['optimizer']} lr {cfg['lr']:g}, batch {bs}, {cfg['epochs']} epochs -> "
-            f"{run.folder}")
+            f"{cfg['optimizer']} lr {cfg['lr']:g}, batch {bs}{split}, {cfg['epochs']} epochs "
+            f"-> {run.folder}")
 
 
 def _loop(trainer: Trainer, run: runs.Run, progress: Progress, tb: Any) -> None:
@@ -217,6 +245,8 @@ def _log_gradients(tb: Any, monitor: Any, start: int) -> int:
 
 
 def _report(trainer: Trainer, run: runs.Run, out: TextIO) -> int:
+    if trainer.data.task == "text":  # losses in nats per character, and a sample
+        return text.report(trainer, run, out, _plots(trainer, run))
     d, classify = trainer.data, trainer.classify
     train_loss, train_acc = trainer.evaluate(d.X_train, d.y_train)
     val = trainer.evaluate(d.X_val, d.y_val) if len(d.y_val) else (None, None)

@@ -18,6 +18,7 @@ from chainrule.backend import default_generator
 from chainrule.cli.data import Data
 from chainrule.cli.models import build_model
 from chainrule.cli.options import UsageError
+from chainrule.cli.parallel import World, global_loss
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.nn import functional as F
 from chainrule.optim import lr_scheduler as sched
@@ -52,7 +53,13 @@ def divergence_message(cfg: dict[str, Any], where: str, loss: float) -> str:
 def make_loss(name: str, task: str, n_classes: int) -> Callable[[Any, Any], Any]:
     """loss(outputs, targets): cross-entropy on logits, or mse / l1 / huber on the outputs
     (regression) or on softmax probabilities against one-hot targets (classification).
-    Targets are Tensors or arrays (class indices, or regression values)."""
+    Targets are Tensors or arrays (class indices, or regression values); for a language model
+    (task "text"), logits (N, T, V) against next-character ids (N, T)."""
+    if task == "text":
+        if name != "cross_entropy":
+            raise UsageError(f"--loss {name}: a language model learns with cross_entropy")
+        return lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]),
+                                              cr.as_tensor(y).reshape(-1))
     if task == "regression":
         if name == "cross_entropy":
             raise UsageError("--loss cross_entropy needs class labels; this data set is a "
@@ -100,13 +107,18 @@ def make_scheduler(cfg: dict[str, Any], opt: optim.Optimizer, steps: int) -> Any
 
 
 class Trainer:
-    """Trains the model of `arch` on `data` with resolved options `cfg`."""
+    """Trains the model of `arch` on `data` with resolved options `cfg`; with a `world` of
+    several processes, data-parallel (each rank on its slice of every global batch)."""
 
-    def __init__(self, cfg: dict[str, Any], arch: dict[str, Any], data: Data) -> None:
+    def __init__(self, cfg: dict[str, Any], arch: dict[str, Any], data: Data,
+                 world: World | None = None) -> None:
         self.cfg, self.arch, self.data = cfg, arch, data
+        self.world = world or World()
         self.classify = data.task == "classification"
         cr.manual_seed(cfg["seed"])
         self.model = build_model(arch)
+        self.net = self.world.wrap(self.model)  # what forward calls: DDP around the model
+        self.world.split_generators()
         self.loss_fn = make_loss(cfg["loss"], data.task, data.n_outputs)
         self.opt = make_optimizer(cfg, self.model)
         n = len(data.y_train)
@@ -136,17 +148,23 @@ class Trainer:
         total = correct = seen = 0.0
         onecycle = isinstance(self.scheduler, sched.OneCycleLR)
         for i, (xb, yb) in enumerate(self.loader, 1):
-            out, loss = self._descend(xb, yb)
+            n = len(yb)  # the global batch; each rank trains on its slice of it
+            if self.world.distributed:
+                lo, hi = self.world.bounds(n)
+                xb, yb = xb[lo:hi], yb[lo:hi]
+            out, loss = self._descend(xb, yb, n)
             if onecycle:
                 self.scheduler.step()
             self.step += 1
-            n, value = len(yb), loss.item()
+            value = loss.item()
+            hits = int((out.argmax(-1) == yb).sum()) if self.classify else 0
+            if self.world.distributed:  # every rank sees the global numbers, so all stop alike
+                value, hits = self._global_metrics(value, hits, len(yb), n)
             if not np.isfinite(value):
                 self._diverged(f"epoch {self.epoch + 1}, step {i} of {len(self.loader)} "
                                f"(step {self.step} of the run)", value, self.epoch + 1)
             total, seen = total + value * n, seen + n
-            if self.classify:
-                correct += int((out.argmax(-1) == yb).sum())
+            correct += hits
             on_step(i, total / seen, correct / seen if self.classify else None)
         self.epoch += 1
         row = {"epoch": self.epoch, "loss": total / seen,
@@ -165,20 +183,35 @@ class Trainer:
     def _diverged(self, where: str, loss: float, epoch: int) -> None:
         raise Diverged(divergence_message(self.cfg, where, loss), epoch, self.step, loss)
 
-    def _descend(self, xb: Any, yb: Any) -> tuple[Any, Any]:
-        """One optimizer step on the batch; the outputs and loss at the weights before it.
-        LBFGS re-evaluates the loss itself, so it gets the forward-backward as a closure."""
+    def _global_metrics(self, value: float, hits: int, n_local: int,
+                        n: int) -> tuple[float, int]:
+        """The mean loss and the correct count of the global batch of n from this rank's."""
+        total, hits_all = self.world.sum([value * n_local, hits])
+        return float(total / n), int(hits_all)
+
+    def _descend(self, xb: Any, yb: Any, n: int | None = None) -> tuple[Any, Any]:
+        """One optimizer step on the batch (this rank's slice of a global batch of n); the
+        outputs and loss at the weights before it. LBFGS re-evaluates the loss itself, so it
+        gets the forward-backward as a closure."""
         first: list[Any] = []
+        n_local = len(yb)
+        # DDP averages over ranks: a rank's mean weighs n_local / n of the global batch's
+        scale = 1.0 if n is None else n_local * self.world.size / max(n, 1)
+        line_search = self.world.distributed and isinstance(self.opt, optim.LBFGS)
 
         def closure() -> Any:
-            out = self.model(xb)
-            loss = self.loss_fn(out, yb)
+            out = self.net(xb)
+            # a rank whose slice is empty (a last batch smaller than the world) still takes
+            # part in the averaging, with zero gradients
+            loss = self.loss_fn(out, yb) if n_local else out.sum() * 0.0
             self.opt.zero_grad()
-            loss.backward()
+            (loss if scale == 1.0 else loss * scale).backward()
             if not first:
                 first.extend((out, loss))
                 if self.monitor is not None:
                     self.monitor.record(self.step + 1)
+            if line_search:  # every rank's line search must see the same (global) loss
+                return cr.tensor(global_loss(loss.item(), n_local, n or n_local, self.world))
             return loss
 
         if isinstance(self.opt, optim.LBFGS):
@@ -234,6 +267,7 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         default_generator().bit_generator.state = state["rng"]["default"]
+        self.world.split_generators()  # the checkpoint holds rank 0's stream
         self.loader_rng.bit_generator.state = state["rng"]["loader"]
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history, self.best = list(state["history"]), state["best"]

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import PROGRAMS, check, run_mpi
+from mpi_jobs import PROGRAMS, check, run_mpi
 
 sys.path.insert(0, str(PROGRAMS))
 from ddp_common import CONFIGS, data, make_model, make_optimizer, train, weights  # noqa: E402

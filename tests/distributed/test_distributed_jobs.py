@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from conftest import check, run_mpi
+from mpi_jobs import check, run_mpi
 
 
 @pytest.mark.parametrize("n", [2, 4])

@@ -49,12 +49,24 @@ class SyncBatchNorm(_BatchNorm):
                               self.eps)
         return self._synced(x, mean, var, factor)
 
+    def _check_input(self, x: Tensor) -> None:
+        # synced, one example (or none) on this rank is fine, as in PyTorch: the count that
+        # must exceed 1 is the global one (checked in _synced)
+        if (self.training and pg.is_initialized() and pg.get_world_size() > 1
+                and x.ndim in self._ranks and x.shape[1] == self.num_features):
+            return
+        super()._check_input(x)
+
     def _synced(self, x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                 factor: float) -> Tensor:
         C = x.shape[1]
         pshape = (1, C) + (1,) * (x.ndim - 2)
         axes = (0,) + tuple(range(2, x.ndim))
         total = _count(x.numel() // max(C, 1))
+        if total <= 1:  # the same total on every rank: they all raise
+            raise ValueError(f"{self._name()}: expected more than 1 value per channel when "
+                             f"training, got {total} over all ranks (input of shape "
+                             f"{tuple(x.shape)} on this one); use a larger batch or call .eval()")
         # two passes (mean, then the mean of squared deviations): no cancellation in float32
         mean = AllReduce(RedOpType.SUM)(x.sum(dim=axes)) / total
         xc = x - mean.reshape(pshape)
