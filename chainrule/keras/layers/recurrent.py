@@ -48,6 +48,19 @@ _GRU_BIAS = (lambda arrays: np.stack([_swap_zr(arrays[0]), _swap_zr(arrays[1])])
              lambda a: [_swap_zr(a[0]), _swap_zr(a[1])])
 
 
+
+def forget_bias_init(base: Any, units: int, unit_forget_bias: bool) -> Any:
+    """An LSTM bias initializer: base's values, with the forget gate's (i, f, c, o order) set
+    to 1 when unit_forget_bias, as Keras does (LSTM and LSTMCell share it)."""
+    if not unit_forget_bias:
+        return base
+
+    def init(shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
+        b = np.array(base(shape, dtype))
+        b[units:2 * units] = 1.0
+        return b
+    return init
+
 class _RNN(Layer):
     gates = 1
     supports_masking = True
@@ -252,15 +265,7 @@ class LSTM(_RNN):
         return _NNLSTM(n_in, self.units, bias=self.use_bias, batch_first=True)
 
     def _bias_init(self) -> Any:
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        u, base = self.units, self.bias_initializer
-
-        def init(shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
-            b = np.asarray(base(shape, dtype))
-            b[u:2 * u] = 1.0
-            return b
-        return init
+        return forget_bias_init(self.bias_initializer, self.units, self.unit_forget_bias)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
 import chainrule as cr
 from chainrule.keras import activations
 from chainrule.keras import initializers as inits
 from chainrule.keras import regularizers as regs
 from chainrule.keras._layer import Layer
 from chainrule.keras.layers.core import _unsupported, positive_int
+from chainrule.keras.layers.recurrent import forget_bias_init
 from chainrule.keras.layers.wrappers import _from_entry, _layer_entry
 from chainrule.tensor import Tensor
 
@@ -135,15 +134,7 @@ class LSTMCell(_Cell):
         return [self.units, self.units]
 
     def _bias_init(self) -> Any:
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        u, base = self.units, self.bias_initializer
-
-        def init(shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
-            b = np.array(base(shape, dtype))
-            b[u:2 * u] = 1.0
-            return b
-        return init
+        return forget_bias_init(self.bias_initializer, self.units, self.unit_forget_bias)
 
     def call(self, inputs: Tensor, states: Any, training: bool | None = None) -> Any:
         h, c = states[0], states[1]
