@@ -5,24 +5,14 @@ its torch backend where Keras is installed."""
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import numpy as np
 import pytest
+from _keras_oracle import keras_or_skip as _keras
 
 import chainrule
 import chainrule.keras as ck
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if not hasattr(keras, "backend"):  # tests/keras itself, seen as a namespace package
-        pytest.skip("keras is not installed")
-    if keras.backend.backend() != "torch":
-        pytest.skip("Keras runs on another backend")
-    return keras
 
 
 def _pair(build, keras):

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _keras_oracle import keras_or_skip as _keras
 
 import chainrule as cr
 from chainrule.keras import layers as L
@@ -24,12 +25,6 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 RTOL, ATOL = 1e-5, 1e-5
 
 
-def _keras():
-    pytest.importorskip("torch")
-    keras = pytest.importorskip("keras")
-    if not hasattr(keras, "backend") or keras.backend.backend() != "torch":
-        pytest.skip("these comparisons run Keras 3 on its torch backend")
-    return keras
 
 
 class MinimalRNNCell(L.Layer):

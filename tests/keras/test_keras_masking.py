@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+from _keras_oracle import keras_or_skip as _keras
 
 import chainrule as cr
 import chainrule.keras as ck
@@ -18,12 +19,6 @@ from chainrule.keras import layers as L
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
-def _keras():
-    pytest.importorskip("torch")
-    keras = pytest.importorskip("keras")
-    if not hasattr(keras, "backend") or keras.backend.backend() != "torch":
-        pytest.skip("these comparisons run Keras 3 on its torch backend")
-    return keras
 
 
 def _np(t):

@@ -4,23 +4,12 @@ batches beside real Keras 3 on its torch backend."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from _keras_oracle import keras_or_skip as _keras
 
 import chainrule.keras as ck
 from chainrule.keras import ops
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if not hasattr(keras, "backend"):  # tests/keras itself, seen as a namespace package
-        pytest.skip("keras is not installed")
-    if keras.backend.backend() != "torch":
-        pytest.skip("Keras runs on another backend")
-    return keras
 
 
 def _batches(shape, n=3, seed=0, weights=False):

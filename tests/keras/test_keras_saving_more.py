@@ -8,19 +8,10 @@ import os
 
 import numpy as np
 import pytest
+from _keras_oracle import keras_or_skip as _keras
 
 import chainrule.keras as ck
 from chainrule.keras import ops
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if not hasattr(keras, "backend"):  # tests/keras itself, seen as a namespace package
-        pytest.skip("keras is not installed")
-    if keras.backend.backend() != "torch":
-        pytest.skip("Keras runs on another backend")
-    return keras
 
 
 @pytest.fixture
