@@ -13,7 +13,6 @@ import contextlib
 import contextvars
 import inspect
 import math
-import weakref
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -30,6 +29,14 @@ from chainrule.keras._graph import (
     is_symbolic,
     snake_case,
     unique_name,
+)
+from chainrule.keras._masks import (  # noqa: F401  (get/set_keras_mask re-exported)
+    _MASKS,
+    _dummy_masks,
+    _masks_of,
+    _takes_mask,
+    get_keras_mask,
+    set_keras_mask,
 )
 from chainrule.keras._weight import Variable, Weight
 from chainrule.nn.module import Module, Parameter
@@ -52,43 +59,13 @@ def weight_budget(elements: int) -> Iterator[None]:
     finally:
         _weight_budget.reset(token)
 
-# Keras masks (boolean (batch, steps) tensors saying which steps are real) ride along with the
-# tensors they describe, as Keras' `_keras_mask`; a Tensor has fixed slots, so they live here,
-# and vanish with their tensors.
 # inside a layer's __call__: only the outermost call clears the add_loss() lists
 _IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("_IN_CALL", default=False)
-_MASKS: dict[int, tuple[weakref.ref, Any]] = {}  # id(tensor) -> (weak ref to it, mask)
-
-
-def get_keras_mask(t: Any) -> Any:
-    """The Keras mask attached to tensor `t`, or None."""
-    if not _MASKS or not isinstance(t, Tensor):
-        return None
-    entry = _MASKS.get(id(t))
-    return entry[1] if entry is not None and entry[0]() is t else None
-
-
-def set_keras_mask(t: Tensor, mask: Any) -> None:
-    """Attach `mask` to `t` (None removes it)."""
-    key = id(t)
-    if mask is None:
-        _MASKS.pop(key, None)
-        return
-
-    def forget(ref: weakref.ref) -> None:
-        if _MASKS.get(key, (None,))[0] is ref:
-            del _MASKS[key]
-    mask = mask if isinstance(mask, Tensor) else as_tensor(np.asarray(mask))
-    _MASKS[key] = (weakref.ref(t, forget), mask)
 
 
 # How many layer calls are running: 0 means a call comes straight from the user, where Keras
 # resolves training=None to the call's own default (True for the random augmentation layers).
 _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("_layer_depth", default=0)
-
-
-def _masks_of(x: Any) -> Any:
-    return [get_keras_mask(t) for t in x] if isinstance(x, list) else get_keras_mask(x)
 
 
 _INPUT_KWARGS = ("input_shape", "input_dim", "batch_size", "batch_input_shape", "input_length")
@@ -488,15 +465,6 @@ class Layer(Module):
         return f"name={self.name!r}"
 
 
-def _dummy_masks(shapes: Any, flags: Any) -> Any:
-    """All-True (2, steps) masks for the flagged inputs of these shapes (None for the rest)."""
-    if isinstance(shapes, list):
-        return [_dummy_masks(s, f) for s, f in zip(shapes, flags)]
-    if not flags or len(shapes) < 2:
-        return None
-    return as_tensor(np.ones((2, 2 if shapes[1] is None else shapes[1]), dtype=bool))
-
-
 def mark_masked(layer: Layer, outputs: list[KerasTensor], shapes: Any, flags: Any) -> None:
     """Flag the symbolic outputs that will carry a Keras mask, by asking the layer's
     compute_mask about stand-in inputs (zeros) and masks (all True)."""
@@ -514,16 +482,6 @@ def mark_masked(layer: Layer, outputs: list[KerasTensor], shapes: Any, flags: An
     masks = masks if isinstance(masks, (list, tuple)) else [masks]
     for t, m in zip(outputs, masks):
         t.masked = m is not None
-
-
-_TAKES_MASK: dict[type, bool] = {}
-
-
-def _takes_mask(cls: type) -> bool:
-    """Whether cls.call has a `mask` parameter (cached per class)."""
-    if cls not in _TAKES_MASK:
-        _TAKES_MASK[cls] = "mask" in inspect.signature(cls.call).parameters
-    return _TAKES_MASK[cls]
 
 
 def _as_tensors(inputs: Any) -> Any:
