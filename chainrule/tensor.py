@@ -212,6 +212,20 @@ class Tensor:
             self._hooks = {}
         return register_hooks_removable(self._hooks, fn)
 
+    def register_post_accumulate_grad_hook(self, fn: Callable[[Tensor], None]) -> Any:
+        """Call fn(self) after backward has accumulated this leaf's gradient into self.grad (an
+        optimizer step in backward; DDP's gradient buckets). fn returns None. Returns a handle
+        whose remove() unregisters the hook."""
+        from chainrule.autograd import register_hooks_removable
+        from chainrule.walk import post_accumulate_hooks
+
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.creator is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        return register_hooks_removable(post_accumulate_hooks(self), fn)
+
     # -- array attributes ----------------------------------------------------------------------
     @property
     def shape(self) -> Size:

@@ -9,6 +9,7 @@ re-made from its changed base), and saved tensors changed since are refused.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -19,6 +20,21 @@ from chainrule.kept import TINY
 from chainrule.modes import _Mode
 from chainrule.tensor import Tensor
 from chainrule.versions import _Version, check_saved
+
+# Tensor.register_post_accumulate_grad_hook's hooks, by id of the leaf: kept here rather than in
+# a slot of every tensor, so that tensors without such hooks (all but a few leaves) pay nothing.
+# (Not a WeakKeyDictionary: it compares keys with ==, which is elementwise on tensors.)
+POST_ACCUMULATE_HOOKS: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def post_accumulate_hooks(x: Tensor) -> dict:
+    """x's dict of post-accumulate-grad hooks (made on first use, gone with x)."""
+    entry = POST_ACCUMULATE_HOOKS.get(id(x))
+    if entry is None or entry[0]() is not x:
+        key = id(x)
+        entry = POST_ACCUMULATE_HOOKS[key] = (
+            weakref.ref(x, lambda _: POST_ACCUMULATE_HOOKS.pop(key, None)), {})
+    return entry[1]
 
 if TYPE_CHECKING:
     from chainrule.autograd import Function
@@ -306,6 +322,8 @@ class _Walk:
             del self.pending[id(x)]
             if self.accumulate and x.creator is None and x.requires_grad:
                 self._store(x, g)
+                if POST_ACCUMULATE_HOOKS and id(x) in POST_ACCUMULATE_HOOKS:
+                    _post_accumulate(x)
         if x._retains_grad and x.creator is not None:
             self._store(x, g)
 
@@ -328,6 +346,19 @@ class _Walk:
         elif x.grad is not None:
             g = x.grad + g
         x.grad = g
+
+
+def _post_accumulate(x: Tensor) -> None:
+    """Run x's post-accumulate-grad hooks, in registration order, once x.grad holds the sum."""
+    ref, hooks = POST_ACCUMULATE_HOOKS[id(x)]
+    if ref() is not x:
+        return
+    for hook in list(hooks.values()):
+        r = hook(x)
+        if r is not None:
+            raise TypeError(f"a post-accumulate-grad hook must return None (it may change "
+                            f"the tensor and its .grad in place), but it returned "
+                            f"'{type(r).__name__}'")
 
 
 def _unbroadcast(f: Function, k: int, gx: Tensor, shape: tuple[int, ...]) -> Tensor:

@@ -11,20 +11,35 @@ from chainrule.distributed.collectives import (
     ReduceOp,
     Work,
     all_gather,
+    all_gather_into_tensor,
     all_reduce,
     barrier,
     broadcast,
+    gather,
     reduce,
+    reduce_scatter,
+    reduce_scatter_tensor,
+    scatter,
 )
 from chainrule.distributed.horovod import (
     DistributedOptimizer,
     average_gradients,
     broadcast_parameters,
 )
+from chainrule.distributed.objects import (
+    all_gather_object,
+    broadcast_object_list,
+    gather_object,
+    scatter_object_list,
+)
 from chainrule.distributed.process_group import (
     GroupMember,
+    ProcessGroup,
     destroy_process_group,
     get_backend,
+    get_global_rank,
+    get_group_rank,
+    get_process_group_ranks,
     get_rank,
     get_world_size,
     group,
@@ -32,12 +47,16 @@ from chainrule.distributed.process_group import (
     is_available,
     is_initialized,
     is_mpi_available,
+    new_group,
 )
 
 __all__ = [
     "DistributedOptimizer", "average_gradients", "broadcast_parameters",
     "ReduceOp", "Work", "all_gather", "all_reduce", "barrier", "broadcast", "reduce",
-    "GroupMember", "group", "destroy_process_group", "get_backend", "get_rank",
-    "get_world_size", "init_process_group",
+    "all_gather_into_tensor", "gather", "reduce_scatter", "reduce_scatter_tensor", "scatter",
+    "all_gather_object", "broadcast_object_list", "gather_object", "scatter_object_list",
+    "GroupMember", "ProcessGroup", "group", "destroy_process_group", "get_backend", "get_rank",
+    "get_world_size", "init_process_group", "new_group", "get_global_rank", "get_group_rank",
+    "get_process_group_ranks",
     "is_available", "is_initialized", "is_mpi_available",
 ]

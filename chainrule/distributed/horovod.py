@@ -6,7 +6,8 @@
     loss.backward(); opt.step()     # step() averages the .grad arrays over ranks, then steps
 
 The averaging runs in step(), in buckets of about 25 MB (one Allreduce each), so gradients
-accumulated over several backward passes are averaged once.
+accumulated over several backward passes are averaged once. Given a closure (LBFGS), step()
+averages the gradients and the loss after each evaluation of the closure instead.
 """
 
 from __future__ import annotations
@@ -61,6 +62,18 @@ def average_gradients(params: Iterable[Tensor]) -> None:
                 p.grad._bump()
 
 
+def _mean_over_ranks(loss: Any) -> Any:
+    """The mean over ranks of a closure's loss (a Tensor, detached, or a number)."""
+    g = _default_group()
+    if loss is None or g.size == 1:
+        return loss
+    if isinstance(loss, Tensor):
+        buf = np.array(loss.detach().numpy(), copy=True, order="C")
+        g.comm.Allreduce(g.MPI.IN_PLACE, buf, op=g.MPI.SUM)
+        return Tensor._make(buf / g.size if buf.dtype.kind in "fc" else buf, None)
+    return g.comm.allreduce(float(loss), op=g.MPI.SUM) / g.size
+
+
 def _buckets(ps: list[Tensor]) -> Iterator[list[Tensor]]:
     """Runs of one dtype of about _BUCKET_BYTES each, in reverse order."""
     cur: list[Tensor] = []
@@ -95,10 +108,24 @@ class _Synchronized:
             self._skip_sync = False
 
     def step(self, closure: Any = None) -> Any:
+        if closure is not None and not self._skip_sync:
+            # a closure-based optimizer (LBFGS) evaluates it several times per step and decides
+            # on the loss it returns: each evaluation's gradients and loss are averaged, so that
+            # every rank takes the same decisions (local losses would desynchronize the ranks)
+            self._synced = False
+            return super().step(self._averaging(closure))
         if not self._skip_sync and not self._synced:
             self.synchronize()
         self._synced = False
         return super().step(closure) if closure is not None else super().step()
+
+    def _averaging(self, closure: Any) -> Any:
+        def averaged() -> Any:
+            loss = closure()
+            self.synchronize()
+            self._synced = False
+            return _mean_over_ranks(loss)
+        return averaged
 
 
 def DistributedOptimizer(optimizer: Any, named_parameters: Any = None,

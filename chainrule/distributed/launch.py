@@ -9,7 +9,6 @@ nothing, so a command can decide whether to join a process group without importi
 from __future__ import annotations
 
 import os
-import sys
 
 # (rank variable, size variable) of the launchers we know; PMIx gives no size: mpi4py tells it
 _LAUNCHERS = (("PMI_RANK", "PMI_SIZE"),                                 # MPICH, Intel MPI, pmi2
@@ -51,9 +50,4 @@ def abort_job(code: int = 1) -> None:
     collective. Exits this process alone when no group of several processes is initialized."""
     from chainrule.distributed import process_group as pg
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    g = pg._group
-    if g is not None and g.size > 1:
-        g.comm.Abort(code)
-    os._exit(code)
+    pg.end_job(pg._group, code)

@@ -20,6 +20,13 @@ def test_collectives(n):
         assert f"rank {r} of {n}: collectives ok" in out
 
 
+@pytest.mark.parametrize("n", [2, 4])
+def test_groups_and_the_other_collectives(n):
+    out = check(run_mpi(n, "groups.py"))
+    for r in range(n):
+        assert f"rank {r} of {n}: groups ok" in out
+
+
 def test_pytorch_ddp_tutorial_runs_with_imports_renamed(tmp_path):
     out = check(run_mpi(2, "tutorial.py", str(tmp_path)))
     for r in range(2):
@@ -36,7 +43,7 @@ def _left_behind(token: str) -> list[str]:
     return [line for line in ps.splitlines() if token in line and "ps -eo" not in line]
 
 
-@pytest.mark.parametrize("where", ["main", "thread"])
+@pytest.mark.parametrize("where", ["main", "thread", "exit", "exit3"])
 def test_failure_drill_one_rank_raises_and_the_job_ends(where):
     token = f"drill-{uuid.uuid4().hex}"
     start = time.monotonic()
@@ -48,7 +55,11 @@ def test_failure_drill_one_rank_raises_and_the_job_ends(where):
     # the rank, the traceback and the message, printed once (rank 0 may add a line of its own
     # if its pending Allreduce fails when rank 1 aborts)
     assert text.count(f"boom at step 3 ({token})") == 1, text
-    assert "rank 1 raised" in text and "Traceback" in text, text
+    if where.startswith("exit"):  # sys.exit(message) / sys.exit(3): the status is the job's
+        assert result.returncode == (3 if where == "exit3" else 1), text
+        assert f"rank 1 exited with status {result.returncode} (sys.exit)" in text, text
+    else:
+        assert "rank 1 raised" in text and "Traceback" in text, text
     assert "not reached" not in text, text
     deadline = time.monotonic() + 5
     while _left_behind(token) and time.monotonic() < deadline:

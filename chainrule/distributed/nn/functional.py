@@ -21,11 +21,11 @@ class AllReduce(Function):
 
     saves = ""
 
-    def __init__(self, op: RedOpType) -> None:
-        self.op = op
+    def __init__(self, op: RedOpType, group: Any = None) -> None:
+        self.op, self.group = op, group
 
     def forward(self, x: Any) -> Any:
-        g = _default_group()
+        g = _default_group(self.group)
         host = x if isinstance(x, np.ndarray) else x.get()  # MPI reads host memory
         buf = np.array(host, copy=True, order="C")
         g.comm.Allreduce(g.MPI.IN_PLACE, buf, op=g.MPI.SUM)
@@ -34,7 +34,7 @@ class AllReduce(Function):
         return buf if host is x else type(x)(buf)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return AllReduce(self.op)(gy)
+        return AllReduce(self.op, self.group)(gy)
 
 
 def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None) -> Tensor:
@@ -42,4 +42,4 @@ def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None) -> Ten
     if op not in (RedOpType.SUM, RedOpType.AVG):
         raise NotImplementedError(f"distributed.nn.functional.all_reduce: {op!r} has no "
                                   "gradient here; use ReduceOp.SUM or ReduceOp.AVG")
-    return AllReduce(op)(as_operand(tensor))
+    return AllReduce(op, group)(as_operand(tensor))

@@ -83,6 +83,7 @@ class DistributedDataParallel(Module):
                 raise NotImplementedError(f"DistributedDataParallel: {arg} is not supported "
                                           "in chainrule; leave it out")
         self.module = module
+        self.process_group = process_group
         self.dim = dim
         self.broadcast_buffers = broadcast_buffers
         self.find_unused_parameters = find_unused_parameters
@@ -109,7 +110,7 @@ class DistributedDataParallel(Module):
             return
         with no_grad():
             for t in list(self.module.parameters()) + list(self.module.buffers()):
-                broadcast(t, src=0)
+                broadcast(t, group=self.process_group, group_src=0)
 
     def _assign_buckets(self) -> list[_Bucket]:
         """Reverse registration order, a new bucket at a dtype change or past the size cap."""
@@ -132,7 +133,7 @@ class DistributedDataParallel(Module):
         if self.broadcast_buffers and self._size > 1:
             with no_grad():
                 for b in self.module.buffers():
-                    broadcast(b, src=0)
+                    broadcast(b, group=self.process_group, group_src=0)
         out = self.module(*inputs, **kwargs)
         if is_grad_enabled() and self.require_backward_grad_sync:
             self._prepare_for_backward(out)

@@ -44,7 +44,7 @@ class SyncBatchNorm(_BatchNorm):
         use_running = not self.training or self.track_running_stats
         mean, var = (self.running_mean, self.running_var) if use_running else (None, None)
         if not (bn_training and self.training and pg.is_initialized()
-                and pg.get_world_size() > 1):
+                and pg.get_world_size(self.process_group) > 1):
             return batch_norm(x, mean, var, self.weight, self.bias, bn_training, factor,
                               self.eps)
         return self._synced(x, mean, var, factor)
@@ -62,15 +62,15 @@ class SyncBatchNorm(_BatchNorm):
         C = x.shape[1]
         pshape = (1, C) + (1,) * (x.ndim - 2)
         axes = (0,) + tuple(range(2, x.ndim))
-        total = _count(x.numel() // max(C, 1))
+        total = _count(x.numel() // max(C, 1), self.process_group)
         if total <= 1:  # the same total on every rank: they all raise
             raise ValueError(f"{self._name()}: expected more than 1 value per channel when "
                              f"training, got {total} over all ranks (input of shape "
                              f"{tuple(x.shape)} on this one); use a larger batch or call .eval()")
         # two passes (mean, then the mean of squared deviations): no cancellation in float32
-        mean = AllReduce(RedOpType.SUM)(x.sum(dim=axes)) / total
+        mean = AllReduce(RedOpType.SUM, self.process_group)(x.sum(dim=axes)) / total
         xc = x - mean.reshape(pshape)
-        var = AllReduce(RedOpType.SUM)((xc * xc).sum(dim=axes)) / total
+        var = AllReduce(RedOpType.SUM, self.process_group)((xc * xc).sum(dim=axes)) / total
         y = xc * (var + self.eps).rsqrt().reshape(pshape)
         if self.weight is not None:
             y = y * self.weight.reshape(pshape)
@@ -103,7 +103,7 @@ class SyncBatchNorm(_BatchNorm):
         return out
 
 
-def _count(n: int) -> int:
-    """The number of values per channel over all ranks."""
-    g = pg._default_group()
+def _count(n: int, group: Any = None) -> int:
+    """The number of values per channel over the group's ranks."""
+    g = pg._default_group(group)
     return int(g.comm.allreduce(n))

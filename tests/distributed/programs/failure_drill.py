@@ -1,7 +1,7 @@
-"""mpiexec -n 2 python failure_drill.py TOKEN main|thread: rank 1 raises (in its main thread or
-in another) at step 3 of a DDP training loop while rank 0 goes on into its next Allreduce;
-init_process_group's excepthooks must abort the whole job. TOKEN only names this run, so the
-test can look for processes left behind."""
+"""mpiexec -n 2 python failure_drill.py TOKEN main|thread|exit|exit3: rank 1 raises (in its main
+thread or in another), or calls sys.exit with a message or with 3, at step 3 of a DDP training
+loop while rank 0 goes on into its next Allreduce; the job must end (init_process_group's
+hooks abort it). TOKEN only names this run, so the test can look for processes left behind."""
 
 import sys
 import threading
@@ -26,6 +26,11 @@ for step in range(1000):
             t = threading.Thread(target=boom, args=(step,))
             t.start()
             t.join()
+        elif sys.argv[2] == "exit":  # sys.exit(message): exit status 1, the message printed
+            sys.exit(f"boom at step {step} ({sys.argv[1]})")
+        elif sys.argv[2] == "exit3":  # sys.exit(3): the job's exit status is 3
+            print(f"boom at step {step} ({sys.argv[1]})", file=sys.stderr)
+            sys.exit(3)
         else:
             boom(step)
     opt.zero_grad()
