@@ -9,7 +9,8 @@ warning in words when gradients vanish or explode, and a picture of the gradient
     monitor.plot("gradients.png")
 
 A layer is a module that owns parameters directly (a Linear, a BatchNorm1d), named by its path
-in the model ('layers.0'); its gradient norm is the norm of all its parameters' gradients.
+in the model ('layers.0'); its gradient norm is the norm of all its parameters' gradients. The
+picture labels it with its path and its type ('3.block.0 Linear').
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def _layers(model: Any) -> dict[str, list[Any]]:
     return out
 
 
+def _kinds(model: Any) -> dict[str, str]:
+    """Layer name -> the type of its module ('Linear'), for the labels of the picture."""
+    if not hasattr(model, "named_modules"):
+        return {}
+    return {name or "(model)": type(m).__name__ for name, m in model.named_modules()}
+
+
 class GradientMonitor:
     """Records, at each record() call, every layer's gradient norm and update-to-weight ratio
     (|w - w at the previous call| / |w at the previous call|), and warns once per kind:
@@ -63,6 +71,7 @@ class GradientMonitor:
         self.grad_norms: dict[str, list[float]] = {}
         self.update_ratios: dict[str, list[float]] = {}
         self._groups: dict[str, list[Any]] = {}
+        self._kinds: dict[str, str] = {}
         self._previous: dict[str, list[np.ndarray]] = {}
         self.model = None
         if model is not None:
@@ -72,6 +81,7 @@ class GradientMonitor:
         """Watch `model` (a Module or (name, parameter) pairs) from now on."""
         self.model = model
         self._groups = _layers(model)
+        self._kinds = _kinds(model)
         for name in self._groups:
             self.grad_norms.setdefault(name, [])
             self.update_ratios.setdefault(name, [])
@@ -165,39 +175,36 @@ class GradientMonitor:
         lines += self.warnings
         return "\n".join(lines)
 
+    def label(self, layer: str) -> str:
+        """A layer's name in the picture: its path and its module's type ('3.block.0 Linear')."""
+        kind = self._kinds.get(layer)
+        return f"{layer} {kind}" if kind else layer
+
     def plot(self, path: str | Path | None = None) -> Any:
         """Gradient flow: each layer's gradient norm over the steps, its update-to-weight
-        ratio, and the norms by depth at the last step. Returns the matplotlib Figure."""
-        fig = figure(15, 4.2, "GradientMonitor.plot")
-        from matplotlib import colormaps
-
+        ratio, and the norms by layer at the last step, each layer labelled by its path and
+        type. Up to 8 layers are drawn as lines with a legend; more (a ResNet) as heat maps,
+        one labelled row per layer, input side on top, where lines would tangle. Returns the
+        matplotlib Figure."""
+        n = len(self.layers)
+        fig = figure(15, 4.2 if n <= 8 else max(4.2, 1.6 + 0.15 * n), "GradientMonitor.plot")
         axes = [fig.add_subplot(1, 3, k) for k in (1, 2, 3)]
-        cmap = colormaps["viridis"]
-        n = max(len(self.layers) - 1, 1)
-        for i, name in enumerate(self.layers):
-            c = cmap(i / n)
-            axes[0].plot(self.steps, self.grad_norms[name], color=c, lw=1.2, label=name)
-            axes[1].plot(self.steps, self.update_ratios[name], color=c, lw=1.2)
-        axes[1].axhline(1e-3, color="gray", ls="--", lw=1, label="1e-3 (a common rule of thumb)")
+        labels = [self.label(name) for name in self.layers]
+        panels = ((axes[0], self.grad_norms, "gradient norm per layer", "|grad|"),
+                  (axes[1], self.update_ratios, "update / weight per step", "|dw| / |w|"))
+        for ax, values, title, what in panels:
+            rows = [values[k] for k in self.layers]
+            if n <= 8:
+                _lines(ax, self.steps, rows, labels, title)
+            else:
+                _heat(fig, ax, self.steps, rows, labels, title, what)
+        if n <= 8:
+            axes[1].axhline(1e-3, color="gray", ls="--", lw=1,
+                            label="1e-3 (a common rule of thumb)")
+            axes[1].legend(fontsize=7)
         last = [self.grad_norms[k][-1] if self.steps else math.nan for k in self.layers]
-        axes[2].bar(range(len(last)), last, color=[cmap(i / n) for i in range(len(last))])
-        axes[2].axhline(self.vanish, color="tab:red", ls="--", lw=1, label="vanishing threshold")
-        axes[2].set_xticks(range(len(last)), self.layers, rotation=60, fontsize=7, ha="right")
-        titles = ("gradient norm per layer", "update / weight per step",
-                  "gradient norm by layer, last step (input side left)")
-        for ax, title in zip(axes, titles):
-            ax.set_yscale("log")
-            ax.set_title(title, fontsize=10)
-            ax.grid(alpha=0.3)
-        for ax in axes[:2]:
-            ax.set_xlabel("step")
-        if len(self.layers) <= 8:
-            axes[0].legend(fontsize=7)
-        else:  # a legend would cover the lines: the colour says the depth
-            axes[0].set_title("gradient norm per layer (dark: input side, yellow: output side)",
-                              fontsize=9)
-        axes[1].legend(fontsize=7)
-        axes[2].legend(fontsize=7)
+        _bars(axes[2], last, labels, [self._kinds.get(k, "") for k in self.layers],
+              self.vanish)
         fig.tight_layout()
         return save(fig, path)
 
@@ -216,3 +223,68 @@ def _sq(a: np.ndarray) -> float:
 
 def _has_nonfinite(params: list[Any]) -> bool:
     return any(p.grad is not None and not np.isfinite(host(p.grad)).all() for p in params)
+
+
+def _lines(ax: Any, steps: list[int], rows: list[list[float]], labels: list[str],
+           title: str) -> None:
+    """One line per layer over the steps (colour: depth), with a legend of the labels."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    for i, (row, label) in enumerate(zip(rows, labels)):
+        ax.plot(steps, row, color=cmap(i / max(len(rows) - 1, 1)), lw=1.2, label=label)
+    ax.set(yscale="log", xlabel="step")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _heat(fig: Any, ax: Any, steps: list[int], rows: list[list[float]], labels: list[str],
+          title: str, what: str) -> None:
+    """A (layers, steps) heat map on a log colour scale, one labelled row per layer."""
+    from matplotlib import colormaps
+    from matplotlib.colors import LogNorm
+
+    a = np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+    a[~(np.isfinite(a) & (a > 0))] = np.nan  # no colour for a missing or zero value
+    grey = "; grey: 0 or none" if np.isnan(a).any() else ""
+    ax.set_title(f"{title} (colour: {what}{grey})", fontsize=10)
+    ax.set_xlabel("step")
+    every = max(1, math.ceil(len(labels) / 45))  # labels stay legible on very deep models
+    ax.set_yticks(range(0, len(labels), every), labels[::every], fontsize=7)
+    if not steps or np.isnan(a).all():
+        return
+    lo, hi = np.nanmin(a), np.nanmax(a)
+    cmap = colormaps["viridis"].with_extremes(bad="0.85")  # grey: zero, or not recorded
+    image = ax.imshow(a, aspect="auto", interpolation="nearest", cmap=cmap,
+                      norm=LogNorm(lo, hi if hi > lo else lo * 10),
+                      extent=(steps[0] - 0.5, steps[-1] + 0.5, len(rows) - 0.5, -0.5))
+    fig.colorbar(image, ax=ax, pad=0.02)
+
+
+def _bars(ax: Any, last: list[float], labels: list[str], kinds: list[str],
+          vanish: float) -> None:
+    """The last step's norm per layer, input side left, coloured by the layer's type: a
+    normalization layer's norm differs from a weight layer's by its nature, not by health."""
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    palette = colormaps["tab10"]
+    order = list(dict.fromkeys(kinds))
+    colour = {k: palette(i % 10) for i, k in enumerate(order)}
+    ax.bar(range(len(last)), last, color=[colour[k] for k in kinds])
+    ax.axhline(vanish, color="tab:red", ls="--", lw=1)
+    ax.set_xticks(range(len(last)), labels, rotation=60, fontsize=7, ha="right")
+    ax.set_yscale("log")
+    ax.set_title("gradient norm by layer, last step (input side left)", fontsize=10)
+    ax.grid(alpha=0.3)
+    handles = [Patch(color=colour[k], label=k) for k in order if k]
+    handles.append(Line2D([], [], color="tab:red", ls="--", lw=1, label="vanishing threshold"))
+    finite = [v for v in last if math.isfinite(v) and v > 0]
+    if finite:  # room above the tallest bar (a fraction f of the log axis): the legend covers
+        # no bar
+        f = 0.08 * len(handles) + 0.06
+        lo, top = math.log10(ax.get_ylim()[0]), math.log10(max(finite))
+        ax.set_ylim(top=10 ** ((top - f * lo) / (1 - f)))
+    ax.legend(handles=handles, fontsize=7, loc="upper right")

@@ -75,21 +75,38 @@ def plot_decision_boundary(model: Any, X: np.ndarray, y: np.ndarray, path: str |
     was_training = model.training
     model.eval()
     with cr.no_grad():
-        zz = model(cr.tensor(grid)).array.argmax(-1).reshape(gx.shape)
+        p = next(iter(model.parameters()), None)  # the model's device; the answer to the host
+        zz = model(cr.tensor(grid, device=None if p is None else p.device)).cpu().numpy()
+        zz = zz.argmax(-1).reshape(gx.shape)
     model.train(was_training)
     k = int(max(y.max(), zz.max())) + 1
-    fig = _figure(5.5, 5.0)
+    fig = _figure(7.0, 5.0)
     ax = fig.add_subplot(1, 1, 1)
-    cmap = "tab10" if k <= 10 else "tab20"
-    ax.contourf(gx, gy, zz, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.3, vmin=-0.5,
-                vmax=(10 if k <= 10 else 20) - 0.5)
-    style = dict(cmap=cmap, vmin=-0.5, vmax=(10 if k <= 10 else 20) - 0.5)
-    ax.scatter(X[:, 0], X[:, 1], c=y, s=8, edgecolors="none", label="train", **style)
-    if X_val is not None and len(X_val):
-        ax.scatter(X_val[:, 0], X_val[:, 1], c=y_val, s=18, marker="x", label="validation",
-                   **style)
-    ax.set_title("decision boundary")
-    ax.legend(loc="upper right")
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    n_colours = 10 if k <= 10 else 20
+    cmap = colormaps["tab10" if k <= 10 else "tab20"]
+    style = dict(cmap=cmap, vmin=-0.5, vmax=n_colours - 0.5)  # class c gets colour c
+    ax.contourf(gx, gy, zz, levels=np.arange(k + 1) - 0.5, alpha=0.3, **style)
+    ax.scatter(X[:, 0], X[:, 1], c=y, s=8, edgecolors="none", **style)
+    has_val = X_val is not None and len(X_val) > 0
+    if has_val:
+        ax.scatter(X_val[:, 0], X_val[:, 1], c=y_val, s=18, marker="x", **style)
+    # the legend says what a colour means (a class: its region and its points) and what a
+    # marker means (the split) in a neutral grey: a marker in one class's colour would read
+    # as that class
+    handles = [Patch(facecolor=(*cmap(c)[:3], 0.3), edgecolor=cmap(c), label=f"class {c}")
+               for c in range(k)]
+    handles.append(Line2D([], [], ls="", marker="o", ms=4, color="dimgray", label="train"))
+    if has_val:
+        handles.append(Line2D([], [], ls="", marker="x", ms=6, color="dimgray",
+                              label="validation"))
+    ax.set_title("decision boundary: regions = predicted class, points = true class",
+                 fontsize=10)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+              borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(path)
     return path

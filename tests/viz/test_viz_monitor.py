@@ -118,6 +118,37 @@ def test_gradient_flow_picture(tmp_path):
     assert (tmp_path / "flow.png").stat().st_size > 1000
 
 
+def test_gradient_flow_picture_of_a_deep_resnet_names_layers_and_does_not_tangle(tmp_path):
+    """42 layers: heat maps with a labelled row per layer ('path Type'), not 42 lines."""
+    pytest.importorskip("matplotlib")
+    m = train(deep_residual_relu())
+    assert m.label("0") == "0 Linear" and m.label("1.block.2") == "1.block.2 Linear"
+    fig = m.plot(tmp_path / "flow.png")
+    norms, ratios, bars = fig.axes[:3]
+    for ax in (norms, ratios):
+        assert len(ax.lines) == 0 and len(ax.images) == 1
+        rows = [t.get_text() for t in ax.get_yticklabels()]
+        assert rows[:3] == ["0 Linear", "1.block.0 Linear", "1.block.2 Linear"]
+        assert len(rows) == 42 and rows[-1] == "41 Linear"
+    np.testing.assert_allclose(np.asarray(norms.images[0].get_array())[5],
+                               m.grad_norms[m.layers[5]])
+    assert [t.get_text() for t in bars.get_xticklabels()][:2] == ["0 Linear", "1.block.0 Linear"]
+    assert (tmp_path / "flow.png").stat().st_size > 1000
+
+
+def test_gradient_flow_bars_are_coloured_by_the_type_of_layer():
+    pytest.importorskip("matplotlib")
+    m = train(nn.Sequential(nn.Linear(8, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)))
+    fig = m.plot()
+    assert [line.get_label() for line in fig.axes[0].lines] == [
+        "0 Linear", "1 BatchNorm1d", "3 Linear"]
+    bars = fig.axes[2]
+    colours = [tuple(p.get_facecolor()) for p in bars.patches[:3]]
+    assert colours[0] == colours[2] != colours[1]
+    assert [t.get_text() for t in bars.get_legend().get_texts()] == [
+        "Linear", "BatchNorm1d", "vanishing threshold"]
+
+
 def test_keras_callback_records_each_batch_of_fit():
     keras = pytest.importorskip("chainrule.keras")
     cr.manual_seed(0)
