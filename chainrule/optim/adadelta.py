@@ -27,7 +27,7 @@ class Adadelta(Optimizer):
                                       maximize=maximize))
 
     def _validate(self, group: dict[str, Any]) -> None:
-        self._check("lr", group["lr"], ">0")
+        self._check("lr", group["lr"], ">=0")
         self._check("rho", group["rho"], "[0,1]")
         self._check("eps", group["eps"], ">=0")
         self._check("weight_decay", group["weight_decay"], ">=0")

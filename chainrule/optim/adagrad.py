@@ -29,7 +29,7 @@ class Adagrad(Optimizer):
                                       eps=eps, maximize=maximize))
 
     def _validate(self, group: dict[str, Any]) -> None:
-        self._check("lr", group["lr"], ">0")
+        self._check("lr", group["lr"], ">=0")
         self._check("lr_decay", group["lr_decay"], ">=0")
         self._check("weight_decay", group["weight_decay"], ">=0")
         self._check("initial_accumulator_value", group["initial_accumulator_value"], ">=0")

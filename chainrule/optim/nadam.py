@@ -34,7 +34,7 @@ class NAdam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay))
 
     def _validate(self, group: dict[str, Any]) -> None:
-        self._check("lr", group["lr"], ">0")
+        self._check("lr", group["lr"], ">=0")
         self._check_betas(group)
         self._check("eps", group["eps"], ">=0")
         self._check("weight_decay", group["weight_decay"], ">=0")

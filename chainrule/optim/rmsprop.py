@@ -36,7 +36,7 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered, maximize=maximize))
 
     def _validate(self, group: dict[str, Any]) -> None:
-        self._check("lr", group["lr"], ">0")
+        self._check("lr", group["lr"], ">=0")
         self._check("alpha", group["alpha"], "[0,1]")
         self._check("eps", group["eps"], ">=0")
         self._check("weight_decay", group["weight_decay"], ">=0")

@@ -30,7 +30,7 @@ class SGD(Optimizer):
                                       maximize=maximize))
 
     def _validate(self, group: dict[str, Any]) -> None:
-        self._check("lr", group["lr"], ">0")
+        self._check("lr", group["lr"], ">=0")
         self._check("momentum", group["momentum"], ">=0")
         self._check("dampening", group["dampening"], "[0,1]")
         self._check("weight_decay", group["weight_decay"], ">=0")
