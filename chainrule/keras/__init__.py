@@ -14,6 +14,7 @@ from chainrule.keras import (
     activations,
     backend,
     callbacks,
+    distribution,
     initializers,
     layers,
     losses,
@@ -27,11 +28,13 @@ from chainrule.keras import (
     utils,
 )
 from chainrule.keras._graph import KerasTensor, clear_session
+from chainrule.keras._weight import Variable
 from chainrule.keras.layers import Input, Layer
 from chainrule.keras.models import Model, Sequential, load_model
 
 __all__ = [
     "Input", "KerasTensor", "Layer", "Model", "Sequential", "activations", "backend", "callbacks",
-    "clear_session", "initializers", "layers", "load_model", "losses", "metrics", "models",
-    "ops", "optimizers", "random", "regularizers", "saving", "utils",
+    "clear_session", "distribution", "initializers", "layers", "load_model", "losses", "metrics",
+    "models",
+    "ops", "optimizers", "random", "regularizers", "saving", "utils", "Variable",
 ]

@@ -91,13 +91,73 @@ class Node:
     """One call of `layer` on symbolic inputs: the flat input KerasTensors, whether they were
     passed as a list, the call's keyword arguments, and the output KerasTensors."""
 
-    __slots__ = ("layer", "inputs", "as_list", "kwargs", "outputs", "many")
+    __slots__ = ("layer", "inputs", "as_list", "kwargs", "outputs", "many", "n_args")
 
     def __init__(self, layer: Any, inputs: list[KerasTensor], as_list: bool,
                  kwargs: dict[str, Any]) -> None:
+        # KerasTensors among the keyword arguments (LSTM(...)(x, initial_state=[h, c])) join
+        # the node's inputs after the positional ones, and kwargs keeps KwSlots in their place
+        self.n_args = len(inputs)
+        inputs = list(inputs)
+        kwargs = {k: swap_tensors(v, inputs) for k, v in kwargs.items()}
         self.layer, self.inputs, self.as_list, self.kwargs = layer, inputs, as_list, kwargs
         self.outputs: list[KerasTensor] = []
         self.many = False  # the layer returns a list (e.g. an LSTM with return_state)
+
+
+class KwSlot:
+    """In a node's kwargs: the value of node input number i (a KerasTensor when recorded)."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i: int) -> None:
+        self.i = i
+
+    def __repr__(self) -> str:
+        return f"KwSlot({self.i})"
+
+
+def swap_tensors(v: Any, found: list) -> Any:
+    """v with each KerasTensor (also inside lists / tuples) replaced by a KwSlot pointing at
+    its position in `found` (appended there)."""
+    if isinstance(v, KerasTensor):
+        found.append(v)
+        return KwSlot(len(found) - 1)
+    if isinstance(v, (list, tuple)) and any(isinstance(a, KerasTensor) for a in v):
+        return type(v)(swap_tensors(a, found) for a in v)
+    return v
+
+
+def fill_kwargs(kwargs: dict[str, Any], values: list) -> dict[str, Any]:
+    """kwargs with each KwSlot replaced by values[slot.i]."""
+    def fill(v: Any) -> Any:
+        if isinstance(v, KwSlot):
+            return values[v.i]
+        if isinstance(v, (list, tuple)) and any(isinstance(a, KwSlot) for a in v):
+            return type(v)(fill(a) for a in v)
+        return v
+    return {k: fill(v) for k, v in kwargs.items()}
+
+
+def kwargs_to_json(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs for a saved config: a KwSlot becomes {"__node_input__": i}."""
+    def enc(v: Any) -> Any:
+        if isinstance(v, KwSlot):
+            return {"__node_input__": v.i}
+        if isinstance(v, (list, tuple)):
+            return [enc(a) for a in v]
+        return v
+    return {k: enc(v) for k, v in kwargs.items()}
+
+
+def kwargs_from_json(kwargs: dict[str, Any]) -> dict[str, Any]:
+    def dec(v: Any) -> Any:
+        if isinstance(v, dict) and set(v) == {"__node_input__"}:
+            return KwSlot(int(v["__node_input__"]))
+        if isinstance(v, list):
+            return [dec(a) for a in v]
+        return v
+    return {k: dec(v) for k, v in kwargs.items()}
 
 
 def flatten_inputs(inputs: Any) -> tuple[list[Any], bool]:

@@ -157,6 +157,14 @@ class Layer(Module):
                 and all(isinstance(v, Module) for v in value) and "_modules" in self.__dict__):
             for i, v in enumerate(value):
                 self.add_module(f"{name}_{i}", v)
+        # and a keras.Variable made by the user (not by add_weight) becomes one of its weights
+        if (isinstance(value, Variable) and "_keras_trainable" in value.__dict__
+                and "_weights" in self.__dict__
+                and all(value is not p for w in self._weights for p in w.params)):
+            w = Weight(getattr(value, "name", None) or name, tuple(value.shape),
+                       value.trainable)
+            w.params.append(value)
+            self._weights.append(w)
         super().__setattr__(name, value)
 
     # -- building ------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from chainrule.backend import xp_of
 from chainrule.nn.module import Parameter
+from chainrule.operands import as_tensor
 from chainrule.tensor import Tensor
 
 # view Tensor -> the Weight it shows, so optimizer.apply(grads, model.trainable_weights) can
@@ -24,12 +26,99 @@ def _register(t: Tensor, w: Weight) -> None:
 
 
 class Variable(Parameter):
-    """The Parameter of a Keras weight stored in Keras' own layout. As on Keras' torch backend,
-    `v.value` is the tensor itself: after loss.backward(), v.value.grad is its gradient."""
+    """Keras' Variable: `keras.Variable(initializer, shape=None, dtype=None, trainable=True,
+    name=None)`, where initializer is a value (array, number, tensor) or an initializer (a
+    name such as "zeros", or a callable, which needs `shape`). It is a Parameter (a layer that
+    holds one as an attribute tracks it as a weight, as Keras does); `assign`, `assign_add`,
+    `assign_sub` change it in place; `v.value` is the tensor itself, as on Keras' torch
+    backend (after loss.backward(), v.value.grad is its gradient); `v.numpy()` its array.
+    Layers' weights from add_weight are Variables too."""
+
+    def __init__(self, initializer: Any = None, shape: Any = None, dtype: Any = None,
+                 trainable: bool = True, autocast: bool = True, aggregation: str = "none",
+                 synchronization: str = "auto", name: str | None = None, *,
+                 requires_grad: bool | None = None) -> None:
+        if requires_grad is not None:  # a layer's weight: Parameter(data, requires_grad)
+            super().__init__(initializer, requires_grad)
+            return
+        if not isinstance(name, (str, type(None))) or (name and "/" in name):
+            raise ValueError(f"Argument `name` must be a string and cannot contain character "
+                             f"`/`. Received: name={name}")
+        value = _initial_value(initializer, shape, dtype)
+        floating = np.issubdtype(value.dtype, np.floating)
+        super().__init__(as_tensor(value), bool(trainable) and floating)
+        self._keras_trainable = bool(trainable)
+        self.name = name or "variable"
 
     @property
     def value(self) -> Tensor:
         return self
+
+    @property
+    def path(self) -> str:
+        return getattr(self, "name", None) or "variable"
+
+    @property
+    def trainable(self) -> bool:
+        return getattr(self, "_keras_trainable", self.requires_grad)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._keras_trainable = bool(value)
+        self.requires_grad = bool(value) and np.issubdtype(self.array.dtype, np.floating)
+
+    def assign(self, value: Any) -> Variable:
+        """Replace the value in place (same shape; cast to this dtype)."""
+        a = value.array if isinstance(value, Tensor) else np.asarray(value)
+        self.array[...] = xp_of(self.array).asarray(a)
+        self._bump()  # an in-place change: a graph that saved this variable sees it
+        return self
+
+    def assign_add(self, value: Any) -> Variable:
+        return self.assign(self.array + _array_of(value, self.array))
+
+    def assign_sub(self, value: Any) -> Variable:
+        return self.assign(self.array - _array_of(value, self.array))
+
+    def __repr__(self) -> str:
+        return (f"<Variable path={self.path}, shape={tuple(self.shape)}, "
+                f"dtype={self.array.dtype.name}, value={self.numpy(force=True)}>")
+
+
+def _array_of(value: Any, like: Any) -> Any:
+    a = value.array if isinstance(value, Tensor) else np.asarray(value)
+    return xp_of(like).asarray(a)
+
+
+def _initial_value(initializer: Any, shape: Any, dtype: Any) -> np.ndarray:
+    """Keras' rules: an initializer (name or callable) needs shape; a value keeps the dtype of
+    an array or tensor, and Python numbers become float32 / int32 (Keras' defaults)."""
+    from chainrule.keras import initializers
+
+    if isinstance(initializer, str):
+        initializer = initializers.get(initializer)
+    if callable(initializer) and not isinstance(initializer, Tensor):
+        if shape is None:
+            raise ValueError(f"When creating a Variable from an initializer, the `shape` "
+                             f"argument should be specified. Received: initializer="
+                             f"{initializer} and shape={shape}")
+        shape = tuple(int(d) for d in shape)
+        dt = np.dtype(dtype or "float32")
+        return np.asarray(initializer(shape, dt.name)).astype(dt).reshape(shape)
+    if isinstance(initializer, Tensor):
+        a = np.array(initializer.numpy(force=True), copy=True)
+    else:
+        a = np.array(initializer, copy=True)
+        if dtype is None and a.dtype == np.float64 and not isinstance(initializer, np.ndarray):
+            a = a.astype(np.float32)
+        if dtype is None and a.dtype == np.int64 and not isinstance(initializer, np.ndarray):
+            a = a.astype(np.int32)
+    if dtype is not None:
+        a = a.astype(np.dtype(dtype))
+    if shape is not None and tuple(shape) != a.shape:
+        raise ValueError(f"Variable: initial value of shape {a.shape} does not match "
+                         f"shape={tuple(shape)}")
+    return a
 
 
 class WeightView(Tensor):

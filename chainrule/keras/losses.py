@@ -101,8 +101,9 @@ def binary_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False,
 def categorical_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False,
                              label_smoothing: float = 0.0) -> Tensor:
     t = _target(y_true, y_pred, "categorical_crossentropy")
-    if from_logits:
-        return F.cross_entropy(y_pred, t, reduction="none", label_smoothing=label_smoothing)
+    if from_logits:  # F.cross_entropy's classes are dim 1; Keras' the last
+        return F.cross_entropy(y_pred.movedim(-1, 1), t.movedim(-1, 1), reduction="none",
+                               label_smoothing=label_smoothing)
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
     p = y_pred / y_pred.sum(axis=-1, keepdims=True)
@@ -111,11 +112,28 @@ def categorical_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = Fa
 
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Tensor,
                                     from_logits: bool = False) -> Tensor:
+    if y_pred.ndim > 2:  # (N, ..., classes) with labels (N, ...): classes moved to dim 1
+        y = _seq_labels(y_true, tuple(y_pred.shape))
+        if from_logits:
+            return F.cross_entropy(y_pred.movedim(-1, 1), y, reduction="none")
+        p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+        return F.nll_loss(_clipped_log(p).movedim(-1, 1), y, reduction="none")
     y = _labels(y_true, y_pred.shape[0], y_pred.shape[-1])
     if from_logits:
         return F.cross_entropy(y_pred, y, reduction="none")
     p = y_pred / y_pred.sum(axis=-1, keepdims=True)
     return F.nll_loss(_clipped_log(p), y, reduction="none")
+
+
+def _seq_labels(y_true: Any, shape: tuple) -> np.ndarray:
+    """Integer labels of shape[:-1] (a trailing axis of 1 allowed) for (N, ..., C) outputs."""
+    a = y_true.array if isinstance(y_true, Tensor) else np.asarray(y_true)
+    if a.shape == shape[:-1] + (1,):
+        a = a[..., 0]
+    if a.shape != shape[:-1]:
+        raise ShapeError(f"sparse_categorical_crossentropy: expected integer labels of shape "
+                         f"{shape[:-1]} for predictions {shape}, got shape {a.shape}")
+    return a if a.dtype.kind in "iu" else a.astype(np.int64)
 
 
 def kl_divergence(y_true: Any, y_pred: Tensor) -> Tensor:
@@ -283,7 +301,8 @@ class CategoricalCrossentropy(LossFunctionWrapper):
 
     def from_logits_call(self, y_true: Any, logits: Tensor, sample_weight: Any = None) -> Tensor:
         ls = self.kwargs["label_smoothing"]
-        if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean"):
+        if (sample_weight is None and self.reduction in ("sum_over_batch_size", "mean")
+                and logits.ndim == 2):  # F.cross_entropy's classes are dim 1, Keras' the last
             return F.cross_entropy(logits, _target(y_true, logits, self.name),
                                    label_smoothing=ls)
         return reduce(categorical_crossentropy(y_true, logits, True, ls), sample_weight,

@@ -128,8 +128,8 @@ def test_graph_errors():
         Model(x, Dense(3, name="d")(Dense(3, name="d")(x)))
     with pytest.raises(ValueError, match="Embedding: input_dim must be a positive integer"):
         Embedding(0, 4)
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        LSTM(4, recurrent_dropout=0.1)
+    with pytest.raises(ValueError, match="recurrent_dropout must be in"):
+        LSTM(4, recurrent_dropout=1.5)
     with pytest.raises(TypeError, match="Keras optimizer"):
         _mlp().compile(optimizer=cr.optim.Adam([cr.nn.Parameter(np.zeros(2))]), loss="mse")
 

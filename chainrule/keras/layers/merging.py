@@ -5,10 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from chainrule import ops
+from chainrule.backend import xp_of
 from chainrule.keras._graph import fmt_shape
 from chainrule.keras._layer import Layer
+from chainrule.keras.layers.masking import mask_array
+from chainrule.operands import as_tensor
 from chainrule.tensor import Tensor
+
+
+def _host(mask: Any) -> np.ndarray:
+    """A mask as a host bool array (mask computations are small; done on the CPU)."""
+    m = mask_array(mask)
+    return m.get() if hasattr(m, "get") else np.asarray(m)
 
 
 class _Merge(Layer):
@@ -40,7 +51,10 @@ class _Merge(Layer):
     def compute_output_shape(self, shapes: Any) -> Any:
         return tuple(next((d for d in dims if d is not None), None) for dims in zip(*shapes))
 
-    def call(self, inputs: list[Tensor], training: bool | None = None) -> Tensor:
+    supports_masking = True
+
+    def call(self, inputs: list[Tensor], training: bool | None = None,
+             mask: Any = None) -> Tensor:
         out = inputs[0]
         for x in inputs[1:]:
             out = self._merge(out, x)
@@ -48,6 +62,45 @@ class _Merge(Layer):
 
     def _merge(self, a: Tensor, b: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras: no mask unless every input has one; then their logical or."""
+        if mask is None:
+            return None
+        if not isinstance(mask, (list, tuple)):
+            raise ValueError(f"`mask` should be a list. Received: mask={mask}")
+        if any(m is None for m in mask):
+            return None
+        out = mask_array(mask[0])
+        for m in mask[1:]:
+            out = out | mask_array(m)
+        return as_tensor(out)
+
+
+def _wide(mask: Any, x: Tensor) -> Tensor | None:
+    """A (batch, ...) Keras mask broadcast to x's shape (one more axis), as a bool Tensor."""
+    m = mask_array(mask)
+    if m is None:
+        return None
+    xp = xp_of(x.array)
+    m = xp.asarray(m)
+    return Tensor._make(xp.broadcast_to(m[..., None] if m.ndim < x.ndim else m, x.shape), None)
+
+
+def _or_masked(layer: _Merge, inputs: list[Tensor], mask: Any) -> Tensor:
+    """Keras' Maximum / Minimum under masks: a masked entry takes the other operand's value,
+    so it never wins (base_merge._apply_merge_op_and_or_mask)."""
+    masks = [None] * len(inputs) if mask is None else [_wide(m, x) for m, x in zip(mask, inputs)]
+    out, out_mask = inputs[0], masks[0]
+    for x, m in zip(inputs[1:], masks[1:]):
+        if m is not None:
+            x = ops.where(m, x, out)
+        if out_mask is not None:
+            out = ops.where(out_mask, out, x)
+        out_mask = None if m is None or out_mask is None else Tensor._make(
+            out_mask.array | m.array, None)
+        out = layer._merge(out, x)
+    return out
 
 
 class Add(_Merge):
@@ -67,18 +120,45 @@ class Subtract(_Merge):
 
 
 class Multiply(_Merge):
-    """The elementwise product of the inputs."""
+    """The elementwise product of the inputs. Under masks (as Keras) a masked entry counts as
+    1, and where every input has a mask the entries masked in all of them are 0."""
 
     def _merge(self, a: Tensor, b: Tensor) -> Tensor:
         return a * b
 
+    def call(self, inputs: list[Tensor], training: bool | None = None,
+             mask: Any = None) -> Tensor:
+        if mask is None or all(m is None for m in mask):
+            return super().call(inputs)
+        masks = [_wide(m, x) for m, x in zip(mask, inputs)]
+        out = None
+        for x, m in zip(inputs, masks):
+            if m is not None:
+                x = ops.where(m, x, Tensor._make(x.array.dtype.type(1), None))
+            out = x if out is None else out * x
+        if all(m is not None for m in masks):
+            any_ = masks[0].array
+            for m in masks[1:]:
+                any_ = any_ | m.array
+            out = ops.where(Tensor._make(any_, None), out,
+                            Tensor._make(out.array.dtype.type(0), None))
+        return out
+
 
 class Maximum(_Merge):
+    """The elementwise maximum of the inputs (masked entries never win, as in Keras)."""
+
     def _merge(self, a: Tensor, b: Tensor) -> Tensor:
         return ops.maximum(a, b)
 
+    def call(self, inputs: list[Tensor], training: bool | None = None,
+             mask: Any = None) -> Tensor:
+        return _or_masked(self, inputs, mask)
 
-class Minimum(_Merge):
+
+class Minimum(Maximum):
+    """The elementwise minimum of the inputs (masked entries never win, as in Keras)."""
+
     def _merge(self, a: Tensor, b: Tensor) -> Tensor:
         return ops.minimum(a, b)
 
@@ -86,7 +166,8 @@ class Minimum(_Merge):
 class Average(Add):
     """The mean of the inputs."""
 
-    def call(self, inputs: list[Tensor], training: bool | None = None) -> Tensor:
+    def call(self, inputs: list[Tensor], training: bool | None = None,
+             mask: Any = None) -> Tensor:
         return super().call(inputs) * (1.0 / len(inputs))
 
 
@@ -114,8 +195,24 @@ class Concatenate(_Merge):
         out[ax] = None if None in sizes else sum(sizes)
         return tuple(out)
 
-    def call(self, inputs: list[Tensor], training: bool | None = None) -> Tensor:
+    def call(self, inputs: list[Tensor], training: bool | None = None,
+             mask: Any = None) -> Tensor:
         return ops.concatenate(list(inputs), axis=self.axis)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras: each input's mask (all True where it has none) widened to the input's
+        shape, joined along `axis`, then any() over the last axis."""
+        if mask is None:
+            return None
+        if not isinstance(mask, (list, tuple)):
+            raise ValueError(f"`mask` should be a list. Received mask={mask}")
+        if all(m is None for m in mask):
+            return None
+        wide = [np.ones(tuple(x.shape), dtype=bool) if m is None else
+                np.broadcast_to(_host(m)[..., None] if _host(m).ndim < x.ndim else _host(m),
+                                tuple(x.shape))
+                for m, x in zip(mask, inputs)]
+        return as_tensor(np.concatenate(wide, axis=self.axis).any(axis=-1))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}

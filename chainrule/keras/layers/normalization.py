@@ -18,9 +18,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule.autograd import no_grad
+from chainrule.backend import xp_of
 from chainrule.keras import initializers as inits
 from chainrule.keras import regularizers as regs
 from chainrule.keras._layer import Layer
+from chainrule.keras.layers.masking import mask_array
 from chainrule.ops.normalization import normalize
 from chainrule.tensor import Tensor
 
@@ -102,13 +104,17 @@ class BatchNormalization(Layer):
             b = Tensor._make(np.zeros(shape, dtype=x.array.dtype), None)
         return g, b
 
-    def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
+    supports_masking = True
+
+    def call(self, inputs: Tensor, training: bool | None = None, mask: Any = None) -> Tensor:
         x = inputs
         if x.ndim != self._ndim or tuple(x.shape[a] for a in self._feat) != self._pshape_c:
             raise self._shape_error(f"inputs of shape {(None,) + self._pshape[1:]}",
                                     tuple(x.shape))
         training = self.training if training is None else training
         g, b = self._affine(x)
+        if training and self._trainable and mask is not None:
+            return self._masked(x, mask, g, b)
         if training and self._trainable:
             if self._feat == (self._ndim - 1,) and self._ndim > 2:
                 # channels-last images as (N*H*W, C) rows: the op's fastest layout
@@ -117,13 +123,7 @@ class BatchNormalization(Layer):
                 y = y.reshape(x.shape)
             else:
                 y, mean, var = normalize(x, self._reduce, g, b, self._pshape, self.epsilon)
-            with no_grad():
-                m = self.momentum
-                for stat, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
-                    a = stat.array
-                    a *= m
-                    a += (1.0 - m) * batch.reshape(a.shape).astype(a.dtype, copy=False)
-                    stat._bump()  # an in-place change: a graph that saved stat sees it
+            self._update_moving(mean, var)
             return y
         inv = 1.0 / np.sqrt(self.moving_variance.array + x.array.dtype.type(self.epsilon))
         shift = -self.moving_mean.array * inv
@@ -131,6 +131,37 @@ class BatchNormalization(Layer):
         if g is None:
             return x * inv.reshape(ps) + shift.reshape(ps)
         return x * (g * inv).reshape(ps) + (b + g * shift).reshape(ps)
+
+    def _update_moving(self, mean: Any, var: Any) -> None:
+        with no_grad():
+            m = self.momentum
+            for stat, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
+                a = stat.array
+                a *= m
+                a += (1.0 - m) * batch.reshape(a.shape).astype(a.dtype, copy=False)
+                stat._bump()  # an in-place change: a graph that saved stat sees it
+
+    def _masked(self, x: Tensor, mask: Any, g: Any, b: Any) -> Tensor:
+        """Training with a Keras mask (batch, ...) one axis short of x: the batch moments are
+        taken over the unmasked entries only, as Keras 3 does (biased, with 1e-7 added to the
+        count); every entry is then normalised with them."""
+        keep = mask_array(mask)
+        if keep.ndim != x.ndim - 1:
+            raise ValueError(f"BatchNormalization '{self.name}': the mask provided should be "
+                             f"one dimension less than the inputs. Received: mask.shape="
+                             f"{keep.shape}, inputs.shape={tuple(x.shape)}")
+        dt = x.array.dtype
+        xp = xp_of(x.array)
+        w = Tensor._make(xp.broadcast_to(xp.asarray(keep)[..., None], x.shape).astype(dt), None)
+        count = w.sum(dim=self._reduce, keepdim=True) + 1e-7
+        mean = (x * w).sum(dim=self._reduce, keepdim=True) / count
+        var = (((x - mean) * w) ** 2).sum(dim=self._reduce, keepdim=True) / count
+        self._update_moving(mean.array, var.array)
+        y = (x - mean) / (var + self.epsilon).sqrt()
+        ps = self._pshape
+        if g is not None:
+            y = y * g.reshape(ps) + b.reshape(ps)
+        return y
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,

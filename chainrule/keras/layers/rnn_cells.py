@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 import chainrule as cr
+from chainrule.backend import xp_of
 from chainrule.keras import activations
 from chainrule.keras import initializers as inits
 from chainrule.keras import regularizers as regs
@@ -15,6 +18,7 @@ from chainrule.keras._layer import Layer
 from chainrule.keras.layers.core import _unsupported, positive_int
 from chainrule.keras.layers.recurrent import forget_bias_init
 from chainrule.keras.layers.wrappers import _from_entry, _layer_entry
+from chainrule.random import generator_of
 from chainrule.tensor import Tensor
 
 
@@ -42,9 +46,12 @@ class _Cell(Layer):
         who = type(self).__name__
         _unsupported(who, kernel_constraint=kernel_constraint,
                      recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
-        if dropout or recurrent_dropout:
-            raise NotImplementedError(f"{who}: dropout / recurrent_dropout in cells are not "
-                                      "supported in chainrule.keras; use a Dropout layer")
+        for k, v in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0 <= v < 1:
+                raise ValueError(f"{who}: {k} must be in [0, 1), got {v!r}")
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._dropout_mask = self._recurrent_dropout_mask = None
         self.units = positive_int(who, "units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -97,7 +104,57 @@ class _Cell(Layer):
             elif k.endswith("activation"):
                 v = activations.serialize(v)
             cfg[k] = v
-        return {**cfg, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": self.seed}
+        return {**cfg, "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed}
+
+    # -- Keras' DropoutRNNCell: masks drawn on the first step, shared by the others ---------
+    @property
+    def _mask_count(self) -> int | None:
+        """Keras 3's implementation 1 (one mask per gate) when recurrent_dropout is set."""
+        return self.gates if self.gates > 1 and self.recurrent_dropout else None
+
+    def _create_dropout_mask(self, step_input: Tensor, rate: float) -> Any:
+        rng = self._rng if self._rng is not None else generator_of(None)
+        xp, dt = xp_of(step_input.array), step_input.array.dtype
+
+        def one() -> Tensor:
+            m = (rng.random(tuple(step_input.shape)) >= rate) / (1 - rate)
+            return Tensor._make(xp.asarray(m.astype(dt)), None)
+        n = self._mask_count
+        return one() if n is None else [one() for _ in range(n)]
+
+    def get_dropout_mask(self, step_input: Tensor) -> Any:
+        if self._dropout_mask is None and self.dropout > 0:
+            self._dropout_mask = self._create_dropout_mask(step_input, self.dropout)
+        return self._dropout_mask
+
+    def get_recurrent_dropout_mask(self, step_input: Tensor) -> Any:
+        if self._recurrent_dropout_mask is None and self.recurrent_dropout > 0:
+            self._recurrent_dropout_mask = self._create_dropout_mask(step_input,
+                                                                     self.recurrent_dropout)
+        return self._recurrent_dropout_mask
+
+    def reset_dropout_mask(self) -> None:
+        self._dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self) -> None:
+        self._recurrent_dropout_mask = None
+
+    def _masks(self, x: Tensor, h: Tensor, training: Any) -> tuple[Any, Any]:
+        """The (input, recurrent) dropout masks of this step: None, one Tensor, or a list."""
+        if not training:
+            return None, None
+        return self.get_dropout_mask(x), self.get_recurrent_dropout_mask(h)
+
+
+def _mm(x: Tensor, W: Tensor, masks: Any) -> Tensor:
+    """x @ W, with x times one mask, or one mask per gate (column block of W)."""
+    if masks is None:
+        return x @ W
+    if not isinstance(masks, list):
+        return (x * masks) @ W
+    u = W.shape[1] // len(masks)
+    return cr.cat([(x * m) @ W[:, j * u:(j + 1) * u] for j, m in enumerate(masks)], -1)
 
 
 class SimpleRNNCell(_Cell):
@@ -105,10 +162,11 @@ class SimpleRNNCell(_Cell):
 
     def call(self, inputs: Tensor, states: Any, training: bool | None = None) -> Any:
         prev = states[0] if _is_nested(states) else states
-        h = inputs @ self.kernel
+        dp, rdp = self._masks(inputs, prev, training)
+        h = _mm(inputs, self.kernel, dp)
         if self.bias is not None:
             h = h + self.bias
-        out = self.activation(h + prev @ self.recurrent_kernel)
+        out = self.activation(h + _mm(prev, self.recurrent_kernel, rdp))
         return out, ([out] if _is_nested(states) else out)
 
 
@@ -138,7 +196,8 @@ class LSTMCell(_Cell):
 
     def call(self, inputs: Tensor, states: Any, training: bool | None = None) -> Any:
         h, c = states[0], states[1]
-        z = inputs @ self.kernel + h @ self.recurrent_kernel
+        dp, rdp = self._masks(inputs, h, training)
+        z = _mm(inputs, self.kernel, dp) + _mm(h, self.recurrent_kernel, rdp)
         if self.bias is not None:
             z = z + self.bias
         i, f, g, o = z.chunk(4, dim=-1)
@@ -174,22 +233,26 @@ class GRUCell(_Cell):
         u, act, rec = self.units, self.activation, self.recurrent_activation
         b = self.bias
         bx = None if b is None else (b[0] if self.reset_after else b)
-        mx = inputs @ self.kernel
+        dp, rdp = self._masks(inputs, h, training)
+        mx = _mm(inputs, self.kernel, dp)
         if bx is not None:
             mx = mx + bx
         xz, xr, xh = mx.chunk(3, dim=-1)
         if self.reset_after:
-            mh = h @ self.recurrent_kernel
+            mh = _mm(h, self.recurrent_kernel, rdp)
             if b is not None:
                 mh = mh + b[1]
             hz, hr, hh = mh.chunk(3, dim=-1)
             z, r = rec(xz + hz), rec(xr + hr)
             cand = act(xh + r * hh)
         else:
-            mh = h @ self.recurrent_kernel[:, :2 * u]
+            rz, rr, rh = rdp if isinstance(rdp, list) else (rdp,) * 3
+            mh = _mm(h, self.recurrent_kernel[:, :2 * u], None if rdp is None else
+                     rdp[:2] if isinstance(rdp, list) else rdp)
             hz, hr = mh.chunk(2, dim=-1)
             z, r = rec(xz + hz), rec(xr + hr)
-            cand = act(xh + (r * h) @ self.recurrent_kernel[:, 2 * u:])
+            hh = h if rh is None else h * rh
+            cand = act(xh + (r * hh) @ self.recurrent_kernel[:, 2 * u:])
         out = z * h + (1 - z) * cand
         return out, ([out] if _is_nested(states) else out)
 

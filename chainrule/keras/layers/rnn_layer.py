@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule.backend import xp_of
 from chainrule.keras._graph import KerasTensor
 from chainrule.keras._layer import Layer
+from chainrule.keras.layers.masking import mask_array
 from chainrule.keras.layers.rnn_cells import StackedRNNCells, _initial_state, _is_nested
 from chainrule.keras.layers.wrappers import _from_entry, _layer_entry
 from chainrule.operands import as_tensor
@@ -39,13 +41,14 @@ class RNN(Layer):
         if "call" not in dir(cell) or not hasattr(cell, "state_size"):
             raise ValueError(f"RNN: argument `cell` should have a `call` method and a "
                              f"`state_size` attribute, got cell={cell!r}")
-        if stateful:
-            raise NotImplementedError("RNN: stateful=True is not supported in chainrule.keras")
         super().__init__(**kwargs)
         self.cell = cell
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.unroll = bool(go_backwards), bool(unroll)
-        self.stateful, self.zero_output_for_mask = False, bool(zero_output_for_mask)
+        self.stateful, self.zero_output_for_mask = bool(stateful), bool(zero_output_for_mask)
+        self.states, self._expected_batch = None, None
+
+    supports_masking = True
 
     @property
     def state_size(self) -> Any:
@@ -88,11 +91,10 @@ class RNN(Layer):
 
     def call(self, inputs: Tensor, initial_state: Any = None, mask: Any = None,
              training: bool | None = None) -> Any:
-        if mask is not None:
-            raise NotImplementedError(f"RNN '{self.name}': masking is not supported in "
-                                      "chainrule.keras")
         x = inputs if inputs.is_floating_point() else inputs.float()
-        if initial_state is None:
+        if initial_state is None and self.stateful:
+            states = self._carried(x.shape[0], x.dtype)
+        elif initial_state is None:
             states = self.get_initial_state(x.shape[0], x.dtype)
         else:
             states = initial_state if _is_nested(initial_state) else [initial_state]
@@ -101,16 +103,69 @@ class RNN(Layer):
                                           "tensors is not supported; pass arrays when calling")
             states = [s if isinstance(s, (Tensor, list, tuple)) else as_tensor(np.asarray(s))
                       for s in states]
+        keep = mask_array(mask[0] if isinstance(mask, list) else mask)
         steps = range(x.shape[1] - 1, -1, -1) if self.go_backwards else range(x.shape[1])
         kw = {} if training is None else {"training": training}
         if isinstance(self.cell, Layer):
             self.cell.train(self.training)
-        outputs = []
-        for t in steps:
-            out, states = self._step(x[:, t], states, kw)
-            outputs.append(out)
+        outputs, prev = [], None
+        try:
+            for t in steps:
+                out, new = self._step(x[:, t], states, kw)
+                if keep is not None:  # a masked step keeps the states and the last output
+                    m = keep[:, t].astype(x.array.dtype)[:, None]
+                    m1, m0 = Tensor._make(m, None), Tensor._make(1 - m, None)
+                    new = _blend(m1, m0, new, states)
+                    if prev is None:
+                        prev = out * 0
+                    out = m1 * out + m0 * (out * 0 if self.zero_output_for_mask else prev)
+                    prev = out
+                states = new
+                outputs.append(out)
+        finally:
+            _reset_dropout_masks(self.cell)
+        if self.stateful:  # carried to the next call, cut from this call's graph (as Keras)
+            self.states = _detached(states)
         y = cr.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
         return [y, *states] if self.return_state else y
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        m = mask[0] if isinstance(mask, list) else mask
+        out = m if self.return_sequences else None
+        if not self.return_state:
+            return out
+        return [out] + [None] * len(_flat_sizes(self.cell.state_size))
+
+    # -- stateful=True: the final states of one call start the next ---------------------------
+    def _call_symbolic(self, inputs: Any, kwargs: dict[str, Any]) -> Any:
+        if self.stateful:
+            shape = (inputs[0] if isinstance(inputs, (list, tuple)) else inputs).shape
+            if shape[0] is None:
+                raise ValueError(f"RNN '{self.name}': when using `stateful=True` in a RNN, the "
+                                 f"batch size must be static. Found dynamic batch size: "
+                                 f"sequence.shape={shape}. Give Input(shape, batch_size=...)")
+            self._expected_batch = int(shape[0])
+        return super()._call_symbolic(inputs, kwargs)
+
+    def _carried(self, N: int, dtype: Any) -> list:
+        if self.states is None:
+            self._expected_batch = self._expected_batch or N
+            self.states = _detached(self.get_initial_state(self._expected_batch, dtype))
+        if N != self._expected_batch:
+            raise ValueError(f"If an RNN is stateful, the batch size of the input sequences "
+                             f"must be the same as the batch size of the initial state. \n"
+                             f"- Expected batch size: {self._expected_batch}\n- Received "
+                             f"batch size: {N} (RNN '{self.name}')")
+        return self.states
+
+    def reset_state(self) -> None:
+        """Zero the carried states of a stateful layer (nothing to do otherwise)."""
+        if self.states is not None:
+            self.states = _zeros_like(self.states)
+
+    def reset_states(self) -> None:
+        """Keras' compatibility alias of reset_state()."""
+        self.reset_state()
 
     def _step(self, x: Tensor, states: list, kw: dict) -> tuple:
         if kw and "training" not in inspect.signature(self.cell.call).parameters:
@@ -121,5 +176,33 @@ class RNN(Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "cell": _layer_entry(self.cell),
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "stateful": False, "unroll": self.unroll,
+                "go_backwards": self.go_backwards, "stateful": self.stateful,
+                "unroll": self.unroll,
                 "zero_output_for_mask": self.zero_output_for_mask}
+
+
+def _blend(m1: Tensor, m0: Tensor, new: Any, old: Any) -> Any:
+    """m1 * new + m0 * old over (nested lists of) states."""
+    if isinstance(new, (list, tuple)):
+        return [_blend(m1, m0, a, b) for a, b in zip(new, old)]
+    return m1 * new + m0 * old
+
+
+def _detached(states: Any) -> Any:
+    if isinstance(states, (list, tuple)):
+        return [_detached(s) for s in states]
+    return states.detach()
+
+
+def _zeros_like(states: Any) -> Any:
+    if isinstance(states, (list, tuple)):
+        return [_zeros_like(s) for s in states]
+    return Tensor._make(xp_of(states.array).zeros_like(states.array), None)
+
+
+def _reset_dropout_masks(cell: Any) -> None:
+    """Forget the cells' dropout masks after a call, as Keras' RNN does."""
+    for c in getattr(cell, "cells", [cell]):
+        for name in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
+            if hasattr(c, name):
+                getattr(c, name)()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from chainrule.keras._graph import fill_kwargs
 from chainrule.keras._layer import Layer
 
 
@@ -80,7 +81,9 @@ def _clone_functional(model: Any, clone_layer: Callable) -> Any:
         if id(layer) not in clones:  # a shared layer is cloned once and shared again
             clones[id(layer)] = clone_layer(layer)
         args = [outs[id(t.node)][t.index] for t in n.inputs]
-        y = clones[id(layer)](args if n.as_list else args[0], **dict(n.kwargs))
+        kwargs = fill_kwargs(n.kwargs, args)  # tensors given by keyword: the clone's
+        args = args[:n.n_args]
+        y = clones[id(layer)](args if n.as_list else args[0], **kwargs)
         outs[id(n)] = y if isinstance(y, list) else [y]
 
     def pick(ts: list, kind: Any) -> Any:

@@ -15,6 +15,7 @@ from chainrule.autograd import no_grad
 from chainrule.errors import ShapeError
 from chainrule.keras._graph import (
     KerasTensor,
+    fill_kwargs,
     fmt_shape,
     is_symbolic,
     snake_case,
@@ -87,7 +88,8 @@ class Model(Layer, Trainer):
             for t in node.outputs:
                 slot[id(t)] = len(slot)
                 out_slots.append(slot[id(t)])
-            plan.append((node.layer, in_slots, node.as_list, node.kwargs, out_slots, node.many))
+            plan.append((node.layer, in_slots, node.as_list, node.kwargs, out_slots, node.many,
+                         node.n_args))
         missing = [t for t in outs if id(t) not in slot]
         if missing:
             raise ValueError(f"Model: outputs {missing} cannot be computed from the inputs")
@@ -109,8 +111,11 @@ class Model(Layer, Trainer):
         vals: list[Any] = [None] * self._n_slots
         for i, (x, dt) in enumerate(zip(xs, self._in_dtypes)):
             vals[i] = cast_input(x, dt)
-        for layer, ins, as_list, kwargs, outs, many in self._plan:
+        for layer, ins, as_list, kwargs, outs, many, n_args in self._plan:
             args = [vals[i] for i in ins]
+            if n_args < len(args):  # tensors given by keyword (initial_state=...)
+                kwargs = fill_kwargs(kwargs, args)
+                args = args[:n_args]
             y = layer._run(args if as_list else args[0], kwargs)  # with Keras masks
             if many:
                 for s, t in zip(outs, y):

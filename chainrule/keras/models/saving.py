@@ -26,6 +26,7 @@ from chainrule.keras import layers as layers_mod
 from chainrule.keras import losses as losses_mod
 from chainrule.keras import metrics as metrics_mod
 from chainrule.keras import saving as keras_saving
+from chainrule.keras._graph import fill_kwargs, kwargs_from_json, kwargs_to_json
 from chainrule.keras._layer import Layer, weight_budget
 
 FORMAT, WEIGHTS_FORMAT = "chainrule.keras", "chainrule.keras.weights"
@@ -83,7 +84,9 @@ def functional_config(model: Any) -> dict[str, Any]:
 
     return {"name": model.name, "trainable": model.trainable, "layers": layer_cfgs,
             "nodes": [{"layer": n.layer.name, "inputs": [ref(t) for t in n.inputs],
-                       "as_list": n.as_list, "kwargs": dict(n.kwargs)} for n in nodes],
+                       "as_list": n.as_list, "kwargs": kwargs_to_json(n.kwargs),
+                       **({"n_args": n.n_args} if n.n_args < len(n.inputs) else {})}
+                      for n in nodes],
             "inputs": [ref(t) for t in model._inputs], "outputs": [ref(t) for t in model._outputs],
             "input_kind": model._in_kind, "output_kind": model._out_kind}
 
@@ -157,7 +160,9 @@ def _functional(config: dict[str, Any], custom: dict) -> Any:
             outs.append([layer.output])
             continue
         args = [outs[p][i] for p, i in n["inputs"]]
-        y = layer(args if n["as_list"] else args[0], **n.get("kwargs", {}))
+        kwargs = fill_kwargs(kwargs_from_json(n.get("kwargs", {})), args)
+        args = args[:n.get("n_args", len(args))]
+        y = layer(args if n["as_list"] else args[0], **kwargs)
         outs.append(y if isinstance(y, list) else [y])
 
     def pick(refs: list, kind: Any) -> Any:
@@ -335,6 +340,10 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     ValueError as in Keras, naming the field, for one that cannot be rebuilt), never later at
     the first fit."""
     path = os.fspath(filepath)
+    from chainrule.keras.models import keras_format
+
+    if keras_format.is_keras_file(path):  # a file saved by real Keras 3
+        return keras_format.load_keras_file(path, custom_objects)
     doc = io.load_raw(path)  # CheckpointError for truncated / damaged / tampered files
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a chainrule.keras model file (saved with "

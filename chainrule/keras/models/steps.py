@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule.autograd import no_grad
 from chainrule.keras import metrics as metrics_mod
+from chainrule.keras.distribution import data_parallel
 from chainrule.operands import as_tensor
 from chainrule.tensor import Tensor
 
@@ -208,6 +209,9 @@ class Steps:
                             params: list[Tensor]) -> None:
         c = self.compiled
         c.prepare()
+        dp = data_parallel()  # under mpiexec with keras.distribution.DataParallel()
+        if dp is not None:
+            return dp.train_step(self, xs, ys, sw, params)
         self._clear_losses()  # the graph runs its layers directly: start add_loss afresh
         outs = self._forward(xs)
         loss = self._loss_of(xs, ys, sw, outs, True)
@@ -221,6 +225,9 @@ class Steps:
     def _builtin_test_step(self, xs: list, ys: list | None, sw: Any) -> None:
         c = self.compiled
         c.prepare()
+        dp = data_parallel()
+        if dp is not None:
+            return dp.test_step(self, xs, ys, sw)
         self._clear_losses()
         with no_grad():
             outs = self._forward(xs)

@@ -15,6 +15,7 @@ import numpy as np
 from chainrule.autograd import no_grad
 from chainrule.keras import losses as losses_mod
 from chainrule.keras import optimizers as optimizers_mod
+from chainrule.keras.distribution import data_parallel
 from chainrule.keras.models._data import (
     ArrayData,
     IterableData,
@@ -144,6 +145,9 @@ class Trainer(Steps):
         val = self._validation(validation_data, validation_batch_size or batch_size,
                                validation_steps)
         verbose = 1 if verbose == "auto" else int(verbose)
+        dp = data_parallel()  # under mpiexec: same global batches everywhere, rank 0 reports
+        if dp is not None:
+            data, val, callbacks, verbose = dp.for_fit(self, data, val, callbacks, verbose)
         history = History()
         cbs = list(callbacks or []) + [history] + ([ProgbarLogger(verbose)] if verbose else [])
         cbl = CallbackList(cbs, self, {"epochs": epochs, "steps": data.steps,
@@ -165,6 +169,8 @@ class Trainer(Steps):
                 if params is None:
                     self._ensure_built(xs)
                     params = self._trainable_params()
+                    if dp is not None:  # every rank starts from rank 0's weights
+                        dp.sync_weights(self)
                     if not params:
                         warnings.warn("The model does not have any trainable weights.",
                                       stacklevel=2)
@@ -237,8 +243,11 @@ class Trainer(Steps):
         custom = self._overrides("test_step")
         self._require_compiled("evaluate", loss=not custom)
         data = self._data(x, y, sample_weight, batch_size, steps)
-        cbl = CallbackList(list(callbacks or []), self, {"steps": data.steps})
         verbose = 1 if verbose == "auto" else int(verbose)
+        dp = data_parallel()
+        if dp is not None:
+            data, callbacks, verbose = dp.for_evaluate(data, callbacks, verbose)
+        cbl = CallbackList(list(callbacks or []), self, {"steps": data.steps})
         if verbose:  # started before the work, so its time per step is the evaluation's
             from chainrule.keras.utils import Progbar
 

@@ -9,7 +9,7 @@ are chainrule Tensors, differentiable through chainrule's autograd wherever Kera
 
 import inspect as _inspect
 
-from chainrule.keras.ops import _symbolic, nn, numpy
+from chainrule.keras.ops import _symbolic, image, linalg, nn, numpy
 from chainrule.keras.ops._convert import cast, convert_to_numpy, convert_to_tensor
 from chainrule.keras.ops.attention import dot_product_attention
 from chainrule.keras.ops.core import (
@@ -30,6 +30,27 @@ from chainrule.keras.ops.core import (
     switch,
     vectorized_map,
     while_loop,
+)
+from chainrule.keras.ops.fft import fft, fft2, ifft2, irfft, rfft, stft
+from chainrule.keras.ops.gradient import custom_gradient
+from chainrule.keras.ops.linalg import (
+    cholesky,
+    cholesky_inverse,
+    det,
+    eig,
+    eigh,
+    inv,
+    logdet,
+    lstsq,
+    lu_factor,
+    matrix_rank,
+    pinv,
+    qr,
+    slogdet,
+    solve,
+    solve_triangular,
+    svd,
+    trace,
 )
 from chainrule.keras.ops.nn import (
     average_pool,
@@ -167,6 +188,10 @@ globals().update({_n: getattr(numpy, _n) for _n in _GENERATED})
 tanh = nn.tanh  # keras.ops.tanh: the same function from either family
 
 __all__ = [
+    # linear algebra (also under ops.linalg, as in Keras), Fourier transforms, custom_gradient
+    "cholesky", "cholesky_inverse", "det", "eig", "eigh", "fft", "fft2", "ifft2", "inv",
+    "irfft", "logdet", "lstsq", "lu_factor", "matrix_rank", "pinv", "qr", "rfft", "slogdet",
+    "solve", "solve_triangular", "stft", "svd", "trace", "custom_gradient", "image", "linalg",
     "abs", "absolute", "add", "all", "amax", "amin", "any", "append", "arange", "arccos", "arccosh",
     "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort", "array",
     "average", "average_pool", "batch_normalization", "binary_crossentropy", "broadcast_to", "cast",

@@ -75,7 +75,10 @@ class Optimizer:
 
     def _check(self) -> None:
         """Validate the options now, with the chainrule optimizer's own checks."""
-        self._impl(None, lr=self._lr_value(0), **self._impl_options())
+        lr = self._lr_value(0)
+        if lr < 0 or lr != lr:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be >= 0, got {lr!r}")
+        self._impl(None, lr=lr if lr > 0 else 1.0, **self._impl_options())  # 0: see build()
 
     def _impl_options(self) -> dict[str, Any]:
         return {}
@@ -100,7 +103,12 @@ class Optimizer:
         """(Re)create the chainrule optimizer over `params`, keeping the state of those that
         it already knew."""
         old = self.impl
-        self.impl = self._impl(params, lr=self.learning_rate, **self._impl_options())
+        lr = self.learning_rate
+        # chainrule.optim refuses lr=0 (PyTorch allows it), which a warmup schedule starts at:
+        # build with a stand-in rate, then give the group the real one
+        self.impl = self._impl(params, lr=lr if lr > 0 else 1.0, **self._impl_options())
+        for g in self.impl.param_groups:
+            g["lr"] = lr
         self._param_ids = tuple(id(p) for p in params)
         if old is not None:
             for p in params:
