@@ -3,7 +3,9 @@
 Shapes, parameter names, gate orders and formulas are PyTorch's. A layer takes input (L, N, H_in),
 (N, L, H_in) with batch_first, or unbatched (L, H_in); hidden states are (D * num_layers, N, H)
 with D = 2 if bidirectional else 1. Each layer projects the whole sequence onto its gates with one
-matmul; only the recurrence h_{t-1} -> h_t loops over time, in Python, on differentiable ops.
+matmul; the recurrence h_{t-1} -> h_t then runs as one fused op per layer and direction, on arrays
+(recurrent_fused.Recurrence, for speed). The step functions below are the cells' path and the
+differentiable reference that the fused op replays for higher-order gradients.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from typing import Any, Callable
 from chainrule.backend import as_dtype, default_generator, xp_of
 from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
+from chainrule.nn.layers.linear import linear
+from chainrule.nn.layers.recurrent_fused import recurrence
 from chainrule.nn.module import Module, Parameter
 from chainrule.operands import as_tensor
 from chainrule.ops.elementwise import Scale
 from chainrule.ops.join import cat, stack
+from chainrule.random import uniform_like
 from chainrule.tensor import Tensor
 
 State = Any  # h, or (h, c) for the LSTM
@@ -72,11 +77,20 @@ def _hidden(state: State) -> Tensor:
     return state[0] if isinstance(state, tuple) else state
 
 
+def _input_bias(mode: str, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
+    """The bias added to the input projection: b_hh sits outside the recurrence except in the
+    GRU's n gate, so it is folded in once."""
+    if b_ih is None:
+        return None
+    return b_ih if mode == "GRU" else b_ih + b_hh
+
+
 def _dropout(x: Tensor, p: float) -> Tensor:
-    """Inverted dropout with a constant mask from the default generator."""
-    keep = default_generator().random(x.shape) >= p
+    """Inverted dropout with a constant mask: on the CPU from the default generator (the same
+    stream as before), on a GPU from that device's own generator (no upload per step)."""
+    keep = uniform_like(x.shape, "float64", x.array) >= p
     scale = keep / (1.0 - p) if p < 1 else keep * 0.0
-    return Scale(xp_of(x.array).asarray(scale, dtype=x.array.dtype))(x)
+    return Scale(scale.astype(x.array.dtype, copy=False))(x)
 
 
 def _check_sizes(name: str, **sizes: Any) -> None:
@@ -189,20 +203,9 @@ class _RNNBase(Module):
         """Run layer k in direction d (1 = reversed time) over x (L, N, n_in): the outputs
         (L, N, H) in time order and the final state."""
         W_ih, W_hh, b_ih, b_hh = self._weights(k, d)
-        L, N = x.shape[:2]
-        gi = x.reshape(L * N, x.shape[2]) @ W_ih.T  # every time step's input share at once
-        if b_ih is not None:
-            # b_hh sits outside the recurrence except in the GRU's n gate: fold it in once
-            gi = gi + (b_ih if self.mode == "GRU" else b_ih + b_hh)
+        gi = linear(x, W_ih, _input_bias(self.mode, b_ih, b_hh))  # every step's share at once
         b_step = b_hh if self.mode == "GRU" else None
-        step = _MODES[self.mode][1]
-        W_hhT = W_hh.T
-        gis = gi.chunk(L, 0) if L > 1 else [gi]  # one op: backward is one concatenate
-        hs: list[Tensor] = [gi] * L
-        for t in (range(L - 1, -1, -1) if d else range(L)):
-            state = step(gis[t], state, W_hhT, b_step)
-            hs[t] = _hidden(state)
-        return stack(hs, 0), state
+        return recurrence(self.mode, d == 1, gi, W_hh, state, b_step)
 
     def _check_input(self, x: Tensor) -> bool:
         """Raise ShapeError unless x is (L, N, H_in) / (N, L, H_in) or (L, H_in); say which."""

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.nn.layers.recurrent import _MODES, State, _checked, _dropout, _hidden
+from chainrule.nn.layers.linear import linear
+from chainrule.nn.layers.recurrent import State, _checked, _dropout, _input_bias
+from chainrule.nn.layers.recurrent_fused import recurrence
 from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.ops.join import cat, stack
 from chainrule.tensor import Tensor
@@ -40,35 +42,9 @@ def _direction(module: Any, x: Tensor, bs: list[int], k: int, d: int,
     """Layer k, direction d over packed x (sum(bs), n_in): the packed outputs (sum(bs), H) and
     the final state of every sequence (B, H), in sorted order."""
     W_ih, W_hh, b_ih, b_hh = module._weights(k, d)
-    gi = x @ W_ih.T
-    if b_ih is not None:
-        gi = gi + (b_ih if module.mode == "GRU" else b_ih + b_hh)
+    gi = linear(x, W_ih, _input_bias(module.mode, b_ih, b_hh))
     b_step = b_hh if module.mode == "GRU" else None
-    step = _MODES[module.mode][1]
-    W_hhT = W_hh.T
-    gis = gi.split(bs, 0) if len(bs) > 1 else [gi]
-    hs: list[Tensor] = [gi] * len(bs)
-    if d == 0:
-        done: list[State] = []
-        cur, n = state, bs[0]
-        for t, b in enumerate(bs):
-            if b < n:  # sequences n-1 .. b ended at step t - 1
-                done.append(_rows(cur, b, n))
-                cur, n = _rows(cur, 0, b), b
-            cur = step(gis[t], cur, W_hhT, b_step)
-            hs[t] = _hidden(cur)
-        final = _join([cur] + done[::-1])
-    else:
-        n = bs[-1]
-        cur = _rows(state, 0, n)
-        for t in range(len(bs) - 1, -1, -1):
-            b = bs[t]
-            if b > n:  # sequences n .. b-1 end at step t: they start here, backwards
-                cur, n = _join([cur, _rows(state, n, b)]), b
-            cur = step(gis[t], cur, W_hhT, b_step)
-            hs[t] = _hidden(cur)
-        final = cur
-    return cat(hs, 0), final
+    return recurrence(module.mode, d == 1, gi, W_hh, state, b_step, batch_sizes=bs)
 
 
 def _initial(module: Any, hx: Any, B: int, like: Tensor, order: Any) -> list[State]:
