@@ -1,7 +1,10 @@
 """The only module that knows an array library other than NumPy may exist.
 
 `xp_of(*arrays)` answers numpy or cupy from the arrays themselves; nothing global decides how a
-given array is computed. Devices, and the default random generator's NumPy state, live here too.
+given array is computed. Devices, and the default random generator's NumPy state, live here too,
+with the helpers that keep device arrays on the device (`may_any`, `host_any`, `index_range`,
+`to_host`: each host copy explicit) and the registration of a CuPy stand-in for the tests
+(`register_device_module`: tests/device/strict_xp.py checks the GPU path without a GPU).
 """
 
 from __future__ import annotations
@@ -17,15 +20,116 @@ import numpy as np
 from chainrule.dtypes import as_numpy_dtype, default_float, is_floating  # noqa: F401
 
 
+class _Standin:
+    """A registered stand-in for CuPy (tests only: tests/device/strict_xp.py), or None.
+
+    When set, `module` plays cupy: its `ndarray` type is recognised as a device array, and
+    device('cuda'), `.to('cuda')` and `cuda.is_available()` use it instead of importing cupy.
+    """
+
+    module: Any = None
+    array_type: Any = None
+
+
+def register_device_module(module: Any) -> None:
+    """Use `module` (a CuPy stand-in with cupy's API and an `ndarray` type) as the CUDA array
+    module; None restores real CuPy. For tests that check the GPU path without a GPU."""
+    _Standin.module = module
+    _Standin.array_type = None if module is None else module.ndarray
+
+
+def _cupy() -> Any:
+    """cupy, or the registered stand-in (raises ImportError when neither is there)."""
+    if _Standin.module is not None:
+        return _Standin.module
+    import cupy  # lazy: only reached when a device is asked for or a CuPy array is in hand
+
+    return cupy
+
+
+def is_device_array(a: Any) -> bool:
+    """Whether a is a GPU array (CuPy's, or the registered stand-in's)."""
+    t = type(a)
+    return t is _Standin.array_type or t.__module__.startswith("cupy")
+
+
 def xp_of(*arrays: Any) -> ModuleType:
     """The array module (numpy or cupy) that owns the given arrays; numpy for plain values."""
     for a in arrays:
-        mod = type(a).__module__
-        if mod.startswith("cupy"):
+        t = type(a)
+        if t is np.ndarray:
+            continue
+        if t is _Standin.array_type:
+            return _Standin.module
+        if t.__module__.startswith("cupy"):
             import cupy  # lazy: only reached when a CuPy array is already in hand
 
             return cupy
     return np
+
+
+def to_host(a: Any) -> np.ndarray:
+    """A device array copied to the host (explicitly: callers say why); host arrays as they are."""
+    return _cupy().asnumpy(a) if is_device_array(a) else a
+
+
+def same_device(op: str, a: Any, like: Any) -> None:
+    """PyTorch's error for tensors on two devices (a host tensor meeting a device tensor)."""
+    if like is not None and is_device_array(a) != is_device_array(like):
+        raise RuntimeError(
+            f"{op}: Expected all tensors to be on the same device, but found at least two "
+            f"devices, {device_of(like)} and {device_of(a)}! Move one with .to(other.device)")
+
+
+def one_device(op: str, arrays: Any) -> None:
+    """PyTorch's error when an op's inputs live on the host and a device at once."""
+    on = [is_device_array(a) for a in arrays]
+    if True in on and False in on:
+        same_device(op, arrays[on.index(False)], arrays[on.index(True)])
+
+
+def on_device_of(a: Any, like: Any) -> Any:
+    """A host constant (a NumPy array or list the caller gave, not a tensor) on the device of
+    `like`: uploaded once, on purpose, as a Python number operand is."""
+    if like is None or not is_device_array(like) or is_device_array(a):
+        return a
+    return xp_of(like).asarray(a)
+
+
+def may_any(mask: Any) -> bool:
+    """mask.any() where it only picks a faster branch: exact for a host array; True for a device
+    array without asking it (the general branch is right either way, and a device-to-host copy
+    per call would stall the GPU)."""
+    return True if is_device_array(mask) else bool(mask.any())
+
+
+def host_any(mask: Any) -> bool:
+    """mask.any() as a Python bool, where it decides an error: for a device array, one explicit
+    one-element copy to the host (PyTorch's CUDA kernels make the same check with a device
+    assert)."""
+    return bool(mask.any().item())
+
+
+def index_range(idx: Any) -> tuple[int, int]:
+    """(min, max) of an index array as Python ints, for a bounds check ((0, -1) when it is empty:
+    every check passes); for a device array, one explicit copy of two numbers to the host
+    (PyTorch's CUDA kernels check bounds with a device assert instead)."""
+    if not idx.size:
+        return 0, -1
+    if is_device_array(idx):
+        lo, hi = to_host(xp_of(idx).stack((idx.min(), idx.max())))
+        return int(lo), int(hi)
+    return int(idx.min()), int(idx.max())
+
+
+def scipy_special(xp: Any) -> Any:
+    """cupyx.scipy.special for a device array module (the stand-in brings its own)."""
+    sp = getattr(xp, "_scipy_special", None)
+    if sp is not None:
+        return sp
+    import cupyx.scipy.special as cs  # lazy: only with CuPy arrays
+
+    return cs
 
 
 def as_dtype(dtype: Any) -> np.dtype:
@@ -38,7 +142,8 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     keep their dtype."""
     if dtype is not None:
         dtype = as_numpy_dtype(dtype)
-    if hasattr(data, "__array_namespace__") or isinstance(data, np.ndarray):
+    if (isinstance(data, np.ndarray) or is_device_array(data)
+            or hasattr(data, "__array_namespace__")):
         xp = xp_of(data)
         return data if dtype is None or data.dtype == dtype else xp.asarray(data, dtype=dtype)
     if isinstance(data, np.generic):
@@ -115,7 +220,7 @@ def cuda_available() -> bool:
 
 def cuda_device_count() -> int:
     try:
-        import cupy
+        cupy = _cupy()
     except Exception:  # not installed, or installed without a working CUDA
         return 0
     try:
@@ -140,7 +245,7 @@ def as_device(d: Any) -> device:
 
 def device_of(a: Any) -> device:
     """The device an array lives on."""
-    if type(a).__module__.startswith("cupy"):
+    if is_device_array(a):
         return device("cuda", int(a.device.id))
     return CPU
 
@@ -149,13 +254,12 @@ def to_device(a: Any, d: Any, where: str = "to") -> Any:
     """The array moved to device d (the same array when it is already there)."""
     d = as_device(d)
     if d.type == "cpu":
-        return a.get() if type(a).__module__.startswith("cupy") else a
+        return a.get() if is_device_array(a) else a
     if not cuda_available():
         raise _no_cuda(where)
-    import cupy
-
+    cupy = _cupy()
     index = 0 if d.index is None else d.index
-    if type(a).__module__.startswith("cupy") and int(a.device.id) == index:
+    if is_device_array(a) and int(a.device.id) == index:
         return a
     with cupy.cuda.Device(index):
         return cupy.asarray(a)

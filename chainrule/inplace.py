@@ -225,7 +225,7 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
     """self[index] = value, in place: recorded where autograd must see it."""
     from chainrule.ops.shape import _normalize_index
 
-    idx, advanced = _normalize_index(index, self.array.shape)
+    idx, advanced = _normalize_index(index, self.array.shape, self.array)
     if not _records(self, (value,)):
         a = self.array
         v = _operand(value)

@@ -23,7 +23,7 @@ def _ufunc_fast(t: Tensor, ufunc: str, other: Any, name: str) -> Callable[[], No
             raise RuntimeError(f"{name}: result type {_kind(r)} can't be cast to the desired "
                                f"output type {_kind(t.array.dtype)}")
         o = _operand(other)
-        shape = np.broadcast_shapes(t.array.shape, np.shape(o))
+        shape = np.broadcast_shapes(t.array.shape, o.shape if hasattr(o, "shape") else np.shape(o))
         if shape != t.array.shape:
             raise RuntimeError(f"{name}: output with shape {list(t.array.shape)} doesn't match "
                                f"the broadcast shape {list(shape)}")
@@ -54,13 +54,30 @@ def _scaled(other: Any, alpha: Any) -> Any:
     return other * alpha if isinstance(other, Tensor) else np.multiply(other, alpha)
 
 
-def add_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+def _old_alpha(name: str, other: Any, args: tuple) -> tuple[Any, Any]:
+    """PyTorch's deprecated overload `p.add_(-lr, g)` (alpha first), still accepted with its
+    warning: older tutorials update weights with `p.data.add_(-learning_rate, p.grad.data)`."""
+    if len(args) != 1 or not isinstance(args[0], Tensor) or isinstance(other, Tensor):
+        raise TypeError(f"{name}() takes 1 positional argument but {1 + len(args)} were given")
+    import warnings
+
+    warnings.warn(f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)"
+                  f"\nConsider using one of the following signatures instead:\n\t{name}(Tensor "
+                  "other, *, Number alpha = 1)", UserWarning, stacklevel=3)
+    return args[0], other
+
+
+def add_(self: Tensor, other: Any, *args: Any, alpha: Any = 1) -> Tensor:
+    if args:
+        other, alpha = _old_alpha("add_", other, args)
     o = _scaled(other, alpha)
     return apply(self, "add_", lambda: ops.add(self, o), (other,),
                  _ufunc_fast(self, "add", o, "add_"))
 
 
-def sub_(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+def sub_(self: Tensor, other: Any, *args: Any, alpha: Any = 1) -> Tensor:
+    if args:
+        other, alpha = _old_alpha("sub_", other, args)
     o = _scaled(other, alpha)
     return apply(self, "sub_", lambda: ops.sub(self, o), (other,),
                  _ufunc_fast(self, "subtract", o, "sub_"))

@@ -7,6 +7,8 @@ gradgradcheck(f, *inputs)   the same for the backward pass itself (second deriva
 
 Both checks return True or raise GradcheckError naming the input, the element, the analytic and
 numeric values and the worst relative error. Run them in float64: float32 rounding swamps eps.
+Inputs may live on a device: f runs there, and the Jacobians are assembled on the host (each
+evaluation's outputs and gradients are copied there explicitly).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from chainrule.autograd import grad as _grad
+from chainrule.backend import is_device_array, on_device_of, to_host, xp_of
 from chainrule.errors import GradcheckError
 from chainrule.tensor import Tensor
 
@@ -30,7 +33,7 @@ def _as_inputs(inputs: Sequence[Any]) -> list[Tensor]:
         if isinstance(x, Tensor):
             out.append(x)
         else:
-            a = np.asarray(x)
+            a = x if is_device_array(x) else np.asarray(x)  # a device array stays there
             a = a.astype(np.float64) if a.dtype.kind in "iub" else a
             out.append(_leaf(a, a.dtype.kind == "f"))
     return out
@@ -50,7 +53,7 @@ def _name(f: Callable) -> str:
 
 
 def _flat_values(f: Callable, xs: list[Tensor]) -> np.ndarray:
-    return np.concatenate([np.asarray(y.numpy(), dtype=np.float64).ravel()
+    return np.concatenate([np.asarray(to_host(y.array), dtype=np.float64).ravel()
                            for y in _outputs(f, xs)])
 
 
@@ -64,7 +67,7 @@ def _difference(f: Callable, xs: list[Tensor], i: int, j: int, eps: float, metho
     """d outputs / d xs[i].flat[j] (all outputs flattened) by finite differences."""
     def at(h: float) -> np.ndarray:
         a = xs[i].array.copy()
-        a.flat[j] += h
+        a.reshape(-1)[j] += h  # not a.flat: the array may live on a device
         return _flat_values(f, _with(xs, i, a))
 
     if method == "forward":
@@ -122,15 +125,15 @@ def analytic_jacobian(f: Callable, *inputs: Any) -> list[np.ndarray]:
     for y in ys:
         for k in range(y.numel()):
             if y.requires_grad and wrt:
-                onehot = np.zeros(y.shape, dtype=y.dtype)
-                onehot.flat[k] = 1
+                onehot = xp_of(y.array).zeros(y.shape, dtype=y.dtype)
+                onehot.reshape(-1)[k] = 1
                 gs = iter(_grad(y, wrt, grad_outputs=onehot, retain_graph=True,
                                 allow_unused=True))
                 for i, x in enumerate(xs):
                     g = next(gs) if x.requires_grad else None
                     if g is not None:
                         _check_grad_shape(f, i, x, g)
-                        jac[i][row] = np.asarray(g.numpy(), dtype=np.float64).ravel()
+                        jac[i][row] = np.asarray(to_host(g.array), dtype=np.float64).ravel()
             row += 1
     return jac
 
@@ -192,7 +195,7 @@ def gradgradcheck(f: Callable, *inputs: Any, grad_outputs: Sequence[Any] | None 
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
         grad_outputs = [rng.standard_normal(y.shape).astype(y.dtype) for y in ys]
-    vs = [_leaf(np.array(v.array if isinstance(v, Tensor) else v, dtype=y.array.dtype), True)
+    vs = [_leaf(_like(v.array if isinstance(v, Tensor) else np.asarray(v), y.array), True)
           for v, y in zip(grad_outputs, ys)]
     n = len(xs)
 
@@ -202,12 +205,18 @@ def gradgradcheck(f: Callable, *inputs: Any, grad_outputs: Sequence[Any] | None 
         gs = _grad([y for y, _ in pairs], [args[i] for i in wrt_idx],
                    grad_outputs=[v for _, v in pairs], create_graph=True, allow_unused=True)
         return tuple(g if g is not None else
-                     Tensor._make(np.zeros(args[i].shape, args[i].array.dtype), None)
+                     Tensor._make(xp_of(args[i].array).zeros(args[i].shape,
+                                                             args[i].array.dtype), None)
                      for g, i in zip(gs, wrt_idx))
 
     backward_of_f.__name__ = f"backward of {_name(f)}"
     return gradcheck(backward_of_f, *xs, *vs, eps=eps, atol=atol, rtol=rtol, method=method,
                      raise_exception=raise_exception)
+
+
+def _like(v: Any, y: Any) -> Any:
+    """v as a new array of y's dtype, on y's device (a host v is uploaded once)."""
+    return on_device_of(v.astype(y.dtype), y)
 
 
 def _leaf(a: np.ndarray, requires_grad: bool) -> Tensor:

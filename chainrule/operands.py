@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from chainrule.backend import to_array, xp_of
+from chainrule.backend import on_device_of, to_array, xp_of
 from chainrule.dtypes import is_floating, result_type, scalar_dtype
 from chainrule.tensor import _PY_SCALARS, Tensor
 from chainrule.versions import _Version
@@ -22,7 +22,7 @@ def _constant(value: Any, dtype: Any, like: Any) -> Any:
     """A non-Tensor operand as an array of `dtype`, in the array module of `like`."""
     if isinstance(value, _PY_SCALARS):
         return xp_of(like).asarray(value, dtype=dtype)
-    return to_array(value, dtype)
+    return on_device_of(to_array(value, dtype), like)  # a NumPy scalar or array: like's device
 
 
 def as_operands(inputs: tuple) -> tuple[Tensor, ...]:
@@ -50,7 +50,7 @@ def as_operands(inputs: tuple) -> tuple[Tensor, ...]:
             dt = ld if result_type(like, v) == ld else scalar_dtype(v)
             arr = _constant(v, dt, like.array)
         else:
-            arr = to_array(v)
+            arr = on_device_of(to_array(v), like.array)
         out.append(Tensor._make(arr, None))
     return tuple(out)
 

@@ -95,7 +95,39 @@ default_generator = _DefaultGenerator()
 
 def manual_seed(seed: int) -> Generator:
     """Seed the default generator (and, as in PyTorch, the one on every device)."""
+    seed_devices(seed)
     return default_generator.manual_seed(seed)
+
+
+class _DeviceGenerators:
+    """The default generator of each GPU array module (CuPy's cupy.random.default_rng), made on
+    first use from the seed cr.manual_seed / cr.cuda.manual_seed gave (a random one before)."""
+
+    seed: int | None = None
+    rngs: dict[str, Any] = {}
+
+
+def seed_devices(seed: int) -> None:
+    """Seed the GPU generators (torch.cuda.manual_seed_all); the CPU stream goes on."""
+    _DeviceGenerators.seed = int(seed) % (1 << 64)
+    _DeviceGenerators.rngs.clear()
+
+
+def uniform_like(shape: tuple, dtype: Any, like: Any, generator: Any = None) -> Any:
+    """U[0, 1) numbers of `shape` and `dtype` (float32 or float64) where the array `like`
+    lives: on a GPU from that device's generator (nothing is copied from the host); on the CPU,
+    or with an explicit generator=, from the host generator (uploaded once for a device)."""
+    from chainrule.backend import is_device_array, on_device_of, xp_of
+
+    if generator is not None or not is_device_array(like):
+        return on_device_of(generator_of(generator).random(shape, dtype=dtype), like)
+    xp = xp_of(like)
+    rng = _DeviceGenerators.rngs.get(xp.__name__)
+    if rng is None:
+        seed = _DeviceGenerators.seed
+        rng = xp.random.default_rng(secrets.randbits(63) if seed is None else seed)
+        _DeviceGenerators.rngs[xp.__name__] = rng
+    return rng.random(shape, dtype=dtype)
 
 
 def seed() -> int:

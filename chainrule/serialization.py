@@ -27,6 +27,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from chainrule.backend import is_device_array, to_host
 from chainrule.errors import CheckpointError
 
 # safetensors dtype name -> NumPy dtype (bfloat16 and the float8s have no NumPy dtype)
@@ -132,8 +133,8 @@ def as_array(obj: Any) -> np.ndarray | None:
 
     if isinstance(obj, Tensor):
         obj = obj.array
-    if hasattr(obj, "get") and type(obj).__module__.startswith("cupy"):
-        obj = obj.get()  # a GPU array: bring it to the host
+    if is_device_array(obj):
+        obj = to_host(obj)  # a GPU array: bring it to the host, to be written
     if isinstance(obj, np.ndarray):
         if obj.dtype.name not in DTYPES.values():
             raise TypeError(f"cr.save: arrays of dtype {obj.dtype} cannot be stored; supported: "

@@ -190,6 +190,25 @@ def test_config_json_records_the_hidden_widths_used(spiral_run):
     assert cfg["hidden"] == [8]
 
 
+def test_config_json_leaves_out_the_options_that_do_not_apply(spiral_run, tmp_path, capsys):
+    """No "seq_len": null, "embedding": null on a spiral run; a config.json of an older run,
+    which recorded them as null, still reads (as --config too, where null is the default)."""
+    cfg = json.loads((spiral_run / "config.json").read_text())
+    assert not {"seq_len", "embedding", "label_column", "data_dir", "momentum"} & set(cfg)
+    assert cfg["dataset"] == "spiral" and cfg["model"] == "mlp" and cfg["lr"] == 0.005
+    old = {**cfg, "seq_len": None, "embedding": None, "data_dir": None, "momentum": None,
+           "name": "again", "out": str(tmp_path)}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    status, _, err = cli(capsys, "train", "--config", tmp_path / "old.json")
+    assert status == 0, err
+    assert json.loads((tmp_path / "again" / "config.json").read_text()) == {
+        **cfg, "name": "again", "out": str(tmp_path)}
+    status, _, err = cli(capsys, "train", *TINY, "--optimizer", "sgd", "--out", tmp_path,
+                         "--name", "sgd")
+    assert status == 0, err
+    assert "momentum" in json.loads((tmp_path / "sgd" / "config.json").read_text())
+
+
 def test_config_json_records_the_default_widths(tmp_path, capsys):
     status, _, err = cli(capsys, "train", "--samples", "100", "--epochs", "1", "--quiet",
                          "--out", tmp_path, "--name", "d")
@@ -260,6 +279,39 @@ def test_curves_have_axis_labels_and_whole_epoch_ticks(tmp_path):
         assert ax.get_xlabel() == "epoch"
         ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
         assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_decision_boundary_legend_colours_are_the_classes_colours(tmp_path, monkeypatch):
+    """Each class's legend entry has the colour of that class's points (and region); the
+    train / validation entries are grey markers, not one class's colour."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+
+    from chainrule.viz import plots
+
+    drawn: list[Figure] = []
+    real_save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda self, *a, **k: (drawn.append(self), real_save(self, *a, **k))[1])
+    X = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [2, 2], [2, 0]], np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    cr.manual_seed(0)
+    plots.plot_decision_boundary(cr.nn.Linear(2, 3), X, y, tmp_path / "b.png", X_val=X[:3],
+                                 y_val=y[:3], resolution=20)
+    ax = drawn[0].axes[0]
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["class 0", "class 1", "class 2", "train", "validation"]
+    points = ax.collections[-2]  # the training points, coloured by their true class
+    point_rgb = {int(c): tuple(points.get_facecolors()[i][:3]) for i, c in enumerate(y)}
+    handles = legend.legend_handles
+    for c in range(3):
+        assert to_rgb(handles[c].get_edgecolor()) == pytest.approx(point_rgb[c])
+    assert len(set(point_rgb.values())) == 3
+    for marker in handles[3:]:
+        r, g, b = to_rgb(marker.get_color())
+        assert r == g == b  # grey: the split, no class
 
 
 # -- 11. the package's papers ---------------------------------------------------------------------

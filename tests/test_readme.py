@@ -22,6 +22,8 @@ SETUP = {
     "model.fit(x_train": "x_train = np.random.default_rng(0).standard_normal((64, 20))"
                          ".astype('float32')\n"
                          "y_train = np.eye(10, dtype='float32')[np.arange(64) % 10]\n",
+    "model = Net().to(device)": "Net = lambda: cr.nn.Linear(3, 2)\n"
+                                "loader = [(cr.randn(4, 3), cr.randint(0, 2, (4,)))]\n",
 }
 
 # examples that need an optional package (skipped without it; they define nothing later ones use)

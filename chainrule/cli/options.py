@@ -21,6 +21,7 @@ TEXT_MODELS = ["lstm", "gru", "transformer"]  # cli/text_models.py
 MODELS = ["mlp", "cnn", "resnet"] + TEXT_MODELS
 SCHEDULES = ["constant", "step", "cosine", "exponential", "warmup", "onecycle", "plateau"]
 LOSSES = ["cross_entropy", "mse", "l1", "huber"]
+DEVICES = ["auto", "cpu", "cuda"]
 # a learning rate that trains the default spiral well, per optimizer (used when --lr is absent)
 DEFAULT_LR = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "nag": 0.05, "adagrad": 0.05,
               "rmsprop": 0.003, "adadelta": 1.0, "adam": 0.005, "amsgrad": 0.005, "adamw": 0.005,
@@ -269,6 +270,9 @@ OPTIONS = [
            "text).", "N"),
     Option("seed", seed, 0, "Seed of the weight initialisation, dropout and shuffling; "
            "the data and its split stay fixed, so seeds compare fairly.", "N"),
+    Option("device", choice(DEVICES), "auto", "Where to train: auto (an NVIDIA GPU when CuPy "
+           "sees one, else the CPU), cpu or cuda; `chainrule info --devices` says what is "
+           "found.", "NAME"),
     Option("loss", choice(LOSSES), None, "Loss: cross_entropy (default for classes), mse "
            "(default for regression), l1 or huber.", "NAME"),
     Option("out", text, "runs", "Folder in which the run folder is created.", "DIR"),
@@ -284,7 +288,8 @@ OPTIONS = [
 ]
 BY_NAME = {o.name: o for o in OPTIONS}
 # what a resumed run may change: how long it goes on, and how it talks
-RESUME_MAY_CHANGE = {"epochs", "quiet", "tensorboard", "monitor_gradients", "data_dir"}
+RESUME_MAY_CHANGE = {"epochs", "quiet", "tensorboard", "monitor_gradients", "data_dir",
+                     "device"}  # a checkpoint loads on either device
 
 
 def parse_value(name: str, value: Any, source: str) -> Any:
@@ -327,6 +332,8 @@ def read_config(path: str) -> dict[str, Any]:
             raise UsageError(f"--config {path}: unknown option {_short(key)}; known options: "
                              f"{', '.join(o.name.replace('_', '-') for o in OPTIONS)}"
                              f"{did_you_mean(name, list(BY_NAME))}")
+        if value is None:  # null: the default (config.json of older runs recorded them)
+            continue
         out[name] = parse_value(name, value, f"--config {path}: {key}")
     return out
 
@@ -377,6 +384,20 @@ def resolve(given: dict[str, Any], config_file: dict[str, Any]) -> dict[str, Any
 TEXT_DEFAULTS = {"model": "gru", "epochs": 20, "val_split": 0.1, "seq_len": 64,
                  "dropout": 0.3, "schedule": "cosine"}
 TEXT_HIDDEN = {"lstm": [256], "gru": [256], "transformer": [64, 64]}
+
+
+def recorded(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The resolved options as a run's config.json keeps them: without the unset ones that do
+    not apply to the run (--seq-len and --embedding on other data than text, --label-column
+    without a CSV file, --data-dir of a generated data set, --momentum of adam). Reading a file
+    fills them back with their defaults (None)."""
+    dataset = str(cfg["dataset"]).lower()
+    applies = {"seq_len": dataset == "text" or dataset.endswith(".txt"),
+               "embedding": dataset == "text" or dataset.endswith(".txt"),
+               "label_column": dataset.endswith(".csv"),
+               "data_dir": dataset in IDX_SETS,
+               "momentum": cfg["optimizer"] in ("sgd", "momentum", "nesterov", "nag", "rmsprop")}
+    return {k: v for k, v in cfg.items() if v is not None or applies.get(k, True)}
 
 
 def _text_options(cfg: dict[str, Any], chosen: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ import chainrule as cr
 from chainrule.cli.data import Data
 from chainrule.cli.options import MAX_EPOCHS, MAX_WIDTH, UsageError, fraction, widths
 from chainrule.cli.text_models import TEXT_MODELS, describe, text_sizes
-from chainrule.cli.trainer import Trainer
+from chainrule.cli.trainer import Trainer, model_device
 from chainrule.cli.trust import (
     SMALL_MODEL,
     Recorded,
@@ -266,7 +266,8 @@ def generate(model: cr.nn.Module, vocab: texts.Vocabulary, prompt: str, length: 
     ids = list(vocab.encode(prompt))
     for _ in range(length):
         context = np.array(ids[-seq_len:], dtype=np.int64)[None]
-        logits = model(cr.from_numpy(context))[0, -1].numpy().astype(np.float64) / temperature
+        context_t = cr.from_numpy(context).to(model_device(model))
+        logits = model(context_t)[0, -1].cpu().numpy().astype(np.float64) / temperature
         p = np.exp(logits - logits.max())
         ids.append(int(rng.choice(len(p), p=p / p.sum())))
     return vocab.decode(np.array(ids))

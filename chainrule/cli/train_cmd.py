@@ -12,7 +12,7 @@ import numpy as np
 from chainrule.cli import runs, text
 from chainrule.cli.data import Data, load_data
 from chainrule.cli.models import architecture
-from chainrule.cli.options import RESUME_MAY_CHANGE, UsageError, read_config, resolve
+from chainrule.cli.options import RESUME_MAY_CHANGE, UsageError, read_config, recorded, resolve
 from chainrule.cli.parallel import World
 from chainrule.cli.progress import Progress
 from chainrule.cli.trainer import EPOCH_SCHEDULES, Diverged, Trainer
@@ -173,7 +173,7 @@ def _begin(trainer: Trainer, run: runs.Run, state: dict[str, Any] | None,
     """Write the run's first files, or restore the checkpoint and bring the files in line
     with it (metrics.csv is rewritten from the checkpoint's history)."""
     cfg = trainer.cfg
-    run.write_config(cfg)  # resuming: --epochs may have grown
+    run.write_config(recorded(cfg))  # resuming: --epochs may have grown
     if state is not None:
         trainer.restore(state)
         run.clean_temporaries()

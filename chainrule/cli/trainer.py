@@ -14,7 +14,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import optim
-from chainrule.backend import default_generator
+from chainrule.backend import check_device, default_generator, to_host
 from chainrule.cli.data import Data
 from chainrule.cli.models import build_model
 from chainrule.cli.options import UsageError
@@ -116,7 +116,8 @@ class Trainer:
         self.world = world or World()
         self.classify = data.task == "classification"
         cr.manual_seed(cfg["seed"])
-        self.model = build_model(arch)
+        self.device = train_device(cfg.get("device", "auto"), self.world.distributed)
+        self.model = build_model(arch).to(self.device)  # initialised on the host: same weights
         self.net = self.world.wrap(self.model)  # what forward calls: DDP around the model
         self.world.split_generators()
         self.loss_fn = make_loss(cfg["loss"], data.task, data.n_outputs)
@@ -152,6 +153,7 @@ class Trainer:
             if self.world.distributed:
                 lo, hi = self.world.bounds(n)
                 xb, yb = xb[lo:hi], yb[lo:hi]
+            xb, yb = xb.to(self.device), yb.to(self.device)  # one upload per batch
             out, loss = self._descend(xb, yb, n)
             if onecycle:
                 self.scheduler.step()
@@ -273,19 +275,36 @@ class Trainer:
         self.history, self.best = list(state["history"]), state["best"]
 
 
+def train_device(name: str, distributed: bool = False) -> cr.device:
+    """--device: auto is the GPU when CuPy sees one (the CPU under mpiexec: the collectives
+    run on host arrays); cuda without a GPU is an error that says what is missing."""
+    if name == "auto":
+        return cr.device("cuda" if cr.cuda.is_available() and not distributed else "cpu")
+    if name == "cuda" and distributed:
+        raise UsageError("--device cuda: data-parallel training under mpiexec runs on the CPU; "
+                         "use --device cpu (or auto)")
+    return check_device(name, "chainrule train --device")
+
+
+def model_device(model: cr.nn.Module) -> cr.device:
+    p = next(iter(model.parameters()), None)
+    return cr.device("cpu") if p is None else p.device
+
+
 def evaluate(model: cr.nn.Module, loss_fn: Callable, X: np.ndarray, y: np.ndarray,
              classify: bool) -> tuple[float, float | None]:
     """Mean loss and accuracy of model on (X, y), in eval mode and batches of EVAL_BATCH."""
     was_training = model.training
     model.eval()
     total = correct = 0.0
+    dev = model_device(model)
     with cr.no_grad():
         for s in range(0, len(y), EVAL_BATCH):
-            out = model(cr.tensor(X[s:s + EVAL_BATCH]))
+            out = model(cr.tensor(X[s:s + EVAL_BATCH], device=dev))
             yb = y[s:s + EVAL_BATCH]
-            total += loss_fn(out, yb).item() * len(yb)
-            if classify:
-                correct += int((out.array.argmax(-1) == yb).sum())
+            total += loss_fn(out, cr.tensor(yb, device=dev)).item() * len(yb)
+            if classify:  # the outputs copied to the host, to count the hits there
+                correct += int((to_host(out.array).argmax(-1) == yb).sum())
     model.train(was_training)
     n = max(len(y), 1)
     return total / n, (correct / n if classify else None)
@@ -294,7 +313,8 @@ def evaluate(model: cr.nn.Module, loss_fn: Callable, X: np.ndarray, y: np.ndarra
 def predict(model: cr.nn.Module, X: np.ndarray) -> np.ndarray:
     """The model's outputs for X (logits, or regression values), in eval mode."""
     model.eval()
-    with cr.no_grad():
-        return np.concatenate([model(cr.tensor(X[s:s + EVAL_BATCH])).array
+    dev = model_device(model)
+    with cr.no_grad():  # the outputs are copied to the host
+        return np.concatenate([to_host(model(cr.tensor(X[s:s + EVAL_BATCH], device=dev)).array)
                                for s in range(0, len(X), EVAL_BATCH)]) if len(X) else \
             np.zeros((0, 1), np.float32)

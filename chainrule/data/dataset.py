@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from chainrule.backend import on_device_of
 from chainrule.errors import ShapeError
 from chainrule.operands import as_tensor
 from chainrule.random import generator_of
@@ -70,7 +71,9 @@ class TensorDataset(Dataset):
         return tuple(as_tensor(a[index]) for a in self.arrays)
 
     def _get_batch(self, indices: Any) -> tuple[Any, ...]:
-        return tuple(a[indices] for a in self.arrays)
+        # the sampler's host index array goes to each tensor's device once (CuPy refuses a
+        # NumPy index into a device array)
+        return tuple(a[on_device_of(indices, a)] for a in self.arrays)
 
 
 class Subset(Dataset):

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import is_floating, xp_of
+from chainrule.backend import host_any, is_floating, may_any, xp_of
 from chainrule.errors import ShapeError
 from chainrule.operands import as_tensor
 from chainrule.ops.elementwise import Scale, where
 from chainrule.ops.losses import binary_cross_entropy as bce_elementwise
-from chainrule.ops.losses import class_index, softmax_cross_entropy
+from chainrule.ops.losses import class_index, mean_softmax_cross_entropy, softmax_cross_entropy
 from chainrule.ops.softmax import log_softmax
 from chainrule.tensor import Tensor
 
@@ -221,10 +221,10 @@ class ProbabilityError(ValueError, RuntimeError):
 def _check_probabilities(name: str, what: str, x: Tensor, hint: str) -> None:
     """PyTorch's check: every element of x in [0, 1] (NaN fails)."""
     a = x.array
-    if a.size and not ((a >= 0) & (a <= 1)).all():
+    if a.size and host_any(~((a >= 0) & (a <= 1))):
         bad = a[~((a >= 0) & (a <= 1))]
         raise ProbabilityError(
-            f"{name}: all elements of {what} should be between 0 and 1, got {float(bad[0]):g} "
+            f"{name}: all elements of {what} should be between 0 and 1, got {bad[0].item():g} "
             f"({bad.size} of {a.size} elements outside){hint}")
 
 
@@ -357,8 +357,8 @@ def _class_targets(name: str, x: Tensor, y: Any, w: Any, ignore_index: int) -> t
     xp = xp_of(y)
     valid = y != ignore_index
     bad = valid & ((y < 0) | (y >= C))
-    if bad.any():
-        raise IndexError(f"{name}: target class index {int(y[bad][0])} is out of range for "
+    if host_any(bad):
+        raise IndexError(f"{name}: target class index {y[bad][0].item()} is out of range for "
                          f"C = {C} classes (valid: 0..{C - 1}, or ignore_index={ignore_index})")
     y_safe = xp.where(valid, y, 0)
     wy = valid.astype(x.dtype) if w is None else w[y_safe] * valid
@@ -401,7 +401,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, size_average: Any = No
     w = _class_weight("nll_loss", weight, x.shape[1], x)
     index, wy, valid = _class_targets("nll_loss", x, y, w, ignore_index)
     loss = Scale(-wy)(x[index])
-    denom = None if w is None and valid.all() else Tensor._make(wy, None)
+    denom = None if w is None and not may_any(~valid) else Tensor._make(wy, None)
     out = reduce_loss("nll_loss", loss, reduction, sample_weight, denom)
     return out.reshape(()) if single and reduction == "none" else out
 
@@ -428,6 +428,12 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any
     C = x.shape[1]
     w = _class_weight(name, weight, C, x)
     wcol = None if w is None else w.reshape((1, C) + (1,) * (x.ndim - 2))
+    if (reduction == "mean" and w is None and not label_smoothing and sample_weight is None
+            and y.dtype.kind != "f" and x.ndim == 2 and y.shape == x.shape[:1] and y.size
+            and not 0 <= ignore_index < C
+            and not may_any((y < 0) | (y >= C))):  # on a device: the general path, no sync
+        # the usual case (no weights, nothing ignored, all targets valid) in one node: faster
+        return mean_softmax_cross_entropy(x, y)
     if y.dtype.kind == "f":
         loss = _soft_cross_entropy(x, target, y, wcol, label_smoothing, single)
         denom = None
@@ -441,7 +447,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any
             spread = (label_smoothing / C) * xp_of(valid).expand_dims(valid, 1)
             a += spread if wcol is None else spread * wcol
             loss = softmax_cross_entropy(x, dense=a)
-        denom = None if w is None and valid.all() else Tensor._make(wy, None)
+        denom = None if w is None and not may_any(~valid) else Tensor._make(wy, None)
     out = reduce_loss(name, loss, reduction, sample_weight, denom)
     return out.reshape(()) if single and reduction == "none" else out
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import xp_of
+from chainrule.backend import to_host, xp_of
 from chainrule.errors import ShapeError
 from chainrule.nn.losses import _input, check_reduction
 from chainrule.nn.losses_more import TargetError
@@ -33,7 +33,8 @@ from chainrule.tensor import Tensor
 
 def _lengths(name: str, value: Any, n: int) -> np.ndarray:
     """input_lengths / target_lengths (a tensor, a sequence or an int) as n int64 values."""
-    a = np.asarray(value.numpy() if isinstance(value, Tensor) else value).reshape(-1)
+    # the lengths schedule the loop over time steps: one explicit copy to the host
+    a = np.asarray(to_host(value.array) if isinstance(value, Tensor) else value).reshape(-1)
     if a.dtype.kind not in "iu":
         raise TypeError(f"ctc_loss: {name} must hold integers, got {a.dtype}")
     if a.size != n:
@@ -45,7 +46,7 @@ def _lengths(name: str, value: Any, n: int) -> np.ndarray:
 def _labels(targets: Any, tl: np.ndarray, n: int) -> np.ndarray:
     """The targets as a padded (N, S_max) int64 array, from PyTorch's two layouts: padded
     (N, S) and concatenated (sum(target_lengths),)."""
-    y = as_tensor(targets).numpy()
+    y = to_host(as_tensor(targets).array)  # gathered per sample on the host: an explicit copy
     if y.dtype.kind not in "iuf":
         raise TypeError(f"ctc_loss: targets must be class indices, got {y.dtype}")
     y = y.astype(np.int64)

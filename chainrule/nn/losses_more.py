@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import host_any, index_range, xp_of
 from chainrule.errors import ShapeError
 from chainrule.nn.losses import (
     _input,
@@ -202,9 +202,10 @@ def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0,
         raise ShapeError(f"{name}: target tensor should be 1-D with size equal to the number of "
                          f"input samples (batch size). Expected target size [{n}], but got "
                          f"{list(y.shape)}. Input shape: {list(x.shape)}")
-    if y.size and (y.min() < 0 or y.max() >= C):
+    lo, hi = index_range(y)
+    if lo < 0 or hi >= C:
         raise TargetError(f"{name}: target out of range: class indices must lie in [0, {C}), "
-                          f"got values in [{int(y.min())}, {int(y.max())}]")
+                          f"got values in [{lo}, {hi}]")
     xp = xp_of(x2.array)
     y = xp.asarray(y.reshape(n, 1))
     xy = x2.gather(1, Tensor._make(y, None))
@@ -239,13 +240,14 @@ def multilabel_margin_loss(input: Any, target: Any, size_average: Any = None,
     if (x.ndim == 2 and t.shape != x.shape) or (x.ndim < 2 and (t.ndim > 1 or t.size != C)):
         raise ShapeError(f"{name}: inconsistent target size: {list(t.shape)} for input of size: "
                          f"{list(x.shape)}")
-    if t.size and (t.min() < -1 or t.max() >= C):
+    lo, hi = index_range(t)
+    if lo < -1 or hi >= C:
         raise TargetError(f"{name}: argument #2 'target' is out of range: class indices must "
                           f"lie in [0, {C}) or be -1 (the end of a sample's list)")
     xp = xp_of(x2.array)
     t = xp.asarray(t.reshape(n, C))
     valid = xp.cumprod(t >= 0, axis=1).astype(bool)  # the indices before the first -1
-    k = int(valid.sum(1).max()) if n else 0
+    k = valid.sum(1).max().item() if n else 0  # a shape: an explicit host copy
     t, valid = t[:, :k], valid[:, :k]
     safe = xp.where(valid, t, 0)
     is_target = xp.zeros((n, C), dtype=bool)
@@ -315,7 +317,7 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False,
                         f"{var!r}; write {float(var)!r}")
     else:
         v = _like(var, x)
-        if (v.array < 0).any():
+        if host_any(v.array < 0):
             raise ValueError(f"{name}: var has negative entry/entries")
     v = _var_shape(name, v, x)
     if reduction not in ("mean", "sum", "none"):

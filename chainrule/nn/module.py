@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
-from chainrule.backend import as_dtype
+from chainrule.backend import as_dtype, is_device_array, on_device_of, to_host
 from chainrule.errors import ShapeError
 from chainrule.nn.hooks import ModuleHooks, call_with_hooks
 from chainrule.tensor import Tensor, _Version
@@ -377,12 +377,12 @@ class Module(ModuleHooks):
                 if _lazy(state[k]):
                     del own[k]
                 else:
-                    t.materialize(np.shape(_arr(state[k])))
+                    t.materialize(_arr(state[k]).shape)
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
-        mismatched = [f"{k}: checkpoint {tuple(np.shape(_arr(state[k])))} vs model "
+        mismatched = [f"{k}: checkpoint {tuple(_arr(state[k]).shape)} vs model "
                       f"{tuple(own[k].shape)}" for k in own
-                      if k in state and tuple(np.shape(_arr(state[k]))) != tuple(own[k].shape)]
+                      if k in state and tuple(_arr(state[k]).shape) != tuple(own[k].shape)]
         if mismatched or (strict and (missing or unexpected)):
             parts = [f"{title}: {', '.join(names)}" for title, names in
                      (("missing keys", missing), ("unexpected keys", unexpected),
@@ -393,7 +393,9 @@ class Module(ModuleHooks):
             )
         for k, t in own.items():
             if k in state:
-                t.array[...] = _arr(state[k]).astype(t.array.dtype, copy=False)
+                src = _arr(state[k])  # copied across devices, as PyTorch's copy_ does
+                src = on_device_of(src, t.array) if is_device_array(t.array) else to_host(src)
+                t.array[...] = src.astype(t.array.dtype, copy=False)
                 t._bump()
         return _IncompatibleKeys(missing, unexpected)
 
@@ -421,8 +423,9 @@ def _lazy(t: Any) -> bool:
     return getattr(t, "_is_lazy", False)
 
 
-def _arr(v: Any) -> np.ndarray:
-    return v.numpy(force=True) if isinstance(v, Tensor) else np.asarray(v)
+def _arr(v: Any) -> Any:
+    """A state entry as an array: a Tensor's own (on its device), anything else on the host."""
+    return v.detach().array if isinstance(v, Tensor) else np.asarray(v)
 
 
 class _IncompatibleKeys(NamedTuple):

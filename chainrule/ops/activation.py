@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import scipy_special, xp_of
 from chainrule.operands import as_operand
 from chainrule.ops.elementwise import Scale, _floating, exp, where
 from chainrule.tensor import Tensor
@@ -92,9 +92,7 @@ def _erf(x: Any) -> Any:
     if _erf_fast is not None and xp_of(x) is np:
         return _erf_fast(x)
     if xp_of(x) is not np:
-        import cupyx.scipy.special as cs  # lazy: only with CuPy arrays
-
-        return cs.erf(x)
+        return scipy_special(xp_of(x)).erf(x)
     return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
 
 

@@ -112,14 +112,14 @@ def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
 def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> bool:
     """Whether isclose holds everywhere (a Python bool)."""
-    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all().item())  # to host
 
 
 def equal(input: Any, other: Any) -> bool:
     """True when both have the same shape and the same elements (a Python bool, as
     torch.equal; use eq for the elementwise comparison)."""
     a, b = as_operand(input), as_operand(other)
-    return a.array.shape == b.array.shape and bool((a.array == b.array).all())
+    return a.array.shape == b.array.shape and bool((a.array == b.array).all().item())
 
 
 def is_nonzero(input: Any) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import to_array, xp_of
+from chainrule.backend import index_range, to_array, xp_of
 from chainrule.operands import as_operand
 from chainrule.ops.indexing import NotDifferentiable
 from chainrule.ops.math_more import _torch_kind
@@ -108,7 +108,7 @@ def bincount(input: Any, weights: Any = None, minlength: int = 0) -> Tensor:
     a = x.array
     if a.dtype.kind not in "iu" or a.dtype == np.bool_:
         raise NotImplementedError(f'"bincount_cpu" not implemented for \'{_kind(x)}\'')
-    if a.ndim != 1 or (a.size and a.min() < 0):
+    if a.ndim != 1 or (a.size and index_range(a)[0] < 0):  # the size needs the max anyway
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")
@@ -132,7 +132,7 @@ def histc(input: Any, bins: int = 100, min: float = 0, max: float = 0) -> Tensor
         raise NotImplementedError(f'"histogram_cpu" not implemented for \'{_kind(x)}\'')
     lo, hi = float(min), float(max)
     if lo == hi and a.size:
-        lo, hi = float(a.min()), float(a.max())
+        lo, hi = a.min().item(), a.max().item()  # the range, copied to the host explicitly
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     if not (np.isfinite(lo) and np.isfinite(hi)):

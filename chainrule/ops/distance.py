@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import may_any, xp_of
 from chainrule.dtypes import default_float, result_type
 from chainrule.errors import ShapeError
 from chainrule.operands import as_operand
@@ -42,7 +42,7 @@ class EuclideanDist(Function):
         x1, x2 = self.inputs
         res = self.output
         zero = res.array == 0
-        ratio = where(zero, 0.0, gy / where(zero, 1.0, res)) if zero.any() else gy / res
+        ratio = where(zero, 0.0, gy / where(zero, 1.0, res)) if may_any(zero) else gy / res
         n = self.needs_input_grad
         g1 = x1 * ratio.sum(-1, keepdim=True) - ratio @ x2 if n[0] else None
         g2 = x2 * ratio.sum(-2).unsqueeze(-1) - ratio.mT @ x1 if n[1] else None
@@ -112,7 +112,7 @@ def _clamped_norm(x: Tensor, dim: int, eps: float) -> Tensor:
     unchanged (PyTorch clamps in place under no_grad)."""
     n = vector_norm(x, 2, dim, True)
     lift = np.maximum(n.array, n.array.dtype.type(eps)) - n.array
-    return n + Tensor._make(lift, None) if lift.any() else n
+    return n + Tensor._make(lift, None) if may_any(lift) else n
 
 
 def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12,

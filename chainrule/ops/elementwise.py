@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import host_any, is_device_array, may_any, xp_of
 from chainrule.dtypes import as_numpy_dtype, default_float
 from chainrule.errors import ShapeError
 from chainrule.modes import is_grad_enabled as _grad_enabled
@@ -129,10 +129,10 @@ class Pow(Function):
         ga = gb = None
         if n[0]:  # b * a**(b-1); where b = 0 it is 0, also at a = 0: take 0 * a**1, not 0 * inf
             zero = b.array == 0
-            ga = gy * b * a ** (where(zero, 1.0, b - 1) if zero.any() else b - 1)
+            ga = gy * b * a ** (where(zero, 1.0, b - 1) if may_any(zero) else b - 1)
         if n[1]:  # y * log(a); at a = 0 (b >= 0) its limit is 0, as in PyTorch: take log(1)
             zero = (a.array == 0) & (b.array >= 0)
-            gb = gy * self.output * log(where(zero, 1.0, a) if zero.any() else a)
+            gb = gy * self.output * log(where(zero, 1.0, a) if may_any(zero) else a)
         return ga, gb
 
 
@@ -420,7 +420,7 @@ subtract = sub
 
 def _no_int_zero(op: str, b: Tensor) -> None:
     """PyTorch refuses integer division by zero (NumPy gives 0 with a warning)."""
-    if b.array.dtype.kind in "iub" and (b.array == 0).any():
+    if b.array.dtype.kind in "iub" and host_any(b.array == 0):
         raise RuntimeError(f"ZeroDivisionError: {op}: integer division by zero")
 
 
@@ -484,13 +484,20 @@ def clamp_max(input: Any, max: Any) -> Tensor:
 def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     """Elements of input where condition holds, else of other; gradients go to the chosen
     side. where(condition) alone is nonzero(condition, as_tuple=True)."""
-    cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    if isinstance(condition, Tensor):
+        cond = condition.array
+    else:
+        cond = condition if is_device_array(condition) else np.asarray(condition)
     if input is None and other is None:
         return tuple(Tensor._make(i.astype(np.int64), None) for i in cond.nonzero())
     if cond.dtype != bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype {cond.dtype}; compare it first: where(x > 0, ...)")
-    return Where(cond)(*promoted(input, other))
+    a, b = promoted(input, other)
+    xp = xp_of(a.array, b.array)
+    if xp is not np and not isinstance(condition, Tensor) and not is_device_array(cond):
+        cond = xp.asarray(cond)  # a host constant (a NumPy mask): uploaded once, on purpose
+    return Where(cond)(a, b)
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:

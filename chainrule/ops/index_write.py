@@ -117,13 +117,12 @@ class MaskedScatter(Function):
 
     saves = ""
 
-    def __init__(self, mask: Any) -> None:
-        self.mask = mask
+    def __init__(self, mask: Any, count: int) -> None:
+        self.mask, self.count = mask, count  # count: mask.sum(), already on the host
 
     def forward(self, x: Any, s: Any) -> Any:
         out = x.copy()
-        k = int(self.mask.sum())
-        out[self.mask] = s.reshape(-1)[:k]
+        out[self.mask] = s.reshape(-1)[:self.count]
         return out
 
     def backward(self, gy: Tensor) -> tuple:
@@ -159,12 +158,13 @@ def masked_scatter(input: Any, mask: Any, source: Any) -> Tensor:
         raise ShapeError(f"masked_scatter: mask of shape {m.shape} and input of shape "
                          f"{tuple(x.shape)} do not broadcast together") from None
     m = xp_of(x.array).broadcast_to(m, shape)
-    if int(m.sum()) > s.numel():
+    ones = int(m.sum().item())  # an explicit host copy: PyTorch checks this too
+    if ones > s.numel():
         raise RuntimeError(f"masked_scatter: Number of elements of source ({s.numel()}) < "
-                           f"number of ones in mask ({int(m.sum())})")
+                           f"number of ones in mask ({ones})")
     if tuple(x.shape) != shape:
         x = x.expand(shape)
-    return MaskedScatter(m)(x, s)
+    return MaskedScatter(m, ones)(x, s)
 
 
 def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:

@@ -14,16 +14,28 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import to_array, xp_of
+from chainrule.backend import (
+    index_range,
+    is_device_array,
+    on_device_of,
+    same_device,
+    to_array,
+    xp_of,
+)
 from chainrule.errors import ShapeError, dim_error
 from chainrule.operands import as_operand
 from chainrule.ops.shape import Clone, getitem
 from chainrule.tensor import Tensor
 
 
-def index_array(op: str, index: Any) -> Any:
-    """index as an integer array (a Tensor's own array), or PyTorch's dtype error."""
-    idx = index.array if isinstance(index, Tensor) else to_array(index)
+def index_array(op: str, index: Any, like: Any = None) -> Any:
+    """index as an integer array (a Tensor's own array), or PyTorch's dtype error; on the device
+    of the array `like` (a host index tensor there is PyTorch's device error)."""
+    if isinstance(index, Tensor):
+        idx = index.array
+        same_device(op, idx, like)
+    else:
+        idx = on_device_of(index if is_device_array(index) else to_array(index), like)
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int32 or int64 for index, got {idx.dtype}; "
                            "convert it: index.long()")
@@ -32,8 +44,9 @@ def index_array(op: str, index: Any) -> Any:
 
 def check_bounds(op: str, idx: Any, size: int, dim: int) -> None:
     """Every index in [0, size), or PyTorch's error naming the first one outside."""
-    if idx.size and (idx.min() < 0 or idx.max() >= size):
-        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+    lo, hi = index_range(idx)
+    if lo < 0 or hi >= size:
+        bad = lo if lo < 0 else hi
         raise IndexError(f"{op}(): index {bad} is out of bounds for dimension {dim} with size "
                          f"{size}")
 
@@ -48,7 +61,7 @@ def one_dim(op: str, dim: int, ndim: int) -> int:
 def index_vector(op: str, index: Any, x: Tensor, dim: int) -> tuple[int, Any]:
     """(dim made non-negative, index as a 1-D integer array checked against x's size there)."""
     d = one_dim(op, dim, x.ndim)
-    idx = index_array(op, index)
+    idx = index_array(op, index, x.array)
     if idx.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, got shape "
                          f"{tuple(idx.shape)}; flatten it first: index.flatten()")

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import to_host, xp_of
 from chainrule.errors import ShapeError
 from chainrule.operands import _shape_arg, as_operand, as_operands, as_view, promoted
 from chainrule.ops.reduce import broadcast_to
@@ -359,7 +359,8 @@ def repeat_interleave(input: Any, repeats: Any = None, dim: int | None = None, *
         y = broadcast_to(reshape(x, spread), target)
         return reshape(y, tuple(x.shape[:a]) + (x.shape[a] * int(repeats),)
                        + tuple(x.shape[a + 1:]))
-    counts = np.asarray(repeats.array if isinstance(repeats, Tensor) else repeats)
+    counts = repeats.array if isinstance(repeats, Tensor) else repeats
+    counts = np.asarray(to_host(counts))  # the output's size depends on them: a host copy
     if counts.shape != (x.shape[a],):
         raise ShapeError(f"repeats must have the same size as input along dim, but got "
                          f"repeats.size(0) = {counts.shape[0] if counts.ndim else 'scalar'} "

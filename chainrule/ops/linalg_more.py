@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import xp_of
+from chainrule.backend import host_any, xp_of
 from chainrule.dtypes import result_type
 from chainrule.errors import ShapeError, dim_error
 from chainrule.operands import as_operand, promoted
@@ -282,7 +282,7 @@ def _weights(name: str, w: Any, n: int, integral: bool) -> Tensor:
     if t.numel() != n:
         raise RuntimeError(f"cov(): expected {name} to have the same numel as there are "
                            f"observations in the input but got {t.numel()} != {n}")
-    if n and t.array.min() < 0:
+    if n and host_any(t.array < 0):
         raise RuntimeError(f"cov(): {name} cannot be negative")
     return t.reshape(-1)
 
@@ -307,7 +307,7 @@ def cov(input: Any, *, correction: int = 1, fweights: Any = None, aweights: Any 
         norm: Any = n - correction
     else:
         w_sum = w.sum()
-        if float(w_sum.array) == 0:
+        if w_sum.array.item() == 0:  # an explicit host copy, for the error
             raise RuntimeError("cov(): weights sum to zero, can't be normalized")
         avg = (m * w).sum(1) / w_sum
         if correction == 0:
@@ -318,7 +318,8 @@ def cov(input: Any, *, correction: int = 1, fweights: Any = None, aweights: Any 
             norm = 0
         else:
             norm = w_sum - correction * (w * aw).sum() / w_sum
-    if float(np.asarray(norm.array if isinstance(norm, Tensor) else norm)) <= 0:
+    # a Tensor norm is one number: copied to the host explicitly, for this rare branch
+    if (norm.array.item() if isinstance(norm, Tensor) else float(norm)) <= 0:
         norm = 0 if not isinstance(norm, Tensor) else norm * 0  # PyTorch warns, then clamps
     if n == 1 and (fw is None) != (aw is None):
         xm = m * 0  # one observation with one kind of weight: exactly zero deviations

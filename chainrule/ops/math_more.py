@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import may_any, xp_of
 from chainrule.operands import as_operand, promoted
 from chainrule.ops.elementwise import (
     Scale,
@@ -88,7 +88,7 @@ class XLogY(Function):
         if n[0]:
             gx = XLogY()(*promoted(gy, y))
             cut = (x.array == 0) & (y.array <= 0)
-            if cut.any():  # a where, not a product: there gx may be -inf (log 0) or NaN
+            if may_any(cut):  # a where, not a product: there gx may be -inf (log 0) or NaN
                 gx = where(xp_of(cut).broadcast_to(cut, gx.shape), 0.0, gx)
         if n[1]:
             gyy = gy * x / y
@@ -153,7 +153,7 @@ def sinc(input: Any) -> Tensor:
     """sin(pi x) / (pi x), 1 at 0 (where the gradient is 0, as in PyTorch)."""
     x = _floating(input)
     zero = x.array == 0
-    if not zero.any():
+    if not may_any(zero):
         px = mul(x, math.pi)
         return div(sin(px), px)
     safe = mul(where(zero, 1.0, x), math.pi)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import may_any, xp_of
 from chainrule.dtypes import as_numpy_dtype, can_cast
 from chainrule.operands import as_operand
 from chainrule.ops.elementwise import Scale, astype, where
@@ -72,17 +72,17 @@ class VectorNorm(Function):
             count = hit.sum(axis=self.axes, keepdims=True)
             return Scale((xp.sign(xa) * hit / count).astype(xa.dtype))(g)
         zero = na == 0
-        safe = where(zero, 1.0, norm) if zero.any() else norm
+        safe = where(zero, 1.0, norm) if may_any(zero) else norm
         if p == 2:
             ratio = x / safe
-            return g * (where(zero, 0.0, ratio) if zero.any() else ratio)
+            return g * (where(zero, 0.0, ratio) if may_any(zero) else ratio)
         xz = xa == 0
         ab = _abs(x)
         if p < 1:  # |x|^(p-1) is infinite at 0: PyTorch takes 0 there
-            powed = where(xz, 0.0, where(xz, 1.0, ab) ** (p - 1)) if xz.any() else ab ** (p - 1)
+            powed = where(xz, 0.0, where(xz, 1.0, ab) ** (p - 1)) if may_any(xz) else ab ** (p - 1)
             return Scale(xp.sign(xa))(powed) * g * norm ** (1 - p)
         scale = g / safe ** (p - 1)
-        scale = where(zero, 0.0, scale) if zero.any() else scale
+        scale = where(zero, 0.0, scale) if may_any(zero) else scale
         if p < 2:
             return Scale(xp.sign(xa))(ab ** (p - 1)) * scale
         return x * ab ** (p - 2) * scale

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function, is_grad_enabled
-from chainrule.backend import xp_of
+from chainrule.backend import may_any, xp_of
 from chainrule.dtypes import as_numpy_dtype, default_float
 from chainrule.errors import DimError, ShapeError, dim_error
 from chainrule.operands import as_operand, as_view
@@ -183,7 +183,7 @@ class Prod(_Reduction):
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
         g = _expand(gy, x.shape, self.axes, self.keepdims)
-        if (x.array != 0).all():
+        if not may_any(x.array == 0):
             return g * _expand(self.output, x.shape, self.axes, self.keepdims) / x
         # with zeros, y / x is undefined: use the product of the other elements
         if not is_grad_enabled():  # first order only: O(n) prefix products, a constant is right
@@ -203,7 +203,7 @@ def _prod_of_others(x: Any, axes: tuple[int, ...] | None) -> Any:
     right = xp.flip(xp.cumprod(xp.flip(xm, -1), axis=-1), -1)
     right = xp.concatenate([right[..., 1:], ones], axis=-1)
     others = (left * right).reshape([x.shape[a] for a in perm])
-    return others.transpose(np.argsort(perm))
+    return others.transpose(tuple(int(i) for i in np.argsort(perm)))
 
 
 def _prod_of_others_graph(x: Tensor, axes: tuple[int, ...] | None) -> Tensor:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import host_any, xp_of
 from chainrule.errors import ShapeError
 from chainrule.modes import is_grad_enabled
 from chainrule.operands import as_operand
@@ -44,7 +44,7 @@ def _scatter_index(op: str, x: Tensor, dim: int, index: Any, src: Tensor | None)
     """(dim, index array) checked as PyTorch checks them: as many dims as self (0-d counts as
     1-D), no larger than self apart from dim, no larger than src, every index in range."""
     d = one_dim(op, dim, x.ndim)
-    idx = index_array(op, index)
+    idx = index_array(op, index, x.array)
     if idx.size == 0:
         return d, idx
     nd = max(x.ndim, 1)
@@ -257,7 +257,7 @@ class ScatterReduce(Function):
         g1 = Gather(d, idx)(gy * others)
         g2 = Gather(d, idx)(gy * self.output) / where(s_zero, 1.0, s)
         gs = where(single, g1, g2)
-        if is_grad_enabled() and (n_zero > 1).any():
+        if is_grad_enabled() and host_any(n_zero > 1):
             gs = NotDifferentiable(
                 "scatter_reduce", gs.array, ": double backward is unsupported for src when >1 "
                 "zeros in src are scattered to the same position in self")(gs)

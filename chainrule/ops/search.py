@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import host_any, xp_of
 from chainrule.errors import DimError
 from chainrule.operands import as_operand
 from chainrule.ops.elementwise import Scale, exp, log, where
@@ -167,8 +167,9 @@ class _EvenShare(Function):
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
         a = x.array
-        hit = xp_of(a).isnan(a) if np.isnan(self.m) else a == self.m
-        w = (hit / max(int(hit.sum()), 1)).astype(a.dtype)
+        xp = xp_of(a)  # no branch on the value of m: it may live on a device
+        hit = (a == self.m) | (xp.isnan(a) & xp.isnan(self.m))
+        w = (hit / xp.maximum(hit.sum(), 1)).astype(a.dtype)
         return Scale(w)(gy.expand(tuple(x.shape)) if x.ndim else gy)
 
 
@@ -237,7 +238,7 @@ def _q_tensor(op: str, q: Any, x: Tensor) -> Tensor:
         if q.array.dtype != x.array.dtype:
             raise RuntimeError(f"{op}() q tensor must be same dtype as the input tensor")
         bad = (q.array < 0) | (q.array > 1) | xp_of(q.array).isnan(q.array)
-        if bad.any():
+        if host_any(bad):
             raise RuntimeError(f"{op}() q values must be in the range [0, 1]")
         return q
     if not 0 <= q <= 1:

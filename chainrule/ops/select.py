@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import index_range, is_device_array, on_device_of, same_device, xp_of
 from chainrule.errors import DimError, ShapeError, dim_error
 from chainrule.operands import as_operand
 from chainrule.ops.elementwise import Scale, maximum, minimum
@@ -73,8 +73,12 @@ class ScatterAdd(Function):
         return Gather(self.dim, self.index)(gg)
 
 
-def _index_array(op: str, index: Any, ndim: int) -> Any:
-    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+def _index_array(op: str, index: Any, ndim: int, like: Any = None) -> Any:
+    if isinstance(index, Tensor):
+        idx = index.array
+        same_device(op, idx, like)
+    else:
+        idx = on_device_of(index if is_device_array(index) else np.asarray(index), like)
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {idx.dtype}")
     if idx.ndim != ndim and not (idx.ndim <= 1 and ndim <= 1):
@@ -87,15 +91,16 @@ def gather(input: Any, dim: int, index: Any, *, sparse_grad: bool = False) -> Te
     """out[i][j][k] = input[index[i][j][k]][j][k] for dim=0 (and likewise for other dims)."""
     x = as_operand(input)
     d = _axes("gather", dim, x.ndim)[0] if x.ndim else 0
-    idx = _index_array("gather", index, x.ndim)
+    idx = _index_array("gather", index, x.ndim, x.array)
     if x.ndim == 0:
         return x.reshape(idx.shape) * 1
     for k in range(x.ndim):
         if k != d and idx.shape[k] > x.shape[k]:
             raise ShapeError(f"gather(): Size does not match at dimension {k}: index "
                              f"{tuple(idx.shape)} vs input {tuple(x.shape)}")
-    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):  # no wrapping, as in PyTorch
-        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+    lo, hi = index_range(idx)
+    if lo < 0 or hi >= x.shape[d]:  # no wrapping, as in PyTorch
+        bad = lo if lo < 0 else hi
         raise ShapeError(f"gather(): index {bad} is out of bounds for dimension {d} with size "
                          f"{x.shape[d]}")
     if any(idx.shape[k] < x.shape[k] for k in range(x.ndim) if k != d):

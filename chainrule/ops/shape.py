@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import is_device_array, xp_of
 from chainrule.errors import DimError, ShapeError, dim_error
 from chainrule.operands import _shape_arg, as_operand, as_view
 from chainrule.tensor import Tensor
@@ -76,11 +76,13 @@ class Clone(Function):
         return gy
 
 
-def _normalize_index(index: Any, shape: tuple[int, ...] | None = None) -> tuple[Any, bool]:
+def _normalize_index(index: Any, shape: tuple[int, ...] | None = None,
+                     like: Any = None) -> tuple[Any, bool]:
     """Turn Tensors and lists in an index into arrays; say whether it is an advanced index.
     A basic index gets a trailing Ellipsis, so that picking one element gives a 0-d view (NumPy
     would give a copied scalar). Masks are checked against `shape` (NumPy's rule, PyTorch's
-    error) and become the indices where they are True."""
+    error) and become the indices where they are True. Host index arrays meet a device array
+    `like` on its device (uploaded once, as PyTorch moves a CPU index for a CUDA tensor)."""
     items = index if isinstance(index, tuple) else (index,)
     out = []
     advanced = masked = False
@@ -107,18 +109,30 @@ def _normalize_index(index: Any, shape: tuple[int, ...] | None = None) -> tuple[
         _check_masks(items, shape)
     if not advanced and not any(it is Ellipsis for it in out):
         out.append(Ellipsis)
+    if advanced and is_device_array(like):
+        xp = xp_of(like)
+        out = [xp.asarray(it) if isinstance(it, np.ndarray) else it for it in out]
     return tuple(out), advanced
 
 
 def _check_masks(items: tuple, shape: tuple[int, ...]) -> None:
     """NumPy's check (PyTorch's IndexError) that each boolean mask fits the dims it covers."""
     probe = np.broadcast_to(np.zeros((), dtype=bool), shape)
-    fixed = tuple(np.asarray(it.array if isinstance(it, Tensor) else it)
-                  if isinstance(it, (Tensor, list)) else it for it in items)
+    fixed = tuple(_host_probe(it.array if isinstance(it, Tensor) else it)
+                  if isinstance(it, (Tensor, list)) or is_device_array(it) else it
+                  for it in items)
     try:
         probe[fixed]
     except IndexError as e:
         raise IndexError(f"index: {e} (tensor shape {tuple(shape)})") from None
+
+
+def _host_probe(it: Any) -> Any:
+    """An index item as a host array for the mask check; a device array by its shape only (the
+    check needs no values, so nothing is copied from the device)."""
+    if is_device_array(it):
+        return np.zeros(it.shape, dtype=bool if it.dtype == bool else np.intp)
+    return np.asarray(it)
 
 
 class GetItem(Function):
@@ -375,7 +389,7 @@ def unflatten(input: Any, dim: int, sizes: Sequence[int]) -> Tensor:
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     """x[index] with NumPy's (and PyTorch's) indexing rules; basic indexing gives a view."""
-    index, advanced = _normalize_index(index, x.array.shape)
+    index, advanced = _normalize_index(index, x.array.shape, x.array)
     y = GetItem(index, advanced)(x)
     if not advanced:
         as_view(y, x, lambda p: getitem(p, index))

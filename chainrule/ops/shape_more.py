@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from chainrule.backend import check_device, default_device, to_device, xp_of
+from chainrule.backend import check_device, default_device, host_any, to_device, xp_of
 from chainrule.dtypes import as_numpy_dtype
 from chainrule.errors import ShapeError, dim_error
 from chainrule.operands import as_operand
@@ -241,8 +241,8 @@ def take(input: Any, index: Any) -> Tensor:
     if i.size and n == 0:
         raise IndexError("take(): tried to take from an empty tensor")
     bad = (i >= n) | (i < -n)
-    if bad.any():
-        raise IndexError(f"out of range: tried to access index {int(i[bad].reshape(-1)[0])} "
+    if host_any(bad):
+        raise IndexError(f"out of range: tried to access index {i[bad].reshape(-1)[0].item()} "
                          f"on a tensor of {n} elements.")
     flat = Tensor._make(xp_of(i).where(i < 0, i + n, i).reshape(-1), None)
     return index_select(x.reshape(-1), 0, flat).reshape(tuple(i.shape))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import scipy_special, xp_of
 from chainrule.operands import as_operand, promoted
 from chainrule.ops.activation import _erf, sigmoid
 from chainrule.ops.elementwise import Scale, _bcast, _floating, exp
@@ -34,9 +34,7 @@ def _erfc(x: Any) -> Any:
     if _erfc_fast is not None and xp_of(x) is np:
         return _erfc_fast(x)
     if xp_of(x) is not np:
-        import cupyx.scipy.special as cs  # lazy: only with CuPy arrays
-
-        return cs.erfc(x)
+        return scipy_special(xp_of(x)).erfc(x)
     return np.vectorize(math.erfc, otypes=[np.float64])(x).astype(x.dtype, copy=False)
 
 
@@ -44,9 +42,7 @@ def _erfinv(y: Any) -> Any:
     if _erfinv_fast is not None and xp_of(y) is np:
         return _erfinv_fast(y)
     if xp_of(y) is not np:
-        import cupyx.scipy.special as cs  # lazy: only with CuPy arrays
-
-        return cs.erfinv(y)
+        return scipy_special(xp_of(y)).erfinv(y)
     return _erfinv_numpy(y)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import may_any, xp_of
 from chainrule.operands import as_operand
 from chainrule.ops.compare import isnan
 from chainrule.ops.elementwise import astype, where
@@ -89,7 +89,7 @@ class StdSqrt(Function):
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output
         zero = y.array == 0
-        if not zero.any():
+        if not may_any(zero):
             return gy / (y * 2.0)
         # 1 stands in for 0 in the denominator, so even the branch where() discards is finite
         # and second derivatives are 0 there too, not 0 * inf

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from chainrule.backend import xp_of
+from chainrule.backend import host_any, is_device_array, xp_of
 from chainrule.operands import as_tensor
 from chainrule.tensor import Tensor
 
@@ -33,10 +33,17 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     xp = xp_of(grads[0])
     norms = xp.stack([xp.linalg.norm(g.reshape(-1), norm_type) for g in grads])
     total = xp.linalg.norm(norms, norm_type)
-    if error_if_nonfinite and not bool(xp.isfinite(total)):
+    if error_if_nonfinite and host_any(~xp.isfinite(total)):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-            f"{float(total)}; pass error_if_nonfinite=False to clip anyway")
+            f"{total.item()}; pass error_if_nonfinite=False to clip anyway")
+    if is_device_array(total):  # scale by min(1, coef) on the device: no copy to the host
+        # coef in float64, then rounded to the gradients' dtype, as the host branch does
+        coef_a = xp.minimum(float(max_norm) / (total.astype(np.float64) + 1e-6), 1.0)
+        coef_a = coef_a.astype(grads[0].dtype)
+        for g in grads:
+            g *= coef_a
+        return Tensor._make(total.astype(grads[0].dtype), None)
     coef = float(max_norm) / (float(total) + 1e-6)
     if coef < 1.0 or math.isnan(coef):
         for g in grads:

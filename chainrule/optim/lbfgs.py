@@ -15,7 +15,8 @@ from chainrule.tensor import Tensor
 
 
 def _host(x: Any) -> Any:
-    """A reduction's result as a NumPy scalar of its dtype (a CuPy 0-d array is copied over)."""
+    """A reduction's result as a NumPy scalar of its dtype (a CuPy 0-d array is copied over,
+    explicitly: L-BFGS decides on the host, as torch's does with .item())."""
     return x if isinstance(x, np.generic) else np.dtype(x.dtype).type(x.item())
 
 
@@ -247,7 +248,7 @@ class LBFGS(Optimizer):
         state["func_evals"] += 1
         flat_grad = self._gather_flat_grad()
         xp = xp_of(flat_grad)
-        if xp.abs(flat_grad).max() <= tolerance_grad:
+        if _host(xp.abs(flat_grad).max()) <= tolerance_grad:
             return orig_loss
         d, t = state.get("d"), state.get("t")
         prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
@@ -278,8 +279,8 @@ class LBFGS(Optimizer):
             current_evals += evals
             state["func_evals"] += evals
             if (n_iter == max_iter or current_evals >= max_eval
-                    or xp.abs(flat_grad).max() <= tolerance_grad
-                    or xp.abs(d * t).max() <= tolerance_change
+                    or _host(xp.abs(flat_grad).max()) <= tolerance_grad
+                    or _host(xp.abs(d * t).max()) <= tolerance_change
                     or abs(loss - prev_loss) < tolerance_change):
                 break
         state.update(d=d, t=t, prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)

@@ -33,6 +33,7 @@ GOOD_BAD = {
     "epochs": ("5", 5, "2.5", "whole number >= 1"),
     "seed": ("7", 7, "-1", "whole number >= 0"),
     "loss": ("huber", "huber", "hinge", "expected one of cross_entropy"),
+    "device": ("CUDA", "cuda", "gpu", "expected one of auto, cpu, cuda"),
     "out": ("results", "results", "", "non-empty string"),
     "name": ("exp-1", "exp-1", "a/b", "without slashes"),
 }

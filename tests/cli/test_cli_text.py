@@ -5,6 +5,7 @@ character-level language model, `chainrule sample` generates from it, and evalua
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from pathlib import Path
@@ -40,6 +41,8 @@ def test_a_tiny_text_run_trains_samples_evaluates_and_resumes(cli, tmp_path, mod
     status, stdout, err = cli("train", *tiny_text(model), "--epochs", "3", "--out", out,
                               "--name", "whole")
     assert status == 0, err
+    cfg = json.loads((out / "whole" / "config.json").read_text())  # the text options kept
+    assert cfg["seq_len"] == 16 and cfg["embedding"] == (16 if model == "transformer" else 8)
     sample = re.search(r"sample \(temperature 0.8, seed 0\):\n(.*)\n\ndone", stdout, re.S)
     assert sample and sample.group(1).startswith("The ") and len(sample.group(1)) >= 300
     history = io.load_raw(out / "whole" / runs.LAST)["history"]

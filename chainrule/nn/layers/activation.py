@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chainrule.backend import may_any
 from chainrule.nn.module import Module
 from chainrule.operands import as_operand
 from chainrule.ops import activation as E
@@ -120,7 +121,7 @@ class Softplus(Module):
         x = as_operand(input)
         y = E.softplus(x, self.beta)
         linear = x.array * self.beta > self.threshold
-        return where(linear, x, y) if linear.any() else y
+        return where(linear, x, y) if may_any(linear) else y
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"

@@ -16,7 +16,7 @@ from chainrule.backend import xp_of
 from chainrule.nn.module import Module
 from chainrule.operands import as_operand
 from chainrule.ops.elementwise import Scale
-from chainrule.random import generator_of
+from chainrule.random import uniform_like
 from chainrule.tensor import Tensor
 
 
@@ -36,14 +36,14 @@ def feature_dropout(x: Tensor, p: float, training: bool, inplace: bool = False,
         return x
     a = x.array
     shape = tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
+    xp = xp_of(a)
     if p == 1:
-        mask = np.zeros(shape, dtype=a.dtype)
+        mask = xp.zeros(shape, dtype=a.dtype)
     else:
         dt = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
-        keep = generator_of(generator).random(shape, dtype=dt) >= p
+        keep = uniform_like(shape, dt, a, generator) >= p  # on x's device
         mask = keep.astype(a.dtype) * a.dtype.type(1 / (1 - p))
-    xp = xp_of(a)
-    y = Scale(mask if xp is np else xp.asarray(mask))(x)
+    y = Scale(mask)(x)
     return x.copy_(y) if inplace else y
 
 

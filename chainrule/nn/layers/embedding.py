@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function
-from chainrule.backend import as_dtype, xp_of
+from chainrule.backend import as_dtype, index_range, may_any, xp_of
 from chainrule.dtypes import default_float
 from chainrule.errors import ShapeError
 from chainrule.nn import init
@@ -81,7 +81,7 @@ def _renorm_(weight: Tensor, idx: Any, max_norm: float, norm_type: float) -> Non
         return
     norms = xp.linalg.norm(w[rows], ord=norm_type, axis=1)
     big = norms > max_norm
-    if bool(big.any()):
+    if may_any(big):
         rows = rows[big]
         w[rows] *= (max_norm / (norms[big] + 1e-7)).astype(w.dtype)[:, None]
         weight._bump()
@@ -91,8 +91,9 @@ def _indices(input: Any, num: int, who: str) -> Any:
     idx = input.array if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{who}: indices must be integers, got dtype {idx.dtype}")
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
-        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+    lo, hi = index_range(idx)
+    if lo < 0 or hi >= num:
+        bad = lo if lo < 0 else hi
         raise IndexError(f"{who}: index {bad} is out of range; indices must lie in [0, {num})")
     return idx
 

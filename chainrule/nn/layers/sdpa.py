@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function, is_grad_enabled
-from chainrule.backend import xp_of
+from chainrule.backend import may_any, xp_of
 from chainrule.errors import ShapeError
 from chainrule.operands import as_operand, as_operands
 from chainrule.ops.softmax import SoftmaxGrad, softmax
-from chainrule.random import generator_of
+from chainrule.random import uniform_like
 from chainrule.tensor import Tensor
 
 
@@ -33,7 +33,7 @@ def _safe_softmax(s: Any) -> Any:
     xp = xp_of(s)
     m = s.max(axis=-1, keepdims=True)
     dead = m == -np.inf
-    has_dead = bool(dead.any())
+    has_dead = may_any(dead)
     if has_dead:
         m[dead] = 0
     s -= m
@@ -65,9 +65,9 @@ class Attention(Function):
         if self.dropout is not None:
             p, g = self.dropout
             dt = P.dtype if P.dtype in (np.float32, np.float64) else np.float64
-            keep = g.random(P.shape, dtype=dt) >= p  # drawn on the host, as F.dropout does
-            D = keep * P.dtype.type(1 / (1 - p)) if p < 1 else np.zeros(P.shape, P.dtype)
-            self.D = D if xp_of(P) is np else xp_of(P).asarray(D)
+            keep = uniform_like(P.shape, dt, P, g) >= p  # where P is, as F.dropout draws
+            self.D = keep * P.dtype.type(1 / (1 - p)) if p < 1 else xp_of(P).zeros(P.shape,
+                                                                                    P.dtype)
             P = P * self.D
         return P @ v
 
@@ -200,6 +200,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                          f"not broadcast to the attention scores' shape {scores}; it must "
                          "broadcast to (N, ..., L, S)")
     s = 1 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    drop = (dropout_p, generator_of(None)) if dropout_p > 0 else None
+    drop = (dropout_p, None) if dropout_p > 0 else None
     op = Attention(s, drop)
     return op(q, k, v) if bias is None else op(q, k, v, bias)
