@@ -22,6 +22,7 @@ from chainrule.autograd import Function
 from chainrule.backend import xp_of
 from chainrule.errors import ShapeError
 from chainrule.operands import as_operands
+from chainrule.ops.parallel import split
 from chainrule.tensor import Tensor
 
 SPATIAL = {1: "L", 2: "HW", 3: "DHW"}  # the letters PyTorch's docs use for 1, 2, 3 spatial dims
@@ -115,7 +116,16 @@ def im2col_array(x: Any, win: Window, out: Sequence[int] | None = None,
         src, (src.shape[0],) + win.kernel + (src.shape[1],) + out,
         (sc,) + tuple(d * s for d, s in zip(win.dilation, ss)) + (sn,)
         + tuple(st * s for st, s in zip(win.stride, ss)))
-    return xp.ascontiguousarray(view)
+    cols = xp.empty(view.shape, dtype=view.dtype)
+    nd = len(win.kernel)
+    lead = (slice(None),) * (nd + 1)  # (C, *k): the batch axis follows
+
+    def copy(lo: int, hi: int) -> None:
+        at = lead + (slice(lo, hi),)
+        xp.copyto(cols[at], view[at])
+
+    split(copy, src.shape[1], cols.size, xp)  # over the batch: both cores where set
+    return cols
 
 
 def col2im_array(cols: Any, win: Window, shape: tuple[int, ...]) -> Any:
@@ -125,9 +135,16 @@ def col2im_array(cols: Any, win: Window, shape: tuple[int, ...]) -> Any:
     n, c, *sizes = shape
     out = cols.shape[nd + 2:]
     full = tuple(s + a + b for s, (a, b) in zip(sizes, win.padding))
-    buf = xp_of(cols).zeros((c, n) + full, dtype=cols.dtype)
-    for at, reads in tap_index(win, tuple(out)):
-        buf[reads] += cols[at]
+    xp = xp_of(cols)
+    buf = xp.zeros((c, n) + full, dtype=cols.dtype)
+    index = tap_index(win, tuple(out))
+
+    def add(lo: int, hi: int) -> None:
+        part, batch = buf[:, lo:hi], (slice(lo, hi),)
+        for at, reads in index:
+            part[reads] += cols[at + batch]
+
+    split(add, n, cols.size, xp)  # over the batch: both cores where set
     return buf[unpadded(win, sizes)].transpose(channels_first(nd))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import Function, is_grad_enabled
-from chainrule.backend import xp_of
+from chainrule.backend import may_any, xp_of
 from chainrule.ops.elementwise import Scale
 from chainrule.ops.softmax import softmax
 from chainrule.tensor import Tensor
@@ -43,13 +43,15 @@ class SoftmaxCrossEntropy(Function):
     positions, label smoothing and probability targets are other choices of a. The one-hot case
     is given sparsely, without building a: `index` (from class_index) and `coef` (N, *d), the
     coefficient of each position's target class. d l / d x = (A p - a) * gl with p the softmax
-    and A = sum_c a (N, *d).
+    and A = sum_c a (N, *d). mean=True (a one-hot target with coef 1, x (N, C)) returns the mean
+    over the N rows instead, a scalar: the default reduction in one node.
     """
 
     saves = "0"
 
-    def __init__(self, coef: Any = None, index: tuple | None = None, dense: Any = None) -> None:
-        self.coef, self.index, self.dense = coef, index, dense
+    def __init__(self, coef: Any = None, index: tuple | None = None, dense: Any = None,
+                 mean: bool = False) -> None:
+        self.coef, self.index, self.dense, self.mean = coef, index, dense, mean
         self.A = coef if dense is None else dense.sum(axis=1)
 
     def forward(self, x: Any) -> Any:
@@ -57,6 +59,11 @@ class SoftmaxCrossEntropy(Function):
         z = x - x.max(axis=1, keepdims=True)
         e = xp.exp(z)
         s = e.sum(axis=1, keepdims=True)
+        if self.mean:  # log_softmax only where the targets pick it: N logs, not N * C
+            e /= s
+            self.p = e
+            picked = z[self.index] - xp.log(s.reshape(-1))
+            return xp.asarray(-(picked.sum() / x.shape[0]), dtype=x.dtype)
         z -= xp.log(s)  # z is now log_softmax(x)
         e /= s
         self.p = e  # the softmax, kept for backward
@@ -65,6 +72,8 @@ class SoftmaxCrossEntropy(Function):
         return -(self.dense * z).sum(axis=1)
 
     def backward(self, gy: Tensor) -> Tensor:
+        if self.mean:
+            return self._mean_backward(gy)
         A = _with_class_axis(self.A)
         if is_grad_enabled():
             # create_graph=True: build the gradient from differentiable ops (softmax recomputed)
@@ -81,6 +90,17 @@ class SoftmaxCrossEntropy(Function):
         g *= _with_class_axis(gy.array)
         return Tensor._make(g, None)
 
+    def _mean_backward(self, gy: Tensor) -> Tensor:
+        """(softmax(x) - onehot(y)) * gl / N for the mean over N rows."""
+        n = self.p.shape[0]
+        if is_grad_enabled():  # create_graph=True: differentiable, as in backward()
+            p = softmax(self.inputs[0], axis=1)
+            return (p - Tensor._make(self._dense_coefficients(p.array), None)) * (gy / n)
+        scale = gy.array / n
+        g = self.p * scale
+        g[self.index] -= scale
+        return Tensor._make(g, None)
+
     def _dense_coefficients(self, like: Any) -> Any:
         if self.dense is not None:
             return self.dense
@@ -94,6 +114,14 @@ def softmax_cross_entropy(x: Tensor, coef: Any = None, index: tuple | None = Non
     """Per-position cross-entropy of logits x (N, C, *d) against constant coefficients: sparse
     (coef (N, *d) at the classes picked by index) or dense (a (N, C, *d)). See the class."""
     return SoftmaxCrossEntropy(coef, index, dense)(x)
+
+
+def mean_softmax_cross_entropy(x: Tensor, target: Any) -> Tensor:
+    """mean_i -log_softmax(x)[i, target[i]] for logits x (N, C) and class indices target (N,),
+    N > 0, all in 0..C-1 (the caller checks): PyTorch's default cross_entropy fused with its
+    mean for speed (one node, no coefficient arrays); a scalar of x's dtype."""
+    xp = xp_of(target)
+    return SoftmaxCrossEntropy(1, (xp.arange(target.shape[0]), target), mean=True)(x)
 
 
 # -- binary cross-entropy ------------------------------------------------------------------------
@@ -133,7 +161,7 @@ def _floor(m: Tensor) -> Tensor:
     from chainrule.ops.elementwise import where
 
     low = m.array < m.array.dtype.type(BCE_EPS)
-    return where(low, BCE_EPS, m) if low.any() else m
+    return where(low, BCE_EPS, m) if may_any(low) else m
 
 
 class BinaryCrossEntropyGrad(Function):

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from chainrule.autograd import Function
-from chainrule.backend import xp_of
+from chainrule.backend import may_any, xp_of
 from chainrule.errors import ShapeError
 from chainrule.operands import as_operands
 from chainrule.ops.conv import (
@@ -30,6 +30,7 @@ from chainrule.ops.conv import (
     tap_index,
     unpadded,
 )
+from chainrule.ops.parallel import split
 from chainrule.tensor import Tensor
 
 
@@ -44,11 +45,57 @@ def _disjoint(win: Window) -> bool:
     return all(win.stride[a] >= win.span(a) for a in range(len(win.kernel)))
 
 
-class MaxPoolNd(Function):
-    """Max over each window of x (N, C, *S) -> (N, C, *O); fused for speed (one maximum per
-    kernel tap). The gradient goes to the first maximum of each window, as in PyTorch."""
+def _tiles(win: Window, full: tuple[int, ...], out: tuple[int, ...]) -> bool:
+    """Whether the windows tile the padded input exactly (kernel == stride, no dilation, no
+    cell left over): then a scatter writes every cell and needs no zero-filled buffer."""
+    return all(win.dilation[a] == 1 and win.stride[a] == win.kernel[a]
+               and full[a] == out[a] * win.stride[a] for a in range(len(win.kernel)))
 
-    saves = "0"
+
+def _index_dtype(win: Window) -> str:
+    n = math.prod(win.kernel)
+    return "uint8" if n <= 255 else "int16" if n <= 32767 else "int32"
+
+
+def _max_taps(taps: list[Any], best: Any, idx: Any, xp: Any) -> None:
+    """best = the elementwise max of the taps, idx = the index of the first tap holding it
+    (PyTorch's rule: a later tap takes over where it is strictly greater, or NaN)."""
+    if len(taps) == 1:
+        xp.copyto(best, taps[0])
+        idx[...] = 0
+        return
+    upd = xp.greater(taps[1], taps[0])
+    xp.maximum(taps[0], taps[1], out=best)
+    xp.copyto(idx, upd)
+    step = xp.empty_like(idx)
+    for t, v in enumerate(taps[2:], 2):
+        xp.greater(v, best, out=upd)
+        xp.maximum(best, v, out=best)
+        # idx = t where upd: t exceeds every index so far, so a max of integers does it (a
+        # masked copyto is ten times slower)
+        xp.multiply(upd, idx.dtype.type(t), out=step)
+        xp.maximum(idx, step, out=idx)
+    if best.dtype.kind in "fc" and may_any(xp.isnan(best)):
+        # the gradient goes to the last NaN, as in PyTorch (on a device, always: no sync)
+        run = taps[0].copy()
+        idx[...] = 0
+        for t, v in enumerate(taps[1:], 1):
+            upd = (v > run) | xp.isnan(v)
+            xp.copyto(run, v, where=upd)
+            xp.copyto(idx, t, where=upd)
+
+
+class MaxPoolNd(Function):
+    """Max over each window of x (N, C, *S) -> (N, C, *O); fused for speed (one pass per kernel
+    tap). The gradient goes to the first maximum of each window, as in PyTorch.
+
+    The work runs in (C, N, *S) order, the output is a contiguous (N, C, *O) array as PyTorch's
+    (so `y.view(N, -1)` works). Backward keeps only the index of each window's argmax tap (one
+    byte per output), never the output itself, so an in-place change of the output
+    (ReLU(inplace=True)) is harmless, as in PyTorch.
+    """
+
+    saves = ""
 
     def __init__(self, win: Window, out: tuple[int, ...]) -> None:
         self.win, self.out = win, tuple(out)
@@ -56,55 +103,61 @@ class MaxPoolNd(Function):
     def forward(self, x: Any) -> Any:
         xp = xp_of(x)
         src = padded(x, self.win, -xp.inf)
-        taps = [src[r] for r in _reads(self.win, self.out)]
-        best = taps[0].copy() if len(taps) == 1 else xp.maximum(taps[0], taps[1])
-        for v in taps[2:]:
-            xp.maximum(best, v, out=best)
-        self.best = best  # (C, N, *O), for backward. The output is always a copy (even where
-        # the transpose is contiguous, N or C = 1), so an in-place change of it is harmless
-        return best.transpose(channels_first(best.ndim - 2)).copy(order="C")
+        reads = _reads(self.win, self.out)
+        c, n = src.shape[:2]
+        best = xp.empty((c, n) + self.out, dtype=x.dtype)
+        idx = xp.empty(best.shape, dtype=_index_dtype(self.win))
+
+        def pool(lo: int, hi: int) -> None:
+            part = src[:, lo:hi]
+            _max_taps([part[r] for r in reads], best[:, lo:hi], idx[:, lo:hi], xp)
+
+        split(pool, n, best.size * len(reads), xp)  # over the batch: both cores where set
+        self.idx = idx  # (C, N, *O): which tap holds each window's maximum
+        # a contiguous (N, C, *O) output, as PyTorch's (x.view(N, -1) works); written through a
+        # transposed view of it the maxima above run several times slower
+        return best.transpose(channels_first(len(self.out))).copy(order="C")
 
     def backward(self, gy: Tensor) -> Tensor:
-        src = padded(self.inputs[0].array, self.win, -xp_of(self.best).inf)
-        masks, taken = [], None
-        for r in _reads(self.win, self.out):  # first maximum of each window: ties go to the
-            m = src[r] == self.best  # first tap
-            if taken is None:
-                taken = m.copy()
-            else:
-                m &= ~taken
-                taken |= m
-            masks.append(m)
-        return ArgmaxScatter(self.win, masks, self.inputs[0].shape)(gy)
+        return ArgmaxScatter(self.win, self.idx, self.inputs[0].shape)(gy)
 
 
 class ArgmaxScatter(Function):
-    """g (N, C, *O) -> zeros (N, C, *S) with each g added at its window's argmax, given as one
-    boolean (C, N, *O) mask per kernel tap."""
+    """g (N, C, *O) -> zeros (N, C, *S) with each g added at its window's argmax, given as the
+    (C, N, *O) index of the argmax tap of each window."""
 
     saves = ""
 
-    def __init__(self, win: Window, masks: list[Any], shape: tuple[int, ...]) -> None:
-        self.win, self.masks, self.shape = win, masks, tuple(shape)
+    def __init__(self, win: Window, idx: Any, shape: tuple[int, ...]) -> None:
+        self.win, self.idx, self.shape = win, idx, tuple(shape)
 
     def forward(self, g: Any) -> Any:
         xp = xp_of(g)
         n, c, *sizes = self.shape
         cf = channels_first(len(sizes))
         full = tuple(s + a + b for s, (a, b) in zip(sizes, self.win.padding))
-        buf = xp.zeros((c, n) + full, dtype=g.dtype)
-        gt = xp.ascontiguousarray(g.transpose(cf))
-        out = gt.shape[2:]
-        for r, m in zip(_reads(self.win, out), self.masks):
-            part = buf[r]
-            if _disjoint(self.win):
-                xp.multiply(gt, m, out=part)
-            else:
-                part += gt * m
+        out = self.idx.shape[2:]
+        tiles = _tiles(self.win, full, out)
+        buf = (xp.empty if tiles else xp.zeros)((c, n) + full, dtype=g.dtype)
+        gt = xp.ascontiguousarray(g.transpose(cf))  # (C, N, *O), read once per tap
+        disjoint = _disjoint(self.win)
+        reads = _reads(self.win, out)
+
+        def scatter(lo: int, hi: int) -> None:
+            part, ids, gp = buf[:, lo:hi], self.idx[:, lo:hi], gt[:, lo:hi]
+            m = xp.empty(ids.shape, dtype=bool)
+            for t, r in enumerate(reads):
+                xp.equal(ids, t, out=m)
+                if disjoint:
+                    xp.multiply(gp, m, out=part[r])
+                else:
+                    part[r] += gp * m
+
+        split(scatter, n, buf.size, xp)  # over the batch: both cores where set
         return buf[unpadded(self.win, sizes)].transpose(cf)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return ArgmaxGather(self.win, self.masks)(gy)
+        return ArgmaxGather(self.win, self.idx)(gy)
 
 
 class ArgmaxGather(Function):
@@ -113,19 +166,20 @@ class ArgmaxGather(Function):
 
     saves = ""
 
-    def __init__(self, win: Window, masks: list[Any]) -> None:
-        self.win, self.masks = win, masks
+    def __init__(self, win: Window, idx: Any) -> None:
+        self.win, self.idx = win, idx
 
     def forward(self, x: Any) -> Any:
+        xp = xp_of(x)
         src = padded(x, self.win, 0.0)
-        out = self.masks[0].shape[2:]
-        y = xp_of(x).zeros(self.masks[0].shape, dtype=x.dtype)
-        for r, m in zip(_reads(self.win, out), self.masks):
-            y += src[r] * m
+        out = self.idx.shape[2:]
+        y = xp.zeros(self.idx.shape, dtype=x.dtype)
+        for t, r in enumerate(_reads(self.win, out)):
+            xp.copyto(y, src[r], where=self.idx == t)
         return y.transpose(channels_first(len(out)))
 
     def backward(self, gy: Tensor) -> Tensor:
-        return ArgmaxScatter(self.win, self.masks, self.inputs[0].shape)(gy)
+        return ArgmaxScatter(self.win, self.idx, self.inputs[0].shape)(gy)
 
 
 # -- geometry and checks -------------------------------------------------------------------------

@@ -46,7 +46,8 @@ FORMULAS: dict[str, tuple[str, ...]] = {
     "SumTo": ("1 for each element",), "GetItem": ("1 where selected, else 0",),
     "MatMul": ("upstream @ {1}^T", "{0}^T @ upstream"),
     "LinearFunction": ("upstream @ {1}", "upstream^T @ {0}", "upstream summed over the batch"),
-    "SoftmaxCrossEntropy": ("softmax({0}) - onehot(target), times upstream",),
+    "SoftmaxCrossEntropy": ("softmax({0}) - onehot(target), times upstream (and / N where "
+                            "the node also takes the mean over the N rows)",),
     "Softmax": ("s * (upstream - sum(upstream * s)), s = softmax({0})",),
     "LogSoftmax": ("upstream - softmax({0}) * sum(upstream)",),
 }
