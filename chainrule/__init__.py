@@ -28,6 +28,10 @@ from chainrule.creation import (
     rand_like, randint, randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like,
 )
 from chainrule.conversion import from_dlpack
+from chainrule.legacy import (  # the typed tensor classes of older tutorials
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+    LongTensor, ShortTensor,
+)
 from chainrule import accelerator, cuda, data, func, io, linalg, nn, numerical, optim  # noqa: F401
 from chainrule import serialization, utils, viz  # noqa: F401
 from chainrule import distributed  # noqa: F401  (light: mpi4py is imported by init_process_group)
@@ -49,6 +53,14 @@ from chainrule.runtime import (
 )
 from chainrule.functional_top import *  # noqa: F403  (torch.conv2d, torch.dropout, ...)
 from chainrule.dtypes import result_type as _result_type
+from chainrule.out_arg import with_out as _with_out
+
+# PyTorch's out= on the functions its tutorials call with it (torch.matmul(a, b, out=c))
+for _name in ("matmul", "mm", "bmm", "mul", "multiply", "add", "sub", "subtract", "div",
+              "divide", "true_divide", "exp", "log", "sqrt", "abs", "neg", "sin", "cos", "tanh",
+              "sigmoid", "pow", "maximum", "minimum", "clamp"):
+    globals()[_name] = _with_out(globals()[_name])
+del _name
 
 # PyTorch's dtype aliases (cr.float is float32, cr.long is int64, ...), and its name for bool
 half, float, double = float16, float32, float64
@@ -57,6 +69,13 @@ short, int, long = int16, int32, int64
 bool = bool_
 
 import builtins as _builtins
+import warnings as _warnings
+
+# PyTorch computes IEEE results silently (1/0 = inf, log(0) = -inf, sqrt(-1) = nan): the NumPy
+# floating-point RuntimeWarnings raised inside chainrule's own ops are noise to the user (a
+# causal mask is log(tril(ones))); cr.detect_anomaly() is the way to catch NaN/Inf
+_warnings.filterwarnings("ignore", r"(divide by zero|invalid value|overflow|underflow) "
+                         "encountered", RuntimeWarning, r"chainrule(\.|$)")
 
 
 def is_tensor(obj: object) -> _builtins.bool:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from chainrule.backend import xp_of
+from chainrule.backend import is_device_array, on_device_of, one_device, xp_of
 from chainrule.errors import ShapeError
 from chainrule.kept import TINY
 from chainrule.modes import (  # noqa: F401  (re-exported: cr.autograd.no_grad, ...)
@@ -85,7 +85,11 @@ class Function:
                 f"create a new one for each call: {type(self).__name__}()(x)"
             )
         xs = as_operands(inputs)
-        ys = self.forward(*[x.array for x in xs])
+        try:
+            ys = self.forward(*[x.array for x in xs])
+        except TypeError:  # CuPy refuses host arrays: say it as PyTorch does, naming the op
+            one_device(type(self).__name__, [x.array for x in xs])
+            raise
         multi = type(ys) is tuple
         needs = tuple([x._requires_grad for x in xs]) if _Mode.grad_enabled else ()
         if True not in needs:
@@ -119,7 +123,31 @@ class Function:
 
     @property
     def name(self) -> str:
-        return type(self).__name__
+        """The op's name ("Mul"); called, as PyTorch's `grad_fn.name()`, "MulBackward0"."""
+        return _OpName(type(self).__name__)
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """One (node, output index) per input, as PyTorch's grad_fn.next_functions: the op that
+        made it, an AccumulateGrad for a leaf that requires grad, (None, 0) for a constant."""
+        d = self.__dict__
+        if "inputs" in d:
+            recs: Sequence[Any] = d["inputs"]
+        elif self._kept is not None:  # after backward: the records chainrule.kept keeps
+            recs = self._kept[0]
+        else:
+            return ()
+        nexts = []
+        for x in recs:
+            if isinstance(x, tuple):  # (id, creator, shape, dtype, array, name) of a non-leaf
+                nexts.append((x[1], _output_nr(x[1], x[0])))
+            elif x.creator is not None:
+                nexts.append((x.creator, _output_nr(x.creator, id(x))))
+            elif x._requires_grad:
+                nexts.append((AccumulateGrad(x), 0))
+            else:
+                nexts.append((None, 0))
+        return tuple(nexts)
 
     def __repr__(self) -> str:
         from chainrule.printing import grad_fn_name
@@ -165,6 +193,37 @@ class Function:
         self._freed = True
 
 
+class _OpName(str):
+    """A str that PyTorch code may also call: `grad_fn.name()` gives "MulBackward0"."""
+
+    def __call__(self) -> str:
+        return self if self.endswith(("Backward", "Backward0")) else f"{self}Backward0"
+
+
+class AccumulateGrad:
+    """The node that stores a leaf's gradient into `.grad` (PyTorch's name); `variable` is the
+    leaf."""
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+        self.next_functions: tuple = ()
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def _output_nr(creator: Function | None, key: int) -> int:
+    refs = getattr(creator, "_outputs", ()) if creator is not None else ()
+    for i, r in enumerate(refs):
+        y = r()
+        if y is not None and id(y) == key:
+            return i
+    return 0
+
+
 def _call_ctx_style(self: Function, *args: Any) -> Any:
     name = type(self).__name__
     raise TypeError(f"{name} is a PyTorch-style Function (static forward(ctx, ...)): call "
@@ -184,8 +243,10 @@ def _ones_for(roots: Sequence[Tensor], grads: Sequence[Any] | None, who: str) ->
             a = r.array
             g = Tensor._make(xp_of(a).ones(a.shape, a.dtype), None)
         else:
-            g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=r.array.dtype),
-                                                              None)
+            if not isinstance(g, Tensor):  # an array or list: on the output's device
+                g = Tensor._make(on_device_of(g.astype(r.array.dtype) if is_device_array(g)
+                                              else np.asarray(g, dtype=r.array.dtype), r.array),
+                                 None)
             if g.array.shape != r.array.shape:
                 raise ShapeError(
                     f"{who}: the gradient given for output {i} has shape {g.shape}, but the "
@@ -286,6 +347,7 @@ def register_hooks_removable(hooks: dict, fn: Callable) -> Any:
 
 
 from chainrule.gradtable import GradRow, GradTable, grad_table  # noqa: E402,F401  (re-exported)
+from chainrule.legacy import Variable  # noqa: E402,F401  (PyTorch 2: makes a plain tensor)
 
 
 def _submodules() -> None:

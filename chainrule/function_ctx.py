@@ -138,7 +138,9 @@ class CustomBackward(Function):
 
     @property
     def name(self) -> str:
-        return f"{self.user_cls.__name__}Backward"
+        from chainrule.autograd import _OpName
+
+        return _OpName(f"{self.user_cls.__name__}Backward")
 
     def backward(self, *gys: Tensor) -> tuple:
         grads = self.user_cls.backward(self.ctx, *gys)

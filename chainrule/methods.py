@@ -244,6 +244,8 @@ def _type(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
     """With no argument the type name ('chainrule.FloatTensor'); else .to(dtype)."""
     if dtype is None:
         return f"chainrule.{type_name(self.array.dtype)}"
+    if isinstance(dtype, type) and hasattr(dtype, "dtype"):  # x.type(torch.LongTensor)
+        dtype = dtype.dtype
     if isinstance(dtype, str) and dtype.endswith("Tensor"):
         names = {type_name(d): d for d in _TYPE_NAMES}
         key = dtype.rsplit(".", 1)[-1]
@@ -277,6 +279,8 @@ def _bind_introspection() -> None:
     Tensor.nbytes = property(lambda self: int(self.array.nbytes))
     Tensor.is_cuda = property(lambda self: self.device.type == "cuda")
     Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
+    # PyTorch's: the GPU's index, -1 for a CPU tensor
+    Tensor.get_device = lambda self: -1 if self.device.type == "cpu" else self.device.index
 
 
 _bind_introspection()

@@ -56,7 +56,7 @@ class Tensor:
     `Tensor(2, 3)` one of shape (2, 3) (zero-filled); cr.tensor(data) infers the dtype.
     """
 
-    __slots__ = ("array", "grad", "creator", "_requires_grad", "_hooks", "_retains_grad", "name",
+    __slots__ = ("array", "_grad", "creator", "_requires_grad", "_hooks", "_retains_grad", "name",
                  "_vc", "_view", "_rebased", "__weakref__")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__  # == is elementwise, identity stays the hash
@@ -78,7 +78,7 @@ class Tensor:
         if dtype is None and arr.dtype != default_float():
             arr = arr.astype(default_float())  # torch.Tensor(...) is a default-float tensor
         self.array = arr if device is None else _moved(arr, device)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.creator = None
         self._requires_grad = False
         self._hooks: dict | None = None
@@ -98,7 +98,7 @@ class Tensor:
                                              or isinstance(data, np.generic)):
             data = np.asarray(data)
         t.array = data
-        t.grad = None
+        t._grad = None
         if creator is not None and data.dtype.kind not in "fc":
             creator = None  # integer and bool results carry no gradient
         t.creator = creator
@@ -140,6 +140,29 @@ class Tensor:
     @property
     def grad_fn(self) -> Any:
         return self.creator
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        # PyTorch refuses a .grad that backward could not have made: `w.grad = 0.` would else
+        # fail later, far from the line that set it
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError("assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value.array.shape != self.array.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.array.shape)}' to a "
+                    f"tensor of size '{list(self.array.shape)}'. Please ensure that the gradient "
+                    "and the tensor are the same size")
+            if value.array.dtype != self.array.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype {value.dtype} to a tensor with "
+                    f"dtype {self.dtype}: convert it first, g.to(t.dtype)")
+        self._grad = value
 
     @property
     def retains_grad(self) -> bool:
@@ -317,7 +340,7 @@ class Tensor:
             raise RuntimeError(
                 f"Boolean value of Tensor with more than one value is ambiguous (shape "
                 f"{tuple(self.array.shape)}); use .any() or .all()")
-        return bool(self.array)
+        return bool(self.array.item())  # item(): an explicit copy for a device tensor
 
     def __float__(self) -> float:
         return float(self.item())
