@@ -55,6 +55,11 @@ class KerasTensor:
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def _keras_mask(self) -> KerasTensor | None:
+        """Keras' attribute: the symbolic (batch, steps) boolean mask riding along, or None."""
+        return KerasTensor(self.shape[:2], "bool") if self.masked and self.ndim >= 2 else None
+
     def __repr__(self) -> str:
         return (f"<KerasTensor shape={fmt_shape(self.shape)}, dtype={self.dtype}, "
                 f"name={self.name}>")
@@ -205,6 +210,50 @@ def topological_nodes(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> 
                     f"({', '.join(i.name or '?' for i in inputs)}); pass it in `inputs`")
             stack.extend((i, False) for i in reversed(node.inputs) if id(i.node) not in done)
     return order
+
+
+def keras_layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Any]:
+    """The graph's layers in Keras' order (ops/function.py map_graph): deepest first (depth =
+    layers between a layer and the outputs), ties by first visit of a depth-first walk from
+    each output in turn. model.layers, model.weights and get_weights follow it."""
+    input_ids = {id(t) for t in inputs}
+    post: list[Node] = []
+    finished: set[int] = set()
+    first_seen: dict[int, int] = {}
+    layers: dict[int, Any] = {}
+    for out in outputs:
+        stack: list[tuple[KerasTensor, bool]] = [(out, False)]
+        while stack:  # Keras' recursive _build_map_helper, iteratively
+            t, expanded = stack.pop()
+            node = t.node
+            if node is None or id(node) in finished:
+                continue
+            if expanded:
+                finished.add(id(node))
+                post.append(node)
+                continue
+            first_seen.setdefault(id(node.layer), len(first_seen))
+            layers[id(node.layer)] = node.layer
+            stack.append((t, True))
+            if id(t) not in input_ids and not _is_input_layer(node.layer):
+                stack.extend((i, False) for i in reversed(node.inputs))
+    in_graph = {id(n) for n in post}
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    for node in reversed(post):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        if id(node.layer) in input_ids or _is_input_layer(node.layer):
+            continue
+        for t in node.inputs:
+            if t.node is not None and id(t.node) in in_graph:
+                node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+    for t in inputs:  # inputs no output depends on still belong to the model
+        if t.node is not None and id(t.node.layer) not in layer_depth:
+            layer_depth[id(t.node.layer)], first_seen[id(t.node.layer)] = 0, -1
+            layers[id(t.node.layer)] = t.node.layer
+    keys = sorted(layer_depth, key=lambda k: (-layer_depth[k], first_seen[k]))
+    return [layers[k] for k in keys]
 
 
 def _is_input_layer(layer: Any) -> bool:

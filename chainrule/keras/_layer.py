@@ -236,7 +236,7 @@ class Layer(Module):
               for s in shapes]
         was = self.training
         self.eval()
-        kwargs = {}
+        kwargs = dict(getattr(self, "_symbolic_kwargs", None) or {})  # tensors by keyword
         flags = getattr(self, "_symbolic_masks", None)
         if _takes_mask(type(self)) and flags is not None and any(np.ravel(flags)):
             kwargs["mask"] = _dummy_masks(input_shape, flags)
@@ -245,9 +245,11 @@ class Layer(Module):
                 y = self.call(xs if isinstance(input_shape, list) else xs[0], **kwargs)
         finally:
             self.train(was)
+        # a static batch size (Input(batch_shape=...)) stays static, as Keras' symbolic call
+        static = all(len(s) and s[0] is not None for s in shapes)
         if isinstance(y, (list, tuple)):
-            return [(None,) + tuple(t.shape[1:]) for t in y]
-        return (None,) + tuple(y.shape[1:])
+            return [(t.shape[0] if static else None,) + tuple(t.shape[1:]) for t in y]
+        return (y.shape[0] if static else None,) + tuple(y.shape[1:])
 
     def check_input_shape(self, input_shape: Any) -> None:
         """Raise ShapeError when a built layer is called on an input shape it cannot take."""
@@ -266,6 +268,13 @@ class Layer(Module):
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if is_symbolic(inputs):
+            if args:  # layer(targets, logits): the later tensors become call's named arguments
+                names = [n for n, p in inspect.signature(self.call).parameters.items()
+                         if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
+                if len(args) > len(names):
+                    raise TypeError(f"{type(self).__name__} '{self.name}': call() takes "
+                                    f"{len(names) + 1} positional inputs, got {len(args) + 1}")
+                kwargs = {**dict(zip(names, args)), **kwargs}
             return self._call_symbolic(inputs, kwargs)
         x = _as_tensors(inputs)
         if not self.built:
@@ -294,10 +303,12 @@ class Layer(Module):
         self._maybe_build(shapes)
         flags = [t.masked for t in flat]
         self._symbolic_masks = flags if as_list else flags[0]
+        self._symbolic_kwargs = {k: _zeros_like_kt(v) for k, v in kwargs.items()
+                                 if is_symbolic(v)}
         try:
             out = self.compute_output_shape(shapes)
         finally:
-            self._symbolic_masks = None
+            self._symbolic_masks = self._symbolic_kwargs = None
         node = Node(self, flat, as_list, dict(kwargs))
         many = isinstance(out, list)
         outs = out if many else [out]
@@ -508,3 +519,15 @@ def _shapes_of(x: Any) -> Any:
 
 def _shapes_of_kt(t: Any) -> Any:
     return [k.shape for k in t] if isinstance(t, list) else t.shape
+
+
+def _zeros_like_kt(v: Any) -> Any:
+    """Zeros (batch 2) in place of the KerasTensors of a call's keyword argument, to run the
+    layer once for its output shape."""
+    if isinstance(v, KerasTensor):
+        return as_tensor(np.zeros([2 if d is None else d for d in v.shape], dtype=v.dtype))
+    if isinstance(v, (list, tuple)):
+        return type(v)(_zeros_like_kt(i) for i in v)
+    if isinstance(v, dict):
+        return {k: _zeros_like_kt(i) for k, i in v.items()}
+    return v

@@ -38,6 +38,10 @@ def set_keras_mask(t: Tensor, mask: Any) -> None:
     _MASKS[key] = (weakref.ref(t, forget), mask)
 
 
+# Keras code reads (and sets) a tensor's mask as `t._keras_mask` (the masking guide prints it):
+# the same table, seen through a property of Tensor (whose slots leave no room for the mask)
+Tensor._keras_mask = property(get_keras_mask, set_keras_mask)  # type: ignore[attr-defined]
+
 
 def _masks_of(x: Any) -> Any:
     return [get_keras_mask(t) for t in x] if isinstance(x, list) else get_keras_mask(x)

@@ -102,7 +102,7 @@ def get(identifier: Any) -> Callable[..., Tensor]:
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        fn = ALL.get(identifier)
+        fn = ALL.get(identifier) or _custom(identifier)
         if fn is None:
             raise ValueError(f"unknown activation {identifier!r}; valid activations are "
                              f"{', '.join(sorted(ALL))}, None, or a callable")
@@ -110,6 +110,19 @@ def get(identifier: Any) -> Callable[..., Tensor]:
     if callable(identifier):
         return identifier
     raise TypeError(f"activation must be a name, None or a callable, got {identifier!r}")
+
+
+def _custom(name: str) -> Callable[..., Tensor] | None:
+    """A function in custom_object_scope / custom objects or registered with
+    register_keras_serializable (as 'package>name' or by its own name), as Keras finds them."""
+    from chainrule.keras import saving
+
+    fn = saving.get_registered_object(name)
+    if fn is None:
+        hits = [f for key, f in saving.get_custom_objects().items()
+                if key.rpartition(">")[2] == name]
+        fn = hits[0] if len(hits) == 1 else None
+    return fn if callable(fn) else None
 
 
 def serialize(fn: Callable[..., Tensor], custom: bool = True) -> str:

@@ -12,6 +12,7 @@ activation, and the loss uses the fused, stable log-softmax form, as tf.keras do
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import numpy as np
@@ -24,6 +25,18 @@ from chainrule.tensor import Tensor
 
 EPSILON = 1e-7  # Keras' backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", "mean")
+
+
+def _tensor_pred(fn: Callable) -> Callable:
+    """keras.losses.fn(y_true, y_pred) with y_pred a Tensor, a NumPy array or a list, as in
+    Keras (a float array keeps its dtype; integers become float32)."""
+    @functools.wraps(fn)
+    def wrapped(y_true: Any, y_pred: Any, *args: Any, **kwargs: Any) -> Tensor:
+        if not isinstance(y_pred, Tensor):
+            a = np.asarray(y_pred)
+            y_pred = as_tensor(a if a.dtype.kind == "f" else a.astype(np.float32))
+        return fn(y_true, y_pred, *args, **kwargs)
+    return wrapped
 
 
 def _target(y_true: Any, like: Tensor, who: str = "loss") -> Tensor:
@@ -57,36 +70,43 @@ def _clipped_log(p: Tensor) -> Tensor:
 
 
 # -- the functions: per-sample losses, as keras.losses.* ---------------------------------------
+@_tensor_pred
 def mean_squared_error(y_true: Any, y_pred: Tensor) -> Tensor:
     d = y_pred - _target(y_true, y_pred, "mean_squared_error")
     return (d * d).mean(axis=-1)
 
 
+@_tensor_pred
 def mean_absolute_error(y_true: Any, y_pred: Tensor) -> Tensor:
     return (y_pred - _target(y_true, y_pred, "mean_absolute_error")).abs().mean(axis=-1)
 
 
+@_tensor_pred
 def mean_absolute_percentage_error(y_true: Any, y_pred: Tensor) -> Tensor:
     t = _target(y_true, y_pred, "mean_absolute_percentage_error")
     return ((t - y_pred).abs() / ops.maximum(t.abs(), EPSILON)).mean(axis=-1) * 100.0
 
 
+@_tensor_pred
 def mean_squared_logarithmic_error(y_true: Any, y_pred: Tensor) -> Tensor:
     t = _target(y_true, y_pred, "mean_squared_logarithmic_error")
     d = ops.maximum(y_pred, EPSILON).log1p() - ops.maximum(t, EPSILON).log1p()
     return (d * d).mean(axis=-1)
 
 
+@_tensor_pred
 def huber(y_true: Any, y_pred: Tensor, delta: float = 1.0) -> Tensor:
     return F.huber_loss(y_pred, _target(y_true, y_pred, "huber"), reduction="none",
                         delta=delta).mean(axis=-1)
 
 
+@_tensor_pred
 def log_cosh(y_true: Any, y_pred: Tensor) -> Tensor:
     d = y_pred - _target(y_true, y_pred, "log_cosh")
     return (d + (-2.0 * d).softplus() - float(np.log(2.0))).mean(axis=-1)
 
 
+@_tensor_pred
 def binary_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False,
                         label_smoothing: float = 0.0) -> Tensor:
     t = _target(y_true, y_pred, "binary_crossentropy")
@@ -94,10 +114,13 @@ def binary_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False,
         t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:
         return F.binary_cross_entropy_with_logits(y_pred, t, reduction="none").mean(axis=-1)
-    bce = t * _clipped_log(y_pred) + (1.0 - t) * _clipped_log(1.0 - y_pred)
-    return -bce.mean(axis=-1)
+    # Keras on torch: F.binary_cross_entropy of the clipped probabilities (1 - p is taken
+    # after the clip, so a saturated 1 costs log(1 - float32(1 - eps)), not log(eps))
+    p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    return F.binary_cross_entropy(p, t, reduction="none").mean(axis=-1)
 
 
+@_tensor_pred
 def categorical_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = False,
                              label_smoothing: float = 0.0) -> Tensor:
     t = _target(y_true, y_pred, "categorical_crossentropy")
@@ -110,6 +133,7 @@ def categorical_crossentropy(y_true: Any, y_pred: Tensor, from_logits: bool = Fa
     return -(t * _clipped_log(p)).sum(axis=-1)
 
 
+@_tensor_pred
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Tensor,
                                     from_logits: bool = False) -> Tensor:
     if y_pred.ndim > 2:  # (N, ..., classes) with labels (N, ...): classes moved to dim 1
@@ -125,6 +149,21 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Tensor,
     return F.nll_loss(_clipped_log(p), y, reduction="none")
 
 
+_LOG_EPS = float(np.log(np.float32(EPSILON)))
+
+
+def _saturated(log_p: np.ndarray, used: np.ndarray) -> bool:
+    """Whether Keras' clipping would change a fused loss: a used log-probability below
+    log(eps) (when none is, the plain fused op gives Keras' value, bit for bit as nn's)."""
+    return bool(np.any((log_p < _LOG_EPS) & used))
+
+
+def _log_softmax_np(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.float64)
+    m = z.max(axis=-1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
 def _seq_labels(y_true: Any, shape: tuple) -> np.ndarray:
     """Integer labels of shape[:-1] (a trailing axis of 1 allowed) for (N, ..., C) outputs."""
     a = y_true.array if isinstance(y_true, Tensor) else np.asarray(y_true)
@@ -136,20 +175,24 @@ def _seq_labels(y_true: Any, shape: tuple) -> np.ndarray:
     return a if a.dtype.kind in "iu" else a.astype(np.int64)
 
 
+@_tensor_pred
 def kl_divergence(y_true: Any, y_pred: Tensor) -> Tensor:
     t = ops.clip(_target(y_true, y_pred, "kl_divergence"), EPSILON, 1.0)
     return (t * (t.log() - ops.clip(y_pred, EPSILON, 1.0).log())).sum(axis=-1)
 
 
+@_tensor_pred
 def poisson(y_true: Any, y_pred: Tensor) -> Tensor:
     t = _target(y_true, y_pred, "poisson")
     return (y_pred - t * (y_pred + EPSILON).log()).mean(axis=-1)
 
 
+@_tensor_pred
 def hinge(y_true: Any, y_pred: Tensor) -> Tensor:
     return (1.0 - _signs(y_true, y_pred) * y_pred).relu().mean(axis=-1)
 
 
+@_tensor_pred
 def squared_hinge(y_true: Any, y_pred: Tensor) -> Tensor:
     h = (1.0 - _signs(y_true, y_pred) * y_pred).relu()
     return (h * h).mean(axis=-1)
@@ -163,6 +206,7 @@ def _signs(y_true: Any, y_pred: Tensor) -> Tensor:
     return Tensor._make(t, None)
 
 
+@_tensor_pred
 def cosine_similarity(y_true: Any, y_pred: Tensor, axis: int = -1) -> Tensor:
     t = _target(y_true, y_pred, "cosine_similarity")
 
@@ -268,19 +312,14 @@ class Huber(LossFunctionWrapper):
 
 
 class BinaryCrossentropy(LossFunctionWrapper):
-    fusable = "sigmoid"
+    # not fused with a sigmoid output layer: Keras takes log(1 - p) of the float32
+    # probabilities, off the exact value by up to 6e-8 * e^|z|, and its numbers are the goal
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
                  reduction: str = "sum_over_batch_size",
                  name: str = "binary_crossentropy") -> None:
         super().__init__(binary_crossentropy, reduction, name, from_logits=bool(from_logits),
                          label_smoothing=float(label_smoothing))
-        if from_logits:
-            self.fusable = None
-
-    def from_logits_call(self, y_true: Any, logits: Tensor, sample_weight: Any = None) -> Tensor:
-        per = binary_crossentropy(y_true, logits, True, self.kwargs["label_smoothing"])
-        return reduce(per, sample_weight, self.reduction)
 
 
 class CategoricalCrossentropy(LossFunctionWrapper):
@@ -301,10 +340,15 @@ class CategoricalCrossentropy(LossFunctionWrapper):
 
     def from_logits_call(self, y_true: Any, logits: Tensor, sample_weight: Any = None) -> Tensor:
         ls = self.kwargs["label_smoothing"]
+        t = _target(y_true, logits, self.name)
+        if not self.kwargs["from_logits"] and _saturated(_log_softmax_np(logits.array),
+                                                          (t.array != 0) | bool(ls)):
+            # fused on a softmax layer's saturated logits: Keras' clipped value
+            per = categorical_crossentropy(y_true, F.softmax(logits, -1), False, ls)
+            return reduce(per, sample_weight, self.reduction)
         if (sample_weight is None and self.reduction in ("sum_over_batch_size", "mean")
                 and logits.ndim == 2):  # F.cross_entropy's classes are dim 1, Keras' the last
-            return F.cross_entropy(logits, _target(y_true, logits, self.name),
-                                   label_smoothing=ls)
+            return F.cross_entropy(logits, t, label_smoothing=ls)
         return reduce(categorical_crossentropy(y_true, logits, True, ls), sample_weight,
                       self.reduction)
 
@@ -325,6 +369,14 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         return self.from_logits_call(y_true, y_pred)
 
     def from_logits_call(self, y_true: Any, logits: Tensor, sample_weight: Any = None) -> Tensor:
+        if not self.kwargs["from_logits"]:  # fused on a softmax layer's logits
+            seq = logits.ndim > 2
+            y = (_seq_labels(y_true, tuple(logits.shape)) if seq
+                 else _labels(y_true, logits.shape[0], logits.shape[1]))
+            lp = np.take_along_axis(_log_softmax_np(logits.array), y[..., None], -1)
+            if _saturated(lp, np.True_):  # Keras' clipped value, from the probabilities
+                per = sparse_categorical_crossentropy(y_true, F.softmax(logits, -1), False)
+                return reduce(per, sample_weight, self.reduction)
         if logits.ndim != 2:
             return reduce(sparse_categorical_crossentropy(y_true, logits, True), sample_weight,
                           self.reduction)

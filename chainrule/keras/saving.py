@@ -161,8 +161,11 @@ def serialize_keras_object(obj: Any) -> Any:
         name = _GLOBAL_CUSTOM_NAMES.get(obj) or _activation_name(obj) or obj.__name__
         return {"module": "builtins", "class_name": "function", "config": name,
                 "registered_name": "function"}
-    if hasattr(obj, "get_config"):
-        return _entry(type(obj).__module__, obj, obj.get_config())
+    if hasattr(obj, "get_config"):  # regularizers, initializers ...: Keras' module name
+        module = type(obj).__module__
+        if module.startswith("chainrule.keras."):
+            module = module[len("chainrule."):]
+        return _entry(module, obj, obj.get_config())
     raise TypeError(f"serialize_keras_object: cannot serialize {obj!r}: it has no "
                     "get_config() (give it one, and register it with "
                     "@keras.saving.register_keras_serializable())")
@@ -210,6 +213,14 @@ def deserialize_keras_object(config: Any, custom_objects: dict | None = None,
         cls = {"keras.metrics": metrics.CLASSES, "keras.losses": losses.CLASSES,
                "keras.optimizers": {c.__name__: c for c in optimizers.ALL.values()}
                }.get(module or "", {}).get(name)
+    if cls is None and module in ("keras.regularizers", "keras.initializers",
+                                  "keras.constraints", "keras.optimizers.schedules"):
+        import importlib
+
+        try:
+            cls = getattr(importlib.import_module("chainrule." + module), name, None)
+        except ImportError:
+            cls = None
     if cls is None:
         raise TypeError(f"Could not locate class {name!r}. Make sure custom classes are "
                         "decorated with `@keras.saving.register_keras_serializable()`.")

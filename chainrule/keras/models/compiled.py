@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from chainrule.keras import activations
 from chainrule.keras import losses as losses_mod
 from chainrule.keras import metrics as metrics_mod
+from chainrule.operands import as_tensor
 from chainrule.tensor import Tensor
 
 _FUSABLE = {"softmax": activations.softmax, "sigmoid": activations.sigmoid}
@@ -116,7 +119,7 @@ class Compiled:
     def total_loss(self, ys: list | None, outs: list[Tensor], sw: Any) -> Tensor:
         if not self._resolved:
             self._resolve(len(outs))
-        if ys is None:
+        if ys is None and any(loss is not None for loss in self.losses):
             raise ValueError("fit/evaluate: no targets: pass y (or batches (x, y))")
         total, parts = None, []
         for i, (loss, out) in enumerate(zip(self.losses, outs)):
@@ -133,7 +136,11 @@ class Compiled:
             term = value if w == 1.0 else value * w
             total = term if total is None else total + term
         if total is None:
-            raise ValueError("compile: no output has a loss")
+            # compiled without a loss: Keras trains on the add_loss() and regularization
+            # losses alone (the VAE guides), and fails only when there are none
+            if not self._has_reg and not self.model._added_loss_list():
+                raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+            total = as_tensor(np.zeros((), outs[0].array.dtype))
         if self._has_reg:
             for r in self.model._regularization_losses():
                 total = total + r

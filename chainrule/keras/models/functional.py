@@ -18,6 +18,7 @@ from chainrule.keras._graph import (
     fill_kwargs,
     fmt_shape,
     is_symbolic,
+    keras_layer_order,
     snake_case,
     topological_nodes,
     unique_name,
@@ -97,8 +98,9 @@ class Model(Layer, Trainer):
         self._out_slots = [slot[id(t)] for t in outs]
         self._in_dtypes = [t.dtype for t in ins]
         seen: dict[str, Layer] = {}
-        for node in nodes:
-            layer = node.layer
+        # Keras flattens a dict of outputs in sorted key order, and walks the graph that way
+        walk = [outputs[k] for k in sorted(outputs)] if isinstance(outputs, dict) else outs
+        for layer in keras_layer_order(ins, walk):
             if seen.get(layer.name, layer) is not layer:
                 raise ValueError(f"Model: all layer names must be unique, but two layers are "
                                  f"named {layer.name!r}")

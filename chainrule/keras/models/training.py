@@ -49,6 +49,12 @@ class Trainer(Steps):
         """Choose the optimizer, the loss (per output: one, a list or a dict by output name),
         and the metrics to report. Unknown names raise ValueError listing the valid ones."""
         self.optimizer = optimizers_mod.get(optimizer)
+        prev = self.compiled
+        if prev is not None:  # as Keras, compiling again without a loss / metrics keeps them
+            if loss is None:
+                loss, loss_weights = prev._loss_spec, prev._weights_spec
+            if metrics is None and weighted_metrics is None:
+                metrics, weighted_metrics = prev._metric_spec, prev._weighted_spec
         self.compiled = Compiled(self, loss, loss_weights, metrics, weighted_metrics)
         self.compiled.config = {"optimizer": optimizers_mod.serialize(self.optimizer),
                                 "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
@@ -61,9 +67,8 @@ class Trainer(Steps):
                 "model.compile(optimizer=..., loss=..., metrics=[...]); optimizers: "
                 f"{', '.join(repr(k) for k in optimizers_mod.ALL)}; losses: "
                 f"{', '.join(repr(k) for k in losses_mod.NAMES)}")
-        if loss and self.compiled.losses is None:
-            raise RuntimeError(f"{what}: the model was compiled without a loss; pass loss= to "
-                               "compile()")
+        # compiled without a loss: the step trains on add_loss() losses, and raises Keras'
+        # "No loss to compute" when there are none
         return self.compiled
 
     @property
