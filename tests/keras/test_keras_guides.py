@@ -6,33 +6,19 @@ batches: losses, metrics and predictions agree to 1e-5."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from _keras_oracle import keras_or_skip
+from _keras_oracle import close, keras_or_skip, same_draws_each_run  # noqa: F401
 
 import chainrule.keras as ck
 
-
-@pytest.fixture(autouse=True)
-def _same_draws_each_run():
-    """Keras draws initial weights from torch's generator, the guides' data from NumPy's:
-    seeded, every run compares the same numbers."""
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(int(os.environ.get("CHAINRULE_TEST_SEED", "0")))
-    np.random.seed(0)
-
-
-def _close(a, b, tol=1e-5):
-    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
-                               rtol=tol, atol=tol)
+pytestmark = pytest.mark.usefixtures("same_draws_each_run")
 
 
 def _same_history(hk, hc, tol=1e-5):
     assert sorted(hc.history) == sorted(hk.history)
     for k in hk.history:
-        _close(hc.history[k], hk.history[k], tol)
+        close(hc.history[k], hk.history[k], tol)
 
 
 # -- functional_api.py ---------------------------------------------------------------------------
@@ -120,7 +106,7 @@ def test_functional_guide_custom_rnn_with_a_static_batch_like_keras():
     assert tuple(cm.output.shape) == tuple(km.output.shape) == (16, 8, 1)
     cm.set_weights(km.get_weights())
     x = np.random.default_rng(1).random((16, 10, 5)).astype("float32")
-    _close(cm.predict(x, verbose=0), km.predict(x, verbose=0))
+    close(cm.predict(x, verbose=0), km.predict(x, verbose=0))
 
 
 def _custom_dense_models(keras):
@@ -158,8 +144,8 @@ def test_functional_guide_custom_layer_config_round_trip_like_keras():
     cm.set_weights(km.get_weights())
     cm2.set_weights(km.get_weights())
     x = np.random.default_rng(2).random((3, 4)).astype("float32")
-    _close(cm2.predict(x, verbose=0), km.predict(x, verbose=0))
-    _close(cm.predict(x, verbose=0), km.predict(x, verbose=0))
+    close(cm2.predict(x, verbose=0), km.predict(x, verbose=0))
+    close(cm.predict(x, verbose=0), km.predict(x, verbose=0))
 
 
 # -- making_new_layers_and_models_via_subclassing.py ---------------------------------------------
@@ -210,7 +196,7 @@ def test_a_model_compiled_without_a_loss_trains_on_its_add_loss_losses_like_kera
     hk = km.fit(x, epochs=2, batch_size=4, shuffle=False, verbose=0)  # no targets at all
     hc = cm.fit(x, epochs=2, batch_size=4, shuffle=False, verbose=0)
     _same_history(hk, hc)
-    _close(cm.evaluate(x, verbose=0), km.evaluate(x, verbose=0))
+    close(cm.evaluate(x, verbose=0), km.evaluate(x, verbose=0))
     # no loss anywhere: Keras' error, at the first step
     plain = ck.Sequential([ck.Input((3,)), ck.layers.Dense(1)])
     plain.compile(optimizer="sgd")
@@ -325,7 +311,7 @@ def test_training_guide_layer_called_with_two_tensors_like_keras():
     hk = km.fit(data, batch_size=3, epochs=2, shuffle=False, verbose=0)
     hc = cm.fit(data, batch_size=3, epochs=2, shuffle=False, verbose=0)
     _same_history(hk, hc)
-    _close(cm.predict(data, verbose=0), km.predict(data, verbose=0))
+    close(cm.predict(data, verbose=0), km.predict(data, verbose=0))
 
 
 # -- sequential_model.py -------------------------------------------------------------------------
@@ -383,4 +369,4 @@ def test_sequential_guide_like_keras():
     hc = cm.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     _same_history(hk, hc)
     for a, b in zip(cm.get_weights(), km.get_weights()):
-        _close(a, b)
+        close(a, b)

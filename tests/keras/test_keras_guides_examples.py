@@ -6,27 +6,13 @@ draws differ between the libraries, compared in inference and trained for an epo
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from _keras_oracle import keras_or_skip
+from _keras_oracle import close, keras_or_skip, same_draws_each_run  # noqa: F401
 
 import chainrule.keras as ck
 
-
-@pytest.fixture(autouse=True)
-def _same_draws_each_run():
-    """Keras draws initial weights from torch's generator, the guides' data from NumPy's:
-    seeded, every run compares the same numbers."""
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(int(os.environ.get("CHAINRULE_TEST_SEED", "0")))
-    np.random.seed(0)
-
-
-def _close(a, b, tol=1e-5):
-    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
-                               rtol=tol, atol=tol)
+pytestmark = pytest.mark.usefixtures("same_draws_each_run")
 
 
 def _timeseries_example(keras, weights, path, x_train, y_train, x_test, y_test):
@@ -79,8 +65,8 @@ def test_timeseries_classification_example_like_keras(tmp_path):
     _, hc, lc, ac = _timeseries_example(ck, start, tmp_path / "c", *data)
     assert sorted(hc) == sorted(hk)  # learning_rate logged by ReduceLROnPlateau too
     for name in hk:
-        _close(hc[name], hk[name], 2e-5)
-    _close([lc, ac], [lk, ak], 2e-5)
+        close(hc[name], hk[name], 2e-5)
+    close([lc, ac], [lk, ak], 2e-5)
 
 
 def _mnist_convnet(keras):
@@ -117,7 +103,7 @@ def test_mnist_convnet_and_text_classification_examples_like_keras():
     images = rng.integers(0, 256, (32, 28, 28)).astype("uint8")
     x = np.expand_dims(images.astype("float32") / 255, -1)
     y = keras.utils.to_categorical(rng.integers(0, 10, 32), 10)
-    _close(ck.utils.to_categorical(np.argmax(y, 1), 10), y)
+    close(ck.utils.to_categorical(np.argmax(y, 1), 10), y)
     texts = rng.integers(0, 200, (32, 60)).astype("int64")
     labels = rng.integers(0, 2, (32, 1)).astype("float32")
     for build, loss, xs, ys in ((_mnist_convnet, "categorical_crossentropy", x, y),
@@ -126,8 +112,8 @@ def test_mnist_convnet_and_text_classification_examples_like_keras():
         cm.set_weights(km.get_weights())
         for model in (km, cm):
             model.compile(loss=loss, optimizer="adam", metrics=["accuracy"])
-        _close(cm.predict(xs, verbose=0), km.predict(xs, verbose=0))
-        _close(cm.evaluate(xs, ys, verbose=0), km.evaluate(xs, ys, verbose=0))
+        close(cm.predict(xs, verbose=0), km.predict(xs, verbose=0))
+        close(cm.evaluate(xs, ys, verbose=0), km.evaluate(xs, ys, verbose=0))
         h = cm.fit(xs, ys, batch_size=16, epochs=1, validation_split=0.25, verbose=0)
         assert sorted(h.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
         assert np.isfinite(h.history["loss"][0])

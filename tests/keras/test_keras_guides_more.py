@@ -5,28 +5,15 @@ loops, fed by a torch DataLoader) and serialization_and_saving."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
 import pytest
-from _keras_oracle import keras_or_skip
+from _keras_oracle import close, keras_or_skip, same_draws_each_run  # noqa: F401
 
 import chainrule.keras as ck
 
-
-@pytest.fixture(autouse=True)
-def _same_draws_each_run():
-    """Keras draws initial weights from torch's generator, the guides' data from NumPy's:
-    seeded, every run compares the same numbers."""
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(int(os.environ.get("CHAINRULE_TEST_SEED", "0")))
-    np.random.seed(0)
-
-
-def _close(a, b, tol=1e-5):
-    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
-                               rtol=tol, atol=tol, equal_nan=True)
+pytestmark = pytest.mark.usefixtures("same_draws_each_run")
 
 
 # -- understanding_masking_and_padding.py ---------------------------------------------------------
@@ -104,7 +91,7 @@ def test_masking_guide_like_keras():
     x[:, 7:] = 0
     for name in ("lstm_model", "softmax_model"):
         c[name].set_weights(k[name].get_weights())
-        _close(c[name].predict(x, verbose=0), k[name].predict(x, verbose=0))
+        close(c[name].predict(x, verbose=0), k[name].predict(x, verbose=0))
 
 
 # -- writing_your_own_callbacks.py ---------------------------------------------------------------
@@ -218,9 +205,9 @@ def test_callbacks_guide_like_keras():
                                    rtol=1e-4, atol=0.011)
     assert sorted(c[2]) == sorted(k[2])
     for name in k[2]:
-        _close(c[2][name], k[2][name], 1e-4)
+        close(c[2][name], k[2][name], 1e-4)
     for a, b in zip(c[3], k[3]):
-        _close(a, b, 1e-4)
+        close(a, b, 1e-4)
 
 
 # -- writing_a_custom_training_loop_in_torch.py ----------------------------------------------------
@@ -276,7 +263,7 @@ def test_custom_training_loop_guide_with_a_torch_dataloader_like_keras():
     start = _first_weights(keras)  # the same starting weights for both
     _, k = _custom_loop(keras, start, *loaders)
     _, c = _custom_loop(ck, start, *loaders)
-    _close(c, k)
+    close(c, k)
 
 
 def _first_weights(keras):

@@ -5,33 +5,19 @@ and Keras' cross-entropies on saturated outputs (clipped probabilities), fused o
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from _keras_oracle import keras_or_skip
+from _keras_oracle import close, keras_or_skip, same_draws_each_run  # noqa: F401
 
 import chainrule.keras as ck
 
-
-@pytest.fixture(autouse=True)
-def _same_draws_each_run():
-    """Keras draws initial weights from torch's generator, the guides' data from NumPy's:
-    seeded, every run compares the same numbers."""
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(int(os.environ.get("CHAINRULE_TEST_SEED", "0")))
-    np.random.seed(0)
-
-
-def _close(a, b, tol=1e-5):
-    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
-                               rtol=tol, atol=tol)
+pytestmark = pytest.mark.usefixtures("same_draws_each_run")
 
 
 def _same_history(hk, hc, tol=1e-5):
     assert sorted(hc.history) == sorted(hk.history)
     for k in hk.history:
-        _close(hc.history[k], hk.history[k], tol)
+        close(hc.history[k], hk.history[k], tol)
 
 
 def _data(n=96):
@@ -154,7 +140,7 @@ def test_training_guide_py_dataset_and_weights_like_keras():
         results.append((h1, h2, h3, model.evaluate(val, verbose=0)))
     for hk, hc in zip(results[0][:3], results[1][:3]):
         _same_history(hk, hc)
-    _close(results[1][3], results[0][3])
+    close(results[1][3], results[0][3])
 
 
 def test_training_guide_checkpoints_and_a_decaying_learning_rate_like_keras(tmp_path):
@@ -205,4 +191,4 @@ def test_saturated_outputs_give_keras_clipped_losses(activation, loss):
         values.append([model.evaluate(x, y, verbose=0), model.train_on_batch(x, y),
                        float(np.mean(lib.ops.convert_to_numpy(direct)))])
     assert values[0][0] > 5.0  # saturated indeed
-    _close(values[1], values[0])
+    close(values[1], values[0])
