@@ -151,8 +151,11 @@ def _special() -> Any:
     except ImportError:  # the stand-in computes on the host inside: that is not a transfer
         import math
 
+        from chainrule.ops.special import _erfinv_numpy
+
         sp = types.SimpleNamespace(**{n: np.vectorize(getattr(math, n), otypes=[np.float64])
-                                      for n in ("erf", "erfc", "lgamma", "gamma")})
+                                      for n in ("erf", "erfc", "lgamma", "gamma")},
+                                   erfinv=_erfinv_numpy)
     return _Namespace("cupyx.scipy.special", sp)
 
 

@@ -308,8 +308,9 @@ def test_rnn_cell_masked_like_keras(cell, zero):
 @pytest.mark.parametrize("cell", ["LSTMCell", "GRUCell", "SimpleRNNCell"])
 @pytest.mark.parametrize("rates", [(0.3, 0.0), (0.0, 0.4), (0.3, 0.4)])
 def test_cell_dropout_like_keras(cell, rates):
+    keras = _keras()  # skips without Keras or torch
     import torch
-    keras = _keras()
+
     ckw = {"dropout": rates[0], "recurrent_dropout": rates[1]}
     kl, cl = _rnn_pair(keras, cell, return_sequences=True, cell_kw=ckw)
     x = _x((2, 5, 3), seed=7)
