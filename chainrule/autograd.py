@@ -367,3 +367,13 @@ def _submodules() -> None:
 
 
 _submodules()
+
+
+def __getattr__(name: str) -> Any:
+    """torch.autograd.gradcheck / gradgradcheck, at PyTorch's path (loaded on first use:
+    chainrule.numerical builds on this module)."""
+    if name in ("gradcheck", "gradgradcheck"):
+        from chainrule import numerical
+
+        return getattr(numerical, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,13 @@ _METHODS = ("central", "forward", "richardson")
 
 
 def _as_inputs(inputs: Sequence[Any]) -> list[Tensor]:
-    """Tensors keep their requires_grad; floating arrays and numbers become tensors that do."""
+    """Tensors keep their requires_grad; floating arrays and numbers become tensors that do.
+    PyTorch's form, one tuple (or list of tensors) holding all the inputs, is unpacked:
+    gradcheck(f, (x, w)) is gradcheck(f, x, w)."""
+    if len(inputs) == 1 and (isinstance(inputs[0], tuple) or (
+            isinstance(inputs[0], list) and inputs[0]
+            and all(isinstance(x, Tensor) for x in inputs[0]))):
+        inputs = inputs[0]
     out = []
     for x in inputs:
         if isinstance(x, Tensor):

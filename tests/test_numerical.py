@@ -93,3 +93,15 @@ class NanGrad(Function):
 def test_gradcheck_rejects_nan_gradients():
     with pytest.raises(cr.GradcheckError, match="nan"):
         cr.gradcheck(lambda t: NanGrad()(t), np.array([1.0, 2.0]))
+
+
+def test_gradcheck_takes_pytorchs_tuple_of_inputs():
+    """torch.autograd.gradcheck(func, inputs) takes the inputs as one tuple: so does chainrule,
+    and a plain list of numbers stays one input."""
+    x = cr.randn(3, dtype=cr.float64, requires_grad=True)
+    w = cr.randn(3, dtype=cr.float64, requires_grad=True)
+    f = lambda a, b: (a * b.sin()).sum()  # noqa: E731
+    assert cr.autograd.gradcheck(f, (x, w))
+    assert cr.autograd.gradgradcheck(f, (x, w))
+    assert cr.gradcheck(f, [x, w]) and cr.gradcheck(f, x, w)
+    assert cr.gradcheck(lambda a: (a * a).sum(), [1.0, 2.0])
