@@ -8,10 +8,18 @@ a median over repeats.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
+
+# run from a checkout without installing: find chainrule next to benchmarks/ (find_spec does not
+# import it, so NumPy's BLAS threads can still be pinned first)
+if importlib.util.find_spec("chainrule") is None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def pin_threads(argv: list[str] | None) -> int:
