@@ -343,9 +343,9 @@ class _Walk:
                   or not getattr(g.array.flags, "writeable", True)):
                 g = Tensor._make(g.array.copy(), None)
             self.handed.add(id(g.array))
-        elif x.grad is not None:
-            g = x.grad + g
-        x.grad = g
+        elif x._grad is not None:
+            g = x._grad + g
+        x._grad = g  # the slot: backward's own gradient needs none of the setter's user checks
 
 
 def _post_accumulate(x: Tensor) -> None:
